@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Idempotent set-up shared by `make demo` and `make test`: each step checks before it installs,
+# so a second run costs seconds. Everything comes from the registries (crates.io, npm, PyPI,
+# Debian); nothing is downloaded from anywhere else.
+set -euo pipefail
+
+CACHE="${DDPM_CACHE:-$HOME/.cache/ddpm-web}"
+WASM_PACK_VERSION=0.15.1
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen pin in Cargo.toml
+export PATH="$HOME/.cargo/bin:$PATH"
+
+have() { command -v "$1" >/dev/null 2>&1; }
+say() { printf '[setup] %s\n' "$*"; }
+
+rust_wasm() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
+    say "cargo install wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
+    cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    # Without --locked: one locked dependency of this release is missing from crates.io.
+    say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about ten minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    say "apt-get install chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+vulkan() {
+  # Optional: lets the native wgpu backend run on lavapipe (used by `ddpm bench`).
+  if [ ! -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ]; then
+    say "apt-get install mesa-vulkan-drivers"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq mesa-vulkan-drivers >/dev/null || say "no Vulkan drivers; wgpu bench skipped"
+  fi
+}
+
+python_env() {
+  local venv="$CACHE/venv" req="tests/reference/requirements.txt"
+  local stamp="$venv/.requirements"
+  if [ ! -x "$venv/bin/python" ]; then
+    say "python venv in $venv"
+    python3 -m venv "$venv"
+  fi
+  if ! cmp -s "$req" "$stamp"; then
+    say "pip install -r $req (torch is large: a few minutes, once)"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+  fi
+}
+
+for step in "$@"; do "$step"; done

@@ -1,0 +1,20 @@
+//! ddpm-web: denoising diffusion (Ho et al. 2020) natively and in the browser.
+//!
+//! Layers, each using only those above it: `schedule` (the maths of §2) → `model` (ε_θ) →
+//! `checkpoint` (diffusers folders) → `sampler` and `inpaint` → `web` (the wasm API).
+//! `noise`, `npy` and `grid` are leaf utilities.
+
+pub mod checkpoint;
+pub mod error;
+pub mod grid;
+pub mod inpaint;
+pub mod model;
+pub mod noise;
+pub mod npy;
+pub mod sampler;
+pub mod schedule;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use error::{Error, Result};

@@ -1,0 +1,43 @@
+//! ε_θ: the networks that predict the noise in x_t (Ho et al. eq. 14's ε_θ(x_t, t)).
+
+pub mod attention;
+pub mod blocks;
+pub mod config;
+pub mod embedding;
+pub mod layers;
+pub mod mlp;
+pub mod params;
+pub mod unet;
+
+pub use config::UNet2DConfig;
+pub use mlp::{Mlp2D, Mlp2DConfig};
+pub use params::{ParamKind, ParamSource, RandomParams};
+pub use unet::UNet2DModel;
+
+use burn::module::Module;
+use burn::tensor::Tensor;
+
+/// What a sampler needs from a network: ε̂ for a batch at one timestep.
+pub trait EpsModel<const D: usize> {
+    /// `labels`, one per sample, select classes of a class-conditional model.
+    fn eps(&self, x_t: Tensor<D>, t: usize, labels: Option<&[usize]>) -> Tensor<D>;
+}
+
+impl EpsModel<4> for UNet2DModel {
+    fn eps(&self, x_t: Tensor<4>, t: usize, labels: Option<&[usize]>) -> Tensor<4> {
+        let n = x_t.dims()[0];
+        self.forward(x_t, &vec![t as f32; n], labels)
+    }
+}
+
+impl EpsModel<2> for Mlp2D {
+    fn eps(&self, x_t: Tensor<2>, t: usize, _labels: Option<&[usize]>) -> Tensor<2> {
+        let n = x_t.dims()[0];
+        self.forward(x_t, &vec![t as f32; n])
+    }
+}
+
+/// Number of scalar parameters of any module.
+pub fn num_parameters<M: Module>(module: &M) -> usize {
+    module.num_params()
+}

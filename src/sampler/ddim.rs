@@ -1,0 +1,40 @@
+//! DDIM (Song et al. 2021, eq. 12): x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z with
+//! σ = η √((1 − ᾱ_{t'})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t'}): η = 0 deterministic, η = 1 ancestral.
+
+use burn::tensor::Tensor;
+
+use crate::schedule::{Posterior, Schedule};
+
+pub struct DdimStep<const D: usize> {
+    pub prev_sample: Tensor<D>,
+    pub pred_original_sample: Tensor<D>,
+}
+
+/// `final_alpha_bar` stands for ᾱ before the first step: 1 (diffusers' `set_alpha_to_one`)
+/// or ᾱ_0.
+#[allow(clippy::too_many_arguments)]
+pub fn step<const D: usize>(
+    schedule: &Schedule,
+    eta: f64,
+    final_alpha_bar: f64,
+    clip: Option<f64>,
+    eps: Tensor<D>,
+    t: usize,
+    prev: Option<usize>,
+    x_t: Tensor<D>,
+    noise: Tensor<D>,
+) -> DdimStep<D> {
+    let mut x0 = schedule.predict_x0(x_t, eps.clone(), t);
+    if let Some(range) = clip {
+        x0 = x0.clamp(-range, range);
+    }
+    let alpha_bar_prev = prev.map_or(final_alpha_bar, |p| schedule.alphas_cumprod[p]);
+    // eq. 16: σ = η √β̃ between t and prev
+    let sigma = eta * Posterior::between(schedule.alphas_cumprod[t], alpha_bar_prev).variance.sqrt();
+    let direction = eps.mul_scalar((1.0 - alpha_bar_prev - sigma * sigma).max(0.0).sqrt());
+    let mut prev_sample = x0.clone().mul_scalar(alpha_bar_prev.sqrt()).add(direction);
+    if eta > 0.0 {
+        prev_sample = prev_sample.add(noise.mul_scalar(sigma));
+    }
+    DdimStep { prev_sample, pred_original_sample: x0 }
+}

@@ -1,0 +1,31 @@
+//! Classifier-free guidance (Ho & Salimans 2021, the reference's Imagen section):
+//! ε̃ = (1 + w) · ε_θ(x_t, y) − w · ε_θ(x_t, ∅), both terms from one batched forward pass.
+
+use burn::tensor::Tensor;
+
+use crate::model::EpsModel;
+
+pub struct Guided<'a, M> {
+    pub model: &'a M,
+    /// w ≥ 0; w = 0 is the plain conditional model.
+    pub weight: f64,
+    /// The label the model was trained with when the class was dropped.
+    pub null_class: usize,
+}
+
+impl<const D: usize, M: EpsModel<D>> EpsModel<D> for Guided<'_, M> {
+    fn eps(&self, x_t: Tensor<D>, t: usize, labels: Option<&[usize]>) -> Tensor<D> {
+        let Some(labels) = labels else {
+            return self.model.eps(x_t, t, None);
+        };
+        if self.weight == 0.0 {
+            return self.model.eps(x_t, t, Some(labels));
+        }
+        let n = labels.len();
+        let both: Vec<usize> = labels.iter().copied().chain(std::iter::repeat_n(self.null_class, n)).collect();
+        let eps = self.model.eps(Tensor::cat(vec![x_t.clone(), x_t], 0), t, Some(&both));
+        let conditional = eps.clone().narrow(0, 0, n);
+        let unconditional = eps.narrow(0, n, n);
+        conditional.mul_scalar(1.0 + self.weight).sub(unconditional.mul_scalar(self.weight))
+    }
+}

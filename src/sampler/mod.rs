@@ -1,0 +1,267 @@
+//! Samplers that run the reverse process one step at a time and expose, after every step, the
+//! new x_t, the predicted x̂_0 and ε̂ — what the page shows. DDPM (Algorithm 2) and DDIM;
+//! forks (N samples of p(x_0 | x_t) from one x_t); classifier-free guidance.
+
+pub mod ddim;
+pub mod ddpm;
+pub mod guidance;
+pub mod timesteps;
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+pub use ddpm::Variance;
+pub use guidance::Guided;
+pub use timesteps::Spacing;
+
+use crate::error::{Error, Result};
+use crate::model::EpsModel;
+use crate::noise::BatchNoise;
+use crate::schedule::{BetaSchedule, Schedule};
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Method {
+    Ddpm { variance: Variance },
+    /// `set_alpha_to_one = false` (as some configs have) makes the last step land on ᾱ_0.
+    Ddim {
+        eta: f64,
+        #[serde(default = "yes")]
+        set_alpha_to_one: bool,
+    },
+}
+
+/// Everything that decides a run besides the model and the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplerSettings {
+    pub method: Method,
+    /// Number of denoising steps (≤ T).
+    pub steps: usize,
+    pub spacing: Spacing,
+    pub steps_offset: usize,
+    /// Clip x̂_0 to [−range, range] (models trained on images in [−1, 1]).
+    pub clip_sample: Option<f64>,
+}
+
+impl Default for SamplerSettings {
+    fn default() -> Self {
+        Self {
+            method: Method::Ddpm { variance: Variance::FixedSmall },
+            steps: 1000,
+            spacing: Spacing::Leading,
+            steps_offset: 0,
+            clip_sample: Some(1.0),
+        }
+    }
+}
+
+/// The parts of a diffusers `scheduler_config.json` (DDPM/DDIM schedulers) that define the
+/// schedule and the sampler's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SchedulerConfig {
+    pub num_train_timesteps: usize,
+    pub beta_start: f64,
+    pub beta_end: f64,
+    pub beta_schedule: String,
+    pub trained_betas: Option<Vec<f64>>,
+    pub variance_type: String,
+    pub clip_sample: bool,
+    pub clip_sample_range: f64,
+    pub prediction_type: String,
+    pub timestep_spacing: String,
+    pub steps_offset: usize,
+    /// DDIM's ᾱ before the first step: 1, or ᾱ_0 when false.
+    pub set_alpha_to_one: bool,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            num_train_timesteps: 1000,
+            beta_start: 1e-4,
+            beta_end: 0.02,
+            beta_schedule: "linear".into(),
+            trained_betas: None,
+            variance_type: "fixed_small".into(),
+            clip_sample: true,
+            clip_sample_range: 1.0,
+            prediction_type: "epsilon".into(),
+            timestep_spacing: "leading".into(),
+            steps_offset: 0,
+            set_alpha_to_one: true,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    pub fn parse(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| Error::Config(format!("scheduler config: {e}")))
+    }
+
+    pub fn schedule(&self) -> Result<Schedule> {
+        let betas = match (&self.trained_betas, self.beta_schedule.as_str()) {
+            (Some(b), _) => BetaSchedule::Given(b.clone()),
+            (None, "linear") => BetaSchedule::Linear { start: self.beta_start, end: self.beta_end },
+            (None, "scaled_linear") => BetaSchedule::ScaledLinear { start: self.beta_start, end: self.beta_end },
+            (None, "squaredcos_cap_v2") => BetaSchedule::Cosine,
+            (None, other) => return Err(Error::Config(format!("beta_schedule \"{other}\" is not supported"))),
+        };
+        Schedule::new(&betas, self.num_train_timesteps)
+    }
+
+    /// DDPM with this config's variance type, clipping and spacing, all T steps.
+    pub fn default_settings(&self) -> Result<SamplerSettings> {
+        if self.prediction_type != "epsilon" {
+            return Err(Error::Config(format!("prediction_type \"{}\" is not supported (epsilon only)", self.prediction_type)));
+        }
+        let variance = match self.variance_type.as_str() {
+            "fixed_small" | "fixed_small_log" => Variance::FixedSmall,
+            "fixed_large" | "fixed_large_log" => Variance::FixedLarge,
+            other => return Err(Error::Config(format!("variance_type \"{other}\" is not supported"))),
+        };
+        let spacing = match self.timestep_spacing.as_str() {
+            "leading" => Spacing::Leading,
+            "trailing" => Spacing::Trailing,
+            "linspace" => Spacing::Linspace,
+            other => return Err(Error::Config(format!("timestep_spacing \"{other}\" is not supported"))),
+        };
+        Ok(SamplerSettings {
+            method: Method::Ddpm { variance },
+            steps: self.num_train_timesteps,
+            spacing,
+            steps_offset: self.steps_offset,
+            clip_sample: self.clip_sample.then_some(self.clip_sample_range),
+        })
+    }
+}
+
+/// What one step produced. `t` is the timestep the model was evaluated at.
+pub struct StepOutput<const D: usize> {
+    pub t: usize,
+    /// x at the next (less noisy) timestep; x_0 after the last step.
+    pub sample: Tensor<D>,
+    pub pred_x0: Tensor<D>,
+    pub pred_eps: Tensor<D>,
+}
+
+/// One reverse-process run over a batch, advanced by `step`.
+pub struct Sampler<const D: usize> {
+    schedule: Schedule,
+    settings: SamplerSettings,
+    timesteps: Vec<usize>,
+    position: usize,
+    x: Tensor<D>,
+    noise: BatchNoise,
+    labels: Option<Vec<usize>>,
+}
+
+impl<const D: usize> Sampler<D> {
+    /// Starts from x_T ~ N(0, I) drawn with `seed` (sample i from stream i).
+    pub fn new(schedule: Schedule, settings: SamplerSettings, shape: [usize; D], seed: u64, device: &Device) -> Result<Self> {
+        let mut noise = BatchNoise::new(seed, shape[0]);
+        let x_big_t = noise.draw(shape, device);
+        Self::from_state(schedule, settings, x_big_t, None, noise)
+    }
+
+    /// Continues from a given x at timestep `start_t` (the first step evaluates ε_θ there).
+    pub fn from_state(schedule: Schedule, settings: SamplerSettings, x: Tensor<D>, start_t: Option<usize>, noise: BatchNoise) -> Result<Self> {
+        if let Method::Ddim { eta, .. } = settings.method {
+            if !(0.0..=1.0).contains(&eta) {
+                return Err(Error::Input(format!("DDIM η must be in [0, 1], got {eta}")));
+            }
+        }
+        let all = timesteps::timesteps(schedule.num_train_timesteps(), settings.steps, settings.spacing, settings.steps_offset)?;
+        let timesteps = match start_t {
+            None => all,
+            Some(t) => {
+                if t >= schedule.num_train_timesteps() {
+                    return Err(Error::Input(format!("t = {t} is outside 0..{}", schedule.num_train_timesteps())));
+                }
+                all.into_iter().filter(|&s| s <= t).collect()
+            }
+        };
+        if x.dims()[0] != noise.batch() {
+            return Err(Error::Input("noise streams and batch differ".into()));
+        }
+        Ok(Self { schedule, settings, timesteps, position: 0, x, noise, labels: None })
+    }
+
+    /// N samples of p(x_0 | x_t) continuing from one x_t ([1, …]): the same state, N noise
+    /// streams (seeded by `seed`, sample i from stream i).
+    pub fn fork(schedule: Schedule, settings: SamplerSettings, x_t: Tensor<D>, t: usize, n: usize, seed: u64) -> Result<Self> {
+        if x_t.dims()[0] != 1 || n == 0 {
+            return Err(Error::Input(format!("fork takes one x_t ([1, …]) and n ≥ 1, got batch {} and n = {n}", x_t.dims()[0])));
+        }
+        let x = x_t.repeat_dim(0, n);
+        Self::from_state(schedule, settings, x, Some(t), BatchNoise::new(seed, n))
+    }
+
+    pub fn with_labels(mut self, labels: Vec<usize>) -> Result<Self> {
+        if labels.len() != self.x.dims()[0] {
+            return Err(Error::Input(format!("{} labels for a batch of {}", labels.len(), self.x.dims()[0])));
+        }
+        self.labels = Some(labels);
+        Ok(self)
+    }
+
+    pub fn timesteps(&self) -> &[usize] {
+        &self.timesteps
+    }
+
+    /// The timestep the next step will evaluate ε_θ at, None when done.
+    pub fn next_t(&self) -> Option<usize> {
+        self.timesteps.get(self.position).copied()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.position >= self.timesteps.len()
+    }
+
+    pub fn current(&self) -> &Tensor<D> {
+        &self.x
+    }
+
+    /// Replaces the current state (inpainting's projection of the known region).
+    pub fn set_current(&mut self, x: Tensor<D>) {
+        self.x = x;
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The timestep after the next step, None at the end.
+    pub fn prev_t(&self) -> Option<usize> {
+        self.timesteps.get(self.position + 1).copied()
+    }
+
+    /// One reverse step with `model`. Errors when the run is already finished.
+    pub fn step<M: EpsModel<D>>(&mut self, model: &M) -> Result<StepOutput<D>> {
+        let t = self.next_t().ok_or_else(|| Error::Input("sampling is already finished".into()))?;
+        let prev = self.prev_t();
+        let x_t = self.x.clone();
+        let eps = model.eps(x_t.clone(), t, self.labels.as_deref());
+        let z = self.noise.draw(x_t.dims(), &x_t.device());
+        let clip = self.settings.clip_sample;
+        let (sample, pred_x0) = match self.settings.method {
+            Method::Ddpm { variance } => {
+                let out = ddpm::step(&self.schedule, variance, clip, eps.clone(), t, prev, x_t, z);
+                (out.prev_sample, out.pred_original_sample)
+            }
+            Method::Ddim { eta, set_alpha_to_one } => {
+                let final_alpha_bar = if set_alpha_to_one { 1.0 } else { self.schedule.alphas_cumprod[0] };
+                let out = ddim::step(&self.schedule, eta, final_alpha_bar, clip, eps.clone(), t, prev, x_t, z);
+                (out.prev_sample, out.pred_original_sample)
+            }
+        };
+        self.x = sample.clone();
+        self.position += 1;
+        Ok(StepOutput { t, sample, pred_x0, pred_eps: eps })
+    }
+}
