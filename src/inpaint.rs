@@ -195,11 +195,12 @@ pub fn repaint_step(
     (known.merge(known_part, unknown), x0)
 }
 
-/// RePaint's jump back up: `stride` forward steps q(x_{s+1} | x_s) from `t`, one noise draw each.
-pub fn repaint_renoise(schedule: &Schedule, stride: usize, t: usize, mut x: Tensor<4>, noise: &mut BatchNoise) -> Tensor<4> {
+/// RePaint's jump back up: `stride` forward steps q(x_{s+1} | x_s) from `t`, with the i-th
+/// noise draw from `noise(i)`.
+pub fn repaint_renoise(schedule: &Schedule, stride: usize, t: usize, mut x: Tensor<4>, mut noise: impl FnMut(usize) -> Tensor<4>) -> Tensor<4> {
     for i in 0..stride {
         let beta = schedule.betas[(t + i).min(schedule.num_train_timesteps() - 1)];
-        let z = noise.draw(x.dims(), &x.device());
+        let z = noise(i);
         x = x.mul_scalar((1.0 - beta).sqrt()).add(z.mul_scalar(beta.sqrt()));
     }
     x
@@ -280,7 +281,9 @@ impl RePaint {
                 Ok(Some(StepOutput { t, sample, pred_x0, pred_eps: eps }))
             }
             RePaintMove::Renoise(t) => {
-                self.x = repaint_renoise(&self.schedule, self.stride, t, self.x.clone(), &mut self.noise);
+                let (dims, device) = (self.x.dims(), self.x.device());
+                let noise = &mut self.noise;
+                self.x = repaint_renoise(&self.schedule, self.stride, t, self.x.clone(), |_| noise.draw(dims, &device));
                 Ok(None)
             }
         }

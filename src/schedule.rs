@@ -136,7 +136,7 @@ impl Schedule {
 
     /// x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t: eq. 4 solved for x_0.
     pub fn predict_x0<const D: usize>(&self, x_t: Tensor<D>, eps: Tensor<D>, t: usize) -> Tensor<D> {
-        let a = self.alphas_cumprod[t];
+        let a = self.alphas_cumprod[t] as f32;
         x_t.sub(eps.mul_scalar((1.0 - a).sqrt())).div_scalar(a.sqrt())
     }
 

@@ -30,9 +30,11 @@ pub fn step<const D: usize>(
     }
     let alpha_bar_prev = prev.map_or(final_alpha_bar, |p| schedule.alphas_cumprod[p]);
     // eq. 16: σ = η √β̃ between t and prev
-    let sigma = eta * Posterior::between(schedule.alphas_cumprod[t], alpha_bar_prev).variance.sqrt();
-    let direction = eps.mul_scalar((1.0 - alpha_bar_prev - sigma * sigma).max(0.0).sqrt());
-    let mut prev_sample = x0.clone().mul_scalar(alpha_bar_prev.sqrt()).add(direction);
+    // In float32, as diffusers evaluates it (see `Posterior::between`).
+    let sigma = eta as f32 * (Posterior::between(schedule.alphas_cumprod[t], alpha_bar_prev).variance as f32).sqrt();
+    let abp = alpha_bar_prev as f32;
+    let direction = eps.mul_scalar((1.0 - abp - sigma * sigma).max(0.0).sqrt());
+    let mut prev_sample = x0.clone().mul_scalar(abp.sqrt()).add(direction);
     if eta > 0.0 {
         prev_sample = prev_sample.add(noise.mul_scalar(sigma));
     }
