@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use burn::module::{Module, ModuleVisitor, ParamId};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
@@ -312,15 +312,33 @@ pub fn to_safetensors(tensors: &BTreeMap<String, HostTensor>, f16: bool) -> Resu
 /// the paths are the state-dict keys.
 pub fn state_dict<M: Module>(module: &M) -> BTreeMap<String, HostTensor> {
     struct Collect {
+        path: Vec<String>,
         out: BTreeMap<String, HostTensor>,
     }
     impl ModuleVisitor for Collect {
-        fn visit_float_with_path<const D: usize>(&mut self, path: &[String], _id: ParamId, tensor: &Tensor<D>) {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let tensor = param.val();
             let values = tensor.clone().into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor");
-            self.out.insert(path.join("."), HostTensor { shape: tensor.dims().to_vec(), values });
+            self.out.insert(self.path.join("."), HostTensor { shape: tensor.dims().to_vec(), values });
         }
     }
-    let mut visitor = Collect { out: BTreeMap::new() };
+    let mut visitor = Collect { path: vec![], out: BTreeMap::new() };
     module.visit(&mut visitor);
     visitor.out
+}
+
+/// Writes a diffusers UNet folder: `config.json` and the weights as safetensors.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn save_dir(dir: &std::path::Path, config: &NetworkConfig, tensors: &BTreeMap<String, HostTensor>, f16: bool) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let config_path = dir.join("config.json");
+    std::fs::write(&config_path, config.to_json()).map_err(|e| Error::io(&config_path, e))?;
+    let weights_path = dir.join(WEIGHTS_FILE);
+    std::fs::write(&weights_path, to_safetensors(tensors, f16)?).map_err(|e| Error::io(&weights_path, e))
 }

@@ -219,7 +219,8 @@ mod tests {
             let p = s.posterior(t, Some(t - 1));
             let via_x0 = p.coef_x0 * x0 + p.coef_xt * x_t;
             let eq14 = (x_t - s.betas[t] / (1.0 - a_bar).sqrt() * eps) / s.alphas[t].sqrt();
-            assert!((via_x0 - eq14).abs() < 1e-5 * x0.abs().max(1.0), "t={t}: {via_x0} vs {eq14}");
+            // β_t recovered as 1 − ᾱ_t/ᾱ_{t−1} in float32 (diffusers' way) loses ~4 digits at t = 1.
+            assert!((via_x0 - eq14).abs() < 1e-4 * x0.abs().max(1.0), "t={t}: {via_x0} vs {eq14}");
         }
     }
 

@@ -1,1 +1,386 @@
-fn main(){}
+//! `ddpm`: the command-line tool that tests, benchmarks and users share.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::{Parser, Subcommand, ValueEnum};
+use ddpm_web::checkpoint::{self, LoadedModel, Network, NetworkConfig};
+use ddpm_web::model::{RandomParams, UNet2DConfig, UNet2DModel};
+use ddpm_web::sampler::{Guided, Method, Sampler, SchedulerConfig, Variance};
+use ddpm_web::{grid, npy, Error, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "ddpm", version, about = "Denoising diffusion (Ho et al. 2020) with diffusers-compatible checkpoints")]
+struct Cli {
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Flex, global = true)]
+    device: Backend,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// burn's pure-Rust CPU backend
+    Flex,
+    /// the GPU through wgpu (Vulkan, Metal, DX12); needs the `wgpu` feature
+    Wgpu,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One ε_θ(x, t) evaluation on a float32 NCHW .npy array, written as float32 .npy.
+    Eps {
+        /// A diffusers model or pipeline folder.
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        x: PathBuf,
+        #[arg(long)]
+        t: usize,
+        /// Class label, for a class-conditional model.
+        #[arg(long)]
+        class: Option<usize>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draws samples and writes them as one PNG grid.
+    Sample {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, value_enum, default_value_t = SamplerArg::Ddpm)]
+        sampler: SamplerArg,
+        /// Denoising steps (default: all T for DDPM, 50 for DDIM).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// DDIM's η (0 deterministic, 1 ancestral).
+        #[arg(long, default_value_t = 0.0)]
+        eta: f64,
+        /// DDPM's σ_t² (default: the checkpoint's scheduler config).
+        #[arg(long, value_enum)]
+        variance: Option<VarianceArg>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of samples.
+        #[arg(long, default_value_t = 16)]
+        n: usize,
+        /// Class label for a class-conditional model.
+        #[arg(long)]
+        class: Option<usize>,
+        /// Classifier-free guidance weight w (class-conditional models; the null class is the last).
+        #[arg(long, default_value_t = 0.0)]
+        guidance: f64,
+        /// Image size (default: the config's sample_size).
+        #[arg(long)]
+        size: Option<usize>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Prints the config, parameter count and stored dtype of a model folder.
+    Info {
+        #[arg(long)]
+        model: PathBuf,
+    },
+    /// Rewrites a model folder (safetensors or PyTorch .bin weights) as a page-ready folder:
+    /// safetensors with current key names, optionally float16.
+    Convert {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        f16: bool,
+    },
+    /// Median ε_θ evaluation time; with --vs-diffusers, diffusers' on the same weights.
+    Bench {
+        /// A model folder; or use --preset.
+        #[arg(long, required_unless_present = "preset")]
+        model: Option<PathBuf>,
+        /// ddpm-cifar10-32 or ddpm-celebahq-256 with random weights (saved to a temporary
+        /// folder so diffusers runs the same weights).
+        #[arg(long, conflicts_with = "model")]
+        preset: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Timed evaluations per backend (after one warm-up).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        vs_diffusers: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum SamplerArg {
+    Ddpm,
+    Ddim,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VarianceArg {
+    FixedSmall,
+    FixedLarge,
+}
+
+fn device(backend: Backend) -> Result<Device> {
+    match backend {
+        Backend::Flex => Ok(Device::flex()),
+        #[cfg(feature = "wgpu")]
+        Backend::Wgpu => Device::wgpu_options().init().map_err(|e| Error::Backend(format!("no wgpu adapter: {e}"))),
+        #[cfg(not(feature = "wgpu"))]
+        Backend::Wgpu => Err(Error::Backend("this ddpm was built without the `wgpu` feature (cargo build --features wgpu)".into())),
+    }
+}
+
+fn load_unet(path: &Path, device: &Device) -> Result<(UNet2DModel, UNet2DConfig, SchedulerConfig)> {
+    let loaded = checkpoint::load_dir(path, device)?;
+    let scheduler = match &loaded.scheduler_config {
+        Some(json) => SchedulerConfig::parse(json)?,
+        None => SchedulerConfig::default(),
+    };
+    match (loaded.network, loaded.config) {
+        (Network::UNet(model), NetworkConfig::UNet(config)) => Ok((model, config, scheduler)),
+        _ => Err(Error::Input(format!("{}: not a UNet2DModel folder", path.display()))),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn host(t: Tensor<4>) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))
+}
+
+fn eps(device: &Device, model: &Path, x: &Path, t: usize, class: Option<usize>, out: &Path) -> Result<()> {
+    let (unet, config, scheduler) = load_unet(model, device)?;
+    if t >= scheduler.num_train_timesteps {
+        return Err(Error::Input(format!("t = {t} is outside 0..{}", scheduler.num_train_timesteps)));
+    }
+    let (shape, values) = npy::read_f32(&read_file(x)?, &x.display().to_string())?;
+    let dims: [usize; 4] = shape.clone().try_into().map_err(|_| Error::Input(format!("x has shape {shape:?}; expected 4 dimensions [N, C, H, W]")))?;
+    unet.check_input(dims)?;
+    let labels = match (class, unet.num_classes()) {
+        (Some(c), Some(k)) if c < k => Some(vec![c; dims[0]]),
+        (Some(c), Some(k)) => return Err(Error::Input(format!("class {c} is outside 0..{k}"))),
+        (Some(_), None) => return Err(Error::Input("--class given but the model is not class-conditional".into())),
+        (None, Some(k)) => return Err(Error::Input(format!("the model is class-conditional: give --class 0..{k}"))),
+        (None, None) => None,
+    };
+    let _ = config;
+    let input = Tensor::from_data(TensorData::new(values, dims), device);
+    let output = unet.forward(input, &vec![t as f32; dims[0]], labels.as_deref());
+    write_file(out, &npy::write_f32(&shape, &host(output)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sample(
+    device: &Device,
+    model: &Path,
+    sampler_arg: SamplerArg,
+    steps: Option<usize>,
+    eta: f64,
+    variance: Option<VarianceArg>,
+    seed: u64,
+    n: usize,
+    class: Option<usize>,
+    guidance: f64,
+    size: Option<usize>,
+    out: &Path,
+) -> Result<()> {
+    let (unet, config, scheduler) = load_unet(model, device)?;
+    let mut settings = scheduler.default_settings()?;
+    match sampler_arg {
+        SamplerArg::Ddpm => {
+            if let Some(v) = variance {
+                settings.method = Method::Ddpm {
+                    variance: match v {
+                        VarianceArg::FixedSmall => Variance::FixedSmall,
+                        VarianceArg::FixedLarge => Variance::FixedLarge,
+                    },
+                };
+            }
+            settings.steps = steps.unwrap_or(scheduler.num_train_timesteps);
+        }
+        SamplerArg::Ddim => {
+            settings.method = Method::Ddim { eta, set_alpha_to_one: scheduler.set_alpha_to_one };
+            settings.steps = steps.unwrap_or(50);
+        }
+    }
+    let size = size.or(config.sample_size).ok_or_else(|| Error::Input("give --size: the config has no sample_size".into()))?;
+    let dims = [n.max(1), config.in_channels, size, size];
+    unet.check_input(dims)?;
+    let mut sampler = Sampler::new(scheduler.schedule()?, settings, dims, seed, device)?;
+    let null_class = unet.num_classes().map(|k| k - 1);
+    if let Some(c) = class.or(null_class) {
+        sampler = sampler.with_labels(vec![c; dims[0]])?;
+    }
+    let bar = ProgressBar::new(sampler.timesteps().len() as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps  t = {msg}  {per_sec}  ETA {eta}").expect("template"));
+    let guided = Guided { model: &unet, weight: guidance, null_class: null_class.unwrap_or(0) };
+    while let Some(t) = sampler.next_t() {
+        bar.set_message(t.to_string());
+        if guidance > 0.0 { sampler.step(&guided)? } else { sampler.step(&unet)? };
+        bar.inc(1);
+    }
+    bar.finish();
+    let values = host(sampler.current().clone())?;
+    let columns = (dims[0] as f64).sqrt().ceil() as usize;
+    let pixels = grid::tile(&values, dims, columns, 2);
+    write_png(out, &pixels)?;
+    println!("wrote {} ({} samples, {}×{})", out.display(), dims[0], size, size);
+    Ok(())
+}
+
+fn write_png(path: &Path, pixels: &grid::Pixels) -> Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, pixels.width as u32, pixels.height as u32);
+        encoder.set_color(if pixels.channels == 1 { png::ColorType::Grayscale } else { png::ColorType::Rgb });
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| Error::Input(format!("png: {e}")))?;
+        writer.write_image_data(&pixels.data).map_err(|e| Error::Input(format!("png: {e}")))?;
+    }
+    write_file(path, &bytes)
+}
+
+fn info(device: &Device, model: &Path) -> Result<()> {
+    let LoadedModel { network, config, scheduler_config, dtypes } = checkpoint::load_dir(model, device)?;
+    println!("{}", config.to_json());
+    println!("parameters: {}", network.num_params());
+    println!("stored dtype: {}", dtypes.join(", "));
+    if let Some(s) = scheduler_config {
+        let s = SchedulerConfig::parse(&s)?;
+        println!("scheduler: {} β {}..{} over T = {}, variance {}, clip_sample {}", s.beta_schedule, s.beta_start, s.beta_end, s.num_train_timesteps, s.variance_type, s.clip_sample);
+    }
+    Ok(())
+}
+
+fn convert(device: &Device, model: &Path, out: &Path, f16: bool) -> Result<()> {
+    let loaded = checkpoint::load_dir(model, device)?;
+    let tensors = match &loaded.network {
+        Network::UNet(m) => checkpoint::state_dict(m),
+        Network::Mlp2D(m) => checkpoint::state_dict(m),
+    };
+    let is_pipeline = model.join("model_index.json").exists();
+    let unet_out = if is_pipeline { out.join("unet") } else { out.to_path_buf() };
+    checkpoint::save_dir(&unet_out, &loaded.config, &tensors, f16)?;
+    if is_pipeline {
+        for file in ["model_index.json", "scheduler/scheduler_config.json"] {
+            if let Ok(bytes) = std::fs::read(model.join(file)) {
+                write_file(&out.join(file), &bytes)?;
+            }
+        }
+    }
+    println!("wrote {} ({} tensors, {})", out.display(), tensors.len(), if f16 { "float16" } else { "float32" });
+    Ok(())
+}
+
+fn median_ms(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn bench_backend(device: &Device, model: &Path, batch: usize, repeats: usize) -> Result<f64> {
+    let (unet, config, _) = load_unet(model, device)?;
+    let size = config.sample_size.unwrap_or(32);
+    let dims = [batch, config.in_channels, size, size];
+    let x = ddpm_web::noise::BatchNoise::new(0, batch).draw(dims, device);
+    let labels = unet.num_classes().map(|k| vec![k - 1; batch]);
+    let run = || -> Result<f64> {
+        let start = Instant::now();
+        let out = unet.forward(x.clone(), &vec![500.0; batch], labels.as_deref());
+        host(out)?; // waits for the device
+        Ok(start.elapsed().as_secs_f64() * 1e3)
+    };
+    run()?;
+    let times = (0..repeats.max(1)).map(|_| run()).collect::<Result<Vec<_>>>()?;
+    Ok(median_ms(times))
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("DDPM_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let cache = std::env::var_os("DDPM_CACHE").map(PathBuf::from).unwrap_or(home.join(".cache/ddpm-web"));
+        cache.join("venv/bin/python")
+    })
+}
+
+fn bench(model: Option<PathBuf>, preset: Option<String>, batch: usize, repeats: usize, vs_diffusers: bool) -> Result<()> {
+    let batch = batch.max(1);
+    let temp;
+    let model = match (model, preset) {
+        (Some(m), _) => m,
+        (None, Some(name)) => {
+            let config = UNet2DConfig::preset(&name)?;
+            let unet = UNet2DModel::load(&config, &mut RandomParams::new(0, &Device::flex()))?;
+            temp = std::env::temp_dir().join(format!("ddpm-bench-{name}-{}", std::process::id()));
+            checkpoint::save_dir(&temp, &NetworkConfig::UNet(config), &checkpoint::state_dict(&unet), false)?;
+            temp.clone()
+        }
+        (None, None) => return Err(Error::Input("give --model or --preset".into())),
+    };
+    println!("ε_θ median time per evaluation, batch {batch}, {repeats} repeats after one warm-up ({})", model.display());
+    let flex = bench_backend(&Device::flex(), &model, batch, repeats)?;
+    println!("  burn flex (CPU):  {flex:>10.1} ms");
+    #[cfg(feature = "wgpu")]
+    match Device::wgpu_options().init() {
+        Ok(device) => {
+            let ms = bench_backend(&device, &model, batch, repeats)?;
+            println!("  burn wgpu:        {ms:>10.1} ms   (flex / wgpu = {:.2})", flex / ms);
+        }
+        Err(e) => println!("  burn wgpu:        skipped (no adapter: {e})"),
+    }
+    if vs_diffusers {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/bench_diffusers.py");
+        let output = std::process::Command::new(python())
+            .arg(&script)
+            .args(["--model", &model.display().to_string(), "--batch", &batch.to_string(), "--repeats", &repeats.to_string()])
+            .output()
+            .map_err(|e| Error::io(python(), e))?;
+        if !output.status.success() {
+            return Err(Error::Backend(format!("diffusers benchmark failed: {}", String::from_utf8_lossy(&output.stderr))));
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let ms: f64 = text.trim().lines().last().and_then(|l| l.trim().parse().ok()).ok_or_else(|| Error::Backend(format!("unexpected diffusers output: {text}")))?;
+        println!("  diffusers (torch CPU): {ms:>6.1} ms");
+        println!("  ratio flex / diffusers = {:.2}", flex / ms);
+    }
+    if model.starts_with(std::env::temp_dir()) {
+        let _ = std::fs::remove_dir_all(&model);
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let backend = cli.device;
+    match cli.command {
+        Command::Eps { model, x, t, class, out } => eps(&device(backend)?, &model, &x, t, class, &out),
+        Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out } => {
+            sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out)
+        }
+        Command::Info { model } => info(&device(backend)?, &model),
+        Command::Convert { model, out, f16 } => convert(&Device::flex(), &model, &out, f16),
+        Command::Bench { model, preset, batch, repeats, vs_diffusers } => bench(model, preset, batch, repeats, vs_diffusers),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

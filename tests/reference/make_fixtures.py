@@ -593,6 +593,23 @@ def verify_unets():
         print(f"[verify] {case['name']}: reload via UNet2DModel.from_pretrained reproduces output (max err {err})")
 
 
+def make_pickle_pipeline():
+    """The padding0_old_keys model as google/ddpm-celebahq-256 ships: a pipeline folder whose
+    UNet weights are PyTorch's pickle `diffusion_pytorch_model.bin` with the old attention keys."""
+    src = UNET_DIR / "padding0_old_keys"
+    d = FIX / "pipeline_pickle"
+    (d / "unet").mkdir(parents=True)
+    (d / "scheduler").mkdir()
+    state = load_file(str(src / "diffusion_pytorch_model.safetensors"))
+    torch.save(state, str(d / "unet" / "diffusion_pytorch_model.bin"))
+    shutil.copy(src / "config.json", d / "unet" / "config.json")
+    scheduler = DDPMScheduler(variance_type="fixed_large", clip_sample=False)
+    scheduler.save_pretrained(str(d / "scheduler"))
+    dump_json(d / "model_index.json", {"_class_name": "DDPMPipeline", "_diffusers_version": VERSIONS["diffusers"],
+                                       "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]})
+    print(f"[pipeline] {d.name}: pickle weights, {len(state)} tensors")
+
+
 def main():
     if FIX.exists():
         shutil.rmtree(FIX)
@@ -600,6 +617,7 @@ def main():
     make_unet_cases()
     make_param_counts()
     make_scheduler_cases()
+    make_pickle_pipeline()
     verify_unets()
     total = 0
     digest = hashlib.sha256()

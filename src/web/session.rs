@@ -1,0 +1,179 @@
+//! A loaded model and the sampling runs over it, for the page's worker.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use burn::tensor::{Tensor, TensorData};
+use js_sys::{Float32Array, Object, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use super::backend::device;
+use super::{js_error, set};
+use crate::checkpoint::{self, Network, NetworkConfig};
+use crate::model::UNet2DModel;
+use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig};
+
+async fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Float32Array, JsError> {
+    let data = t.into_data_async().await.map_err(|e| js_error(format!("{e:?}")))?;
+    let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| js_error(format!("{e:?}")))?;
+    Ok(Float32Array::from(values.as_slice()))
+}
+
+/// A diffusers model folder loaded in the page.
+#[wasm_bindgen]
+pub struct Model {
+    unet: Rc<UNet2DModel>,
+    config: NetworkConfig,
+    scheduler: SchedulerConfig,
+    dtypes: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ModelInfo<'a> {
+    parameters: usize,
+    dtypes: &'a [String],
+    in_channels: usize,
+    sample_size: Option<usize>,
+    num_classes: Option<usize>,
+    default_settings: SamplerSettings,
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Loads from `{ "config.json": Uint8Array, "diffusion_pytorch_model.safetensors": … }`
+    /// (or a pipeline's `model_index.json`, `unet/…`, `scheduler/…`).
+    #[wasm_bindgen(js_name = fromFiles)]
+    pub fn from_files(files: Object) -> Result<Model, JsError> {
+        let mut map = HashMap::new();
+        for key in Object::keys(&files).iter() {
+            let name = key.as_string().ok_or_else(|| js_error("file names must be strings"))?;
+            let bytes = Reflect::get(&files, &key).map_err(|_| js_error("unreadable file entry"))?;
+            let bytes = bytes.dyn_into::<Uint8Array>().map_err(|_| js_error(format!("{name}: expected a Uint8Array")))?;
+            map.insert(name, bytes.to_vec());
+        }
+        let loaded = checkpoint::load(&map, &device()).map_err(js_error)?;
+        let scheduler = match &loaded.scheduler_config {
+            Some(json) => SchedulerConfig::parse(json).map_err(js_error)?,
+            None => SchedulerConfig::default(),
+        };
+        let Network::UNet(unet) = loaded.network else {
+            return Err(js_error("this model is not a UNet2DModel"));
+        };
+        Ok(Model { unet: Rc::new(unet), config: loaded.config, scheduler, dtypes: loaded.dtypes })
+    }
+
+    /// `{ parameters, dtypes, inChannels, sampleSize, numClasses, defaultSettings }`.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
+        let info = ModelInfo {
+            parameters: burn::module::Module::num_params(self.unet.as_ref()),
+            dtypes: &self.dtypes,
+            in_channels: config.in_channels,
+            sample_size: config.sample_size,
+            num_classes: config.num_class_embeds,
+            default_settings: self.scheduler.default_settings().map_err(js_error)?,
+        };
+        Ok(serde_wasm_bindgen::to_value(&info)?)
+    }
+
+    /// One ε_θ(x, t) evaluation on an NCHW array; resolves to a Float32Array.
+    pub async fn eps(&self, x: Vec<f32>, shape: Vec<usize>, t: u32, labels: Option<Vec<u32>>) -> Result<Float32Array, JsError> {
+        let dims: [usize; 4] = shape.try_into().map_err(|_| js_error("shape must have 4 entries [N, C, H, W]"))?;
+        if x.len() != dims.iter().product::<usize>() {
+            return Err(js_error(format!("{} values do not fill shape {dims:?}", x.len())));
+        }
+        self.unet.check_input(dims).map_err(js_error)?;
+        let labels: Option<Vec<usize>> = labels.map(|l| l.into_iter().map(|v| v as usize).collect());
+        let input = Tensor::from_data(TensorData::new(x, dims), &device());
+        let out = self.unet.forward(input, &vec![t as f32; dims[0]], labels.as_deref());
+        to_f32(out).await
+    }
+
+    /// Starts a sampling run; see `RunSettings`.
+    pub fn sampler(&self, settings: JsValue) -> Result<SamplerSession, JsError> {
+        let run: RunSettings = serde_wasm_bindgen::from_value(settings)?;
+        let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
+        let size = run.size.or(config.sample_size).ok_or_else(|| js_error("size is needed: the config has no sample_size"))?;
+        let dims = [run.batch.max(1), config.in_channels, size, size];
+        self.unet.check_input(dims).map_err(js_error)?;
+        let schedule = self.scheduler.schedule().map_err(js_error)?;
+        let mut settings = self.scheduler.default_settings().map_err(js_error)?;
+        if let Some(s) = run.sampler {
+            settings = s;
+        }
+        let mut sampler = Sampler::new(schedule, settings, dims, run.seed, &device()).map_err(js_error)?;
+        if let Some(class) = run.class {
+            sampler = sampler.with_labels(vec![class; dims[0]]).map_err(js_error)?;
+        }
+        Ok(SamplerSession { unet: self.unet.clone(), sampler, guidance: run.guidance })
+    }
+}
+
+/// Settings of one run, as a plain JS object.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunSettings {
+    seed: u64,
+    #[serde(default = "one")]
+    batch: usize,
+    size: Option<usize>,
+    /// DDPM/DDIM settings; absent: the checkpoint's scheduler defaults.
+    sampler: Option<SamplerSettings>,
+    class: Option<usize>,
+    guidance: Option<GuidanceSettings>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GuidanceSettings {
+    weight: f64,
+    null_class: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A run in progress: each `step()` advances one timestep.
+#[wasm_bindgen]
+pub struct SamplerSession {
+    unet: Rc<UNet2DModel>,
+    sampler: Sampler<4>,
+    guidance: Option<GuidanceSettings>,
+}
+
+#[wasm_bindgen]
+impl SamplerSession {
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> bool {
+        self.sampler.is_done()
+    }
+
+    /// The timesteps this run visits, noisiest first.
+    pub fn timesteps(&self) -> Vec<u32> {
+        self.sampler.timesteps().iter().map(|&t| t as u32).collect()
+    }
+
+    /// Runs one step and resolves to `{ t, xt, x0, eps }` (Float32Arrays, NCHW), where `xt` is
+    /// the new, less noisy state. The work is queued before this returns, so calls may overlap.
+    pub fn step(&mut self) -> Result<js_sys::Promise, JsError> {
+        let out = match self.guidance {
+            Some(g) => {
+                let guided = Guided { model: self.unet.as_ref(), weight: g.weight, null_class: g.null_class };
+                self.sampler.step(&guided)
+            }
+            None => self.sampler.step(self.unet.as_ref()),
+        }
+        .map_err(js_error)?;
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let obj = Object::new();
+            set(&obj, "t", out.t as u32);
+            set(&obj, "xt", to_f32(out.sample).await?);
+            set(&obj, "x0", to_f32(out.pred_x0).await?);
+            set(&obj, "eps", to_f32(out.pred_eps).await?);
+            Ok(obj.into())
+        }))
+    }
+}
