@@ -1,0 +1,152 @@
+// The Rust core in the browser: ε_θ parity with the native build on WebGPU (SwiftShader) and on
+// the CPU fallback; the fallback's reason; a few sampling steps through the page.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ARTIFACTS, ROOT, launch, maxAbsDiff, npyBytes, openPage, readNpy, readSafetensors, serve } from './harness.mjs';
+
+const DDPM = process.env.DDPM_BIN ?? join(ROOT, 'target/debug/ddpm');
+const CASES = ['f16_grey', 'padding0_old_keys', 'class_cond'];
+let server;
+
+/** Native ε_θ of the fixture's first sample, by the `ddpm` CLI. */
+async function nativeEps(name) {
+  const io = await readSafetensors(join(ROOT, 'tests/reference/fixtures/unet', name, 'io.safetensors'));
+  const [, c, h, w] = io.sample.shape;
+  const shape = [1, c, h, w];
+  const x = io.sample.values.slice(0, c * h * w);
+  const t = io.timesteps.values[0];
+  const label = io.class_labels?.values[0];
+  await mkdir(join(ARTIFACTS, 'native'), { recursive: true });
+  const xPath = join(ARTIFACTS, 'native', `${name}-x.npy`);
+  const outPath = join(ARTIFACTS, 'native', `${name}-eps.npy`);
+  await writeFile(xPath, npyBytes(shape, x));
+  const model = join(ROOT, 'tests/reference/fixtures/unet', name);
+  execFileSync(DDPM, ['eps', '--model', model, '--x', xPath, '--t', String(t), '--out', outPath, ...(label === undefined ? [] : ['--class', String(label)])]);
+  return { x, shape, t, labels: label === undefined ? undefined : [label], native: (await readNpy(outPath)).values };
+}
+
+async function browserEps(page, name, input, forceCpu) {
+  return page.evaluate(
+    async ({ name, input, forceCpu }) => {
+      const { DdpmClient } = await import('/www/client.js');
+      const client = new DdpmClient();
+      const backend = await client.init(forceCpu);
+      const { key } = await client.load(`/tests/reference/fixtures/unet/${name}`);
+      const eps = await client.eps(key, new Float32Array(input.x), input.shape, input.t, input.labels);
+      return { backend, eps: Array.from(eps) };
+    },
+    { name, input, forceCpu },
+  );
+}
+
+before(async () => {
+  server = await serve();
+});
+after(() => server.close());
+
+for (const webgpu of [true, false]) {
+  describe(webgpu ? 'WebGPU (SwiftShader)' : 'CPU fallback (forced)', () => {
+    let browser;
+    before(async () => {
+      browser = await launch({ webgpu });
+    });
+    after(() => browser.close());
+
+    for (const name of CASES) {
+      test(`ε_θ of ${name} within 1e-4 of native`, async () => {
+        const input = await nativeEps(name);
+        const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+        const { backend, eps } = await browserEps(page, name, input, !webgpu);
+        assert.equal(backend.kind, webgpu ? 'webgpu' : 'cpu', JSON.stringify(backend));
+        const diff = maxAbsDiff(eps, input.native);
+        console.log(`${name} on ${backend.kind}: max |browser − native| = ${diff.toExponential(2)}`);
+        assert.ok(diff < 1e-4, `max abs diff ${diff}`);
+        assert.deepEqual(errors, []);
+        await page.close();
+      });
+    }
+
+    test('the page samples step by step, reproducibly, and cancels', async () => {
+      const { page, errors } = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}`);
+      await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
+      assert.equal(await page.evaluate(() => document.body.dataset.ready), 'true');
+      const backendText = await page.textContent('#backend');
+      if (webgpu) assert.match(backendText, /^WebGPU/);
+      else assert.match(backendText, /^CPU \(wasm\) — CPU forced by the user/);
+
+      await page.selectOption('#sampler', 'ddim');
+      await page.fill('#steps', '6');
+      const pixels = async () => page.evaluate(() => ['xt', 'x0', 'eps'].map((id) => {
+        const c = document.getElementById(id);
+        return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+      }));
+      const runOnce = async () => {
+        await page.click('#run-sample');
+        await page.waitForFunction(() => /^Done/.test(document.getElementById('sample-status').textContent), null, { timeout: 60_000 });
+        return pixels();
+      };
+      const first = await runOnce();
+      const second = await runOnce();
+      assert.deepEqual(first, second, 'same seed and settings give the same pixels');
+      for (const data of first) {
+        const grey = data.filter((_, i) => i % 4 === 0);
+        const spread = Math.max(...grey) - Math.min(...grey);
+        assert.ok(spread > 20, `canvas is blank (spread ${spread})`);
+      }
+      assert.notDeepEqual(first[0], first[2], 'x_0 and ε̂ differ');
+
+      await page.fill('#seed', '1');
+      const third = await runOnce();
+      assert.notDeepEqual(third[0], first[0], 'another seed gives another sample');
+
+      await page.fill('#steps', '1000');
+      await page.click('#run-sample');
+      await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^step (\d+)/)?.[1]) >= 3, null, { timeout: 60_000 });
+      await page.click('#cancel');
+      await page.waitForFunction(() => /^Cancelled after/.test(document.getElementById('sample-status').textContent), null, { timeout: 60_000 });
+      const steps = Number((await page.textContent('#sample-status')).match(/after (\d+)/)[1]);
+      assert.ok(steps < 1000, `cancel stopped after ${steps} steps`);
+
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, `page-${webgpu ? 'webgpu' : 'cpu'}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  });
+}
+
+test('without a WebGPU adapter the page falls back to the CPU and says why', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/index.html`);
+    await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
+    const text = await page.textContent('#backend');
+    assert.match(text, /^CPU \(wasm\) — (this browser has no WebGPU|WebGPU could not start)/);
+    assert.match(await page.textContent('#model-status'), /parameters/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a broken model folder gives a clear message, not a blank page', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page } = await openPage(browser, `${server.url}/index.html?model=tests/e2e/no-such-model`);
+    await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
+    assert.match(await page.textContent('#model-status'), /Could not load .*no-such-model\/config\.json: HTTP 404/);
+    const corrupt = await page.evaluate(async () => {
+      const { DdpmClient } = await import('/www/client.js');
+      const client = new DdpmClient();
+      await client.init(true);
+      const config = new TextEncoder().encode('{"block_out_channels": [8, 16], "norm_num_groups": 4}');
+      return client.load({ 'config.json': config, 'diffusion_pytorch_model.safetensors': new Uint8Array([1, 2, 3]) }).then(() => 'loaded', (e) => e.message);
+    });
+    assert.match(corrupt, /diffusion_pytorch_model\.safetensors: not a valid safetensors file/);
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,99 @@
+// Shared by the browser tests: a static server for the repository, Debian's Chromium through
+// playwright-core, and readers for the fixtures.
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+export const ARTIFACTS = join(ROOT, 'test-results');
+
+const TYPES = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.npy': 'application/octet-stream',
+};
+
+export async function serve() {
+  const server = createServer(async (request, response) => {
+    const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    let file = join(ROOT, path);
+    try {
+      if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
+      const body = await readFile(file);
+      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404);
+      response.end('not found');
+    }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+const BASE_FLAGS = [
+  '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic',
+];
+
+/** Chromium with WebGPU on SwiftShader (`webgpu: true`) or without any WebGPU adapter. */
+export async function launch({ webgpu }) {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...BASE_FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'] : ['--disable-gpu'])],
+  });
+}
+
+/** A page that records console errors and uncaught exceptions. */
+export async function openPage(browser, url) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  return { page, errors };
+}
+
+/** safetensors → {name: {shape, dtype, values}} (F32 and I64 only). */
+export async function readSafetensors(path) {
+  const bytes = await readFile(path);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  const data = bytes.subarray(8 + headerLength);
+  const out = {};
+  for (const [name, meta] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [start, end] = meta.data_offsets;
+    const raw = data.subarray(start, end);
+    const buffer = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
+    const values = meta.dtype === 'F32' ? Array.from(new Float32Array(buffer)) : Array.from(new BigInt64Array(buffer), Number);
+    out[name] = { shape: meta.shape, dtype: meta.dtype, values };
+  }
+  return out;
+}
+
+/** A float32 .npy → {shape, values}. */
+export async function readNpy(path) {
+  const bytes = await readFile(path);
+  const headerLength = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+  const shape = header.match(/'shape': \(([^)]*)\)/)[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const raw = bytes.subarray(10 + headerLength);
+  return { shape, values: Array.from(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))) };
+}
+
+export function npyBytes(shape, values) {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
+  header += '\n';
+  const out = Buffer.alloc(10 + header.length + values.length * 4);
+  out.write('\x93NUMPY', 0, 'latin1');
+  out.writeUInt8(1, 6);
+  out.writeUInt8(0, 7);
+  out.writeUInt16LE(header.length, 8);
+  out.write(header, 10, 'latin1');
+  values.forEach((v, i) => out.writeFloatLE(v, 10 + header.length + i * 4));
+  return out;
+}
+
+export const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
