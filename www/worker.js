@@ -35,6 +35,14 @@ async function fetchFolder(url) {
   return files;
 }
 
+// On the CPU backend a step's promise resolves without ever leaving the microtask queue, so a
+// 'cancel' message would wait until the run ends: yield to the event loop between steps.
+const channel = new MessageChannel();
+const yieldToEvents = () => new Promise((resolve) => {
+  channel.port1.onmessage = resolve;
+  channel.port2.postMessage(null);
+});
+
 const ops = {
   async init({ forceCpu }) {
     await ready;
@@ -57,6 +65,7 @@ const ops = {
     let last = null;
     try {
       for (let i = 0; !session.done; i++) {
+        await yieldToEvents();
         if (runs.get(runId).cancelled) return { cancelled: true, steps: i, last };
         last = await session.step();
         post({ progress: { step: i + 1, total: timesteps.length, ...last } });
