@@ -126,12 +126,10 @@ mod tests {
     }
 
     #[test]
-    fn known_first_values() {
-        // Pinned so a change of generator (which would change every seeded picture) is seen.
+    fn pinned_first_values() {
+        // Pinned: a change of generator would silently change every seeded picture and permalink.
         let mut s = NormalStream::new(0, 0);
-        let first: Vec<f32> = (0..2).map(|_| s.next_normal()).collect();
-        let again: Vec<f32> = { let mut s = NormalStream::new(0, 0); (0..2).map(|_| s.next_normal()).collect() };
-        assert_eq!(first, again);
-        assert!(first.iter().all(|v| v.is_finite()));
+        let first: Vec<f32> = (0..3).map(|_| s.next_normal()).collect();
+        assert_eq!(first, [-1.1079086, 1.0114416, 1.4264823]);
     }
 }

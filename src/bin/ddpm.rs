@@ -78,6 +78,9 @@ enum Command {
         size: Option<usize>,
         #[arg(long)]
         out: PathBuf,
+        /// Also write the samples as a float32 NCHW .npy (model range, before quantising).
+        #[arg(long)]
+        npy: Option<PathBuf>,
     },
     /// Prints the config, parameter count and stored dtype of a model folder.
     Info {
@@ -197,6 +200,7 @@ fn sample(
     guidance: f64,
     size: Option<usize>,
     out: &Path,
+    npy_out: Option<&Path>,
 ) -> Result<()> {
     let (unet, config, scheduler) = load_unet(model, device)?;
     let mut settings = scheduler.default_settings()?;
@@ -235,6 +239,9 @@ fn sample(
     }
     bar.finish();
     let values = host(sampler.current().clone())?;
+    if let Some(path) = npy_out {
+        write_file(path, &npy::write_f32(&dims, &values))?;
+    }
     let columns = (dims[0] as f64).sqrt().ceil() as usize;
     let pixels = grid::tile(&values, dims, columns, 2);
     write_png(out, &pixels)?;
@@ -366,8 +373,8 @@ fn run(cli: Cli) -> Result<()> {
     let backend = cli.device;
     match cli.command {
         Command::Eps { model, x, t, class, out } => eps(&device(backend)?, &model, &x, t, class, &out),
-        Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out } => {
-            sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out)
+        Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out, npy } => {
+            sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out, npy.as_deref())
         }
         Command::Info { model } => info(&device(backend)?, &model),
         Command::Convert { model, out, f16 } => convert(&Device::flex(), &model, &out, f16),

@@ -142,6 +142,7 @@ impl SchedulerConfig {
 }
 
 /// What one step produced. `t` is the timestep the model was evaluated at.
+#[derive(Debug)]
 pub struct StepOutput<const D: usize> {
     pub t: usize,
     /// x at the next (less noisy) timestep; x_0 after the last step.

@@ -69,6 +69,30 @@ for (const webgpu of [true, false]) {
       });
     }
 
+    test('seeded sampling gives the native numbers (same noise in wasm)', async () => {
+      const model = join(ROOT, 'tests/reference/fixtures/unet/f16_grey');
+      const npy = join(ARTIFACTS, 'native', 'ddim-eta1-seed3.npy');
+      await mkdir(join(ARTIFACTS, 'native'), { recursive: true });
+      execFileSync(DDPM, ['sample', '--model', model, '--sampler', 'ddim', '--steps', '5', '--eta', '1', '--seed', '3', '--n', '2',
+        '--out', join(ARTIFACTS, 'native', 'ddim-eta1-seed3.png'), '--npy', npy]);
+      const native = (await readNpy(npy)).values;
+      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const browserValues = await page.evaluate(async (forceCpu) => {
+        const { DdpmClient } = await import('/www/client.js');
+        const client = new DdpmClient();
+        await client.init(forceCpu);
+        const { key, info } = await client.load('/tests/reference/fixtures/unet/f16_grey');
+        const settings = { ...info.defaultSettings, steps: 5, method: { kind: 'ddim', eta: 1, set_alpha_to_one: true } };
+        const { last } = await client.sample(key, { seed: 3, batch: 2, sampler: settings }, () => {}).done;
+        return Array.from(last.xt);
+      }, !webgpu);
+      const diff = maxAbsDiff(browserValues, native);
+      console.log(`DDIM η = 1, 5 steps, seed 3 on ${webgpu ? 'webgpu' : 'cpu'}: max |browser − native| = ${diff.toExponential(2)}`);
+      assert.ok(diff < 1e-4, `max abs diff ${diff}`);
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
     test('the page samples step by step, reproducibly, and cancels', async () => {
       const { page, errors } = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}`);
       await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });

@@ -1,0 +1,50 @@
+# The two commands of the README: `make demo` and `make test`. Each does every set-up step
+# itself (idempotently, see scripts/setup.sh) so they work on a fresh machine.
+
+CACHE ?= $(HOME)/.cache/ddpm-web
+# Outside the clone, so CI runs and fresh clones on one machine reuse the build (≈ 7 GB).
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export DDPM_CACHE := $(CACHE)
+PORT ?= 8080
+VENV := $(CACHE)/venv
+DDPM := $(CARGO_TARGET_DIR)/debug/ddpm
+WASM_PACK := wasm-pack build --target web --release --out-dir pkg --no-pack . -- --no-default-features
+
+.PHONY: demo test test-rust test-browser pkg setup-rust setup-browser setup-python fixtures bench
+
+demo: setup-rust pkg
+	@echo "ddpm-web: serving http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	python3 -m http.server $(PORT) --bind 127.0.0.1
+
+test: setup-rust setup-browser test-rust pkg test-browser
+
+test-rust:
+	cargo test --locked
+
+# ddpm (the native reference the browser results are held against) is built by test-rust.
+test-browser:
+	DDPM_BIN=$(DDPM) node --test --test-concurrency=1 tests/e2e/
+
+pkg:
+	$(WASM_PACK)
+
+setup-rust:
+	bash scripts/setup.sh rust_wasm
+
+setup-browser:
+	bash scripts/setup.sh browser
+
+setup-python:
+	bash scripts/setup.sh python_env
+
+# Regenerates tests/reference/fixtures from diffusers (pinned in tests/reference/requirements.txt).
+fixtures: setup-python
+	$(VENV)/bin/python tests/reference/make_fixtures.py
+
+# ε_θ speed: burn (flex, and wgpu where a Vulkan adapter exists) against diffusers on the same
+# weights, in one run. MODEL=<folder> or PRESET=ddpm-cifar10-32 (default), BATCH=1.
+PRESET ?= ddpm-cifar10-32
+BATCH ?= 1
+bench: setup-python
+	bash scripts/setup.sh vulkan
+	cargo run --release --locked --features wgpu --bin ddpm -- bench $(if $(MODEL),--model $(MODEL),--preset $(PRESET)) --batch $(BATCH) --vs-diffusers
