@@ -4,7 +4,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::params::{ParamKind, ParamSource};
 use crate::error::Result;
@@ -96,5 +96,29 @@ impl GroupNorm {
         let scale = self.weight.val().reshape([1, c, 1, 1]);
         let shift = self.bias.val().reshape([1, c, 1, 1]);
         normed.mul(scale).add(shift)
+    }
+}
+
+/// `torch.nn.Embedding`: one learned row per class.
+#[derive(Module, Debug)]
+pub struct Embedding {
+    pub weight: Param<Tensor<2>>,
+}
+
+impl Embedding {
+    pub fn load<S: ParamSource>(src: &mut S, prefix: &str, [count, dim]: [usize; 2]) -> Result<Self> {
+        Ok(Self { weight: Param::from_tensor(src.take(&key(prefix, "weight"), [count, dim], ParamKind::Embedding)?) })
+    }
+
+    pub fn count(&self) -> usize {
+        self.weight.dims()[0]
+    }
+
+    /// The rows of `ids`: [ids.len(), dim].
+    pub fn forward(&self, ids: &[usize]) -> Tensor<2> {
+        let device = self.weight.device();
+        let ids: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+        let n = ids.len();
+        self.weight.val().select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device))
     }
 }

@@ -2,15 +2,15 @@
 //! checkpoints (google/ddpm-cifar10-32, google/ddpm-celebahq-256) are laid out, optionally
 //! class-conditional (`num_class_embeds`) for classifier-free guidance.
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::tensor::activation::silu;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use super::blocks::{BlockSettings, DownBlock, DownBlockShape, MidBlock, UpBlock, UpBlockShape};
 use super::config::UNet2DConfig;
 use super::embedding::timestep_embedding;
-use super::layers::{Conv2d, GroupNorm, Linear};
-use super::params::{ParamKind, ParamSource};
+use super::layers::{Conv2d, Embedding, GroupNorm, Linear};
+use super::params::ParamSource;
 use crate::error::{Error, Result};
 
 /// diffusers' `TimestepEmbedding`: Linear, SiLU, Linear.
@@ -23,7 +23,7 @@ pub struct TimestepMlp {
 #[derive(Module, Debug)]
 pub struct UNet2DModel {
     pub time_embedding: TimestepMlp,
-    pub class_embedding: Option<Param<Tensor<2>>>,
+    pub class_embedding: Option<Embedding>,
     pub conv_in: Conv2d,
     pub down_blocks: Vec<DownBlock>,
     pub mid_block: Option<MidBlock>,
@@ -59,7 +59,7 @@ impl UNet2DModel {
             linear_2: Linear::load(src, "time_embedding.linear_2", [temb, temb])?,
         };
         let class_embedding = match config.num_class_embeds {
-            Some(classes) => Some(Param::from_tensor(src.take("class_embedding.weight", [classes, temb], ParamKind::Embedding)?)),
+            Some(classes) => Some(Embedding::load(src, "class_embedding", [classes, temb])?),
             None => None,
         };
         let conv_in = Conv2d::load(src, "conv_in", [config.in_channels, c0, 3], 1, [1; 4])?;
@@ -121,7 +121,7 @@ impl UNet2DModel {
     }
 
     pub fn num_classes(&self) -> Option<usize> {
-        self.class_embedding.as_ref().map(|e| e.dims()[0])
+        self.class_embedding.as_ref().map(Embedding::count)
     }
 
     pub fn in_channels(&self) -> usize {
@@ -149,9 +149,7 @@ impl UNet2DModel {
         let t_emb = timestep_embedding(timesteps, self.embedding_dim, self.flip_sin_to_cos, self.freq_shift, &device);
         let mut emb = self.time_embedding.linear_2.forward(silu(self.time_embedding.linear_1.forward(t_emb)));
         if let (Some(table), Some(labels)) = (&self.class_embedding, class_labels) {
-            let ids: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
-            let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [labels.len()]), &device);
-            emb = emb.add(table.val().select(0, ids));
+            emb = emb.add(table.forward(labels));
         }
 
         let mut x = self.conv_in.forward(x);
