@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::sampler::{Sampler, StepOutput};
+use crate::sampler::{predict_x0, Sampler, StepOutput};
 use crate::schedule::Schedule;
 
 /// Which quadrants of the image are known (the rest is filled in).
@@ -172,10 +172,7 @@ pub fn repaint_step(
     noise: Tensor<4>,
 ) -> (Tensor<4>, Tensor<4>) {
     let prev = t.checked_sub(stride);
-    let mut x0 = schedule.predict_x0(x_t, eps.clone(), t);
-    if let Some(range) = clip {
-        x0 = x0.clamp(-range, range);
-    }
+    let x0 = predict_x0(schedule, x_t, eps.clone(), t, clip);
     let alpha_bar_prev = schedule.alpha_bar(prev);
     let sigma = eta * schedule.posterior(t, prev).variance.sqrt();
     let mut unknown = x0

@@ -3,6 +3,7 @@
 
 use burn::tensor::Tensor;
 
+use super::predict_x0;
 use crate::schedule::{Posterior, Schedule};
 
 pub struct DdimStep<const D: usize> {
@@ -24,10 +25,7 @@ pub fn step<const D: usize>(
     x_t: Tensor<D>,
     noise: Tensor<D>,
 ) -> DdimStep<D> {
-    let mut x0 = schedule.predict_x0(x_t, eps.clone(), t);
-    if let Some(range) = clip {
-        x0 = x0.clamp(-range, range);
-    }
+    let x0 = predict_x0(schedule, x_t, eps.clone(), t, clip);
     let alpha_bar_prev = prev.map_or(final_alpha_bar, |p| schedule.alphas_cumprod[p]);
     // eq. 16: σ = η √β̃ between t and prev
     // In float32, as diffusers evaluates it (see `Posterior::between`).

@@ -5,6 +5,7 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::predict_x0;
 use crate::schedule::Schedule;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,10 +34,7 @@ pub fn step<const D: usize>(
     x_t: Tensor<D>,
     noise: Tensor<D>,
 ) -> DdpmStep<D> {
-    let mut x0 = schedule.predict_x0(x_t.clone(), eps, t);
-    if let Some(range) = clip {
-        x0 = x0.clamp(-range, range);
-    }
+    let x0 = predict_x0(schedule, x_t.clone(), eps, t, clip);
     let posterior = schedule.posterior(t, prev);
     let mean = posterior.mean(x_t, x0.clone());
     let prev_sample = if t > 0 {

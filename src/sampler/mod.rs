@@ -19,6 +19,15 @@ use crate::model::EpsModel;
 use crate::noise::BatchNoise;
 use crate::schedule::{BetaSchedule, Schedule};
 
+/// x̂_0 from ε̂, clipped to [−range, range] when the model was trained on images.
+pub fn predict_x0<const D: usize>(schedule: &Schedule, x_t: Tensor<D>, eps: Tensor<D>, t: usize, clip: Option<f64>) -> Tensor<D> {
+    let x0 = schedule.predict_x0(x_t, eps, t);
+    match clip {
+        Some(range) => x0.clamp(-range, range),
+        None => x0,
+    }
+}
+
 fn yes() -> bool {
     true
 }
