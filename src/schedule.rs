@@ -225,6 +225,19 @@ mod tests {
     }
 
     #[test]
+    fn snr_falls_and_log_variance_is_clipped() {
+        let s = Schedule::ho_linear();
+        assert!((1..1000).all(|t| s.snr(t) < s.snr(t - 1)));
+        // β̃ at the first step is 0: its log is clipped instead of −∞ (diffusers' 1e-20).
+        let first = s.posterior(0, None);
+        assert_eq!(first.variance, 0.0);
+        assert_eq!(first.log_variance_clipped, (1e-20f32 as f64).ln());
+        let later = s.posterior(500, Some(499));
+        assert!((later.log_variance_clipped - later.variance.ln()).abs() < 1e-12);
+        assert!(later.variance < later.beta, "β̃_t < β_t");
+    }
+
+    #[test]
     fn cosine_is_capped_and_increasing() {
         let s = Schedule::new(&BetaSchedule::Cosine, 1000).unwrap();
         assert!(s.betas.windows(2).all(|w| w[0] <= w[1]));

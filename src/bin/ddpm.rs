@@ -166,7 +166,7 @@ fn host(t: Tensor<4>) -> Result<Vec<f32>> {
 }
 
 fn eps(device: &Device, model: &Path, x: &Path, t: usize, class: Option<usize>, out: &Path) -> Result<()> {
-    let (unet, config, scheduler) = load_unet(model, device)?;
+    let (unet, _, scheduler) = load_unet(model, device)?;
     if t >= scheduler.num_train_timesteps {
         return Err(Error::Input(format!("t = {t} is outside 0..{}", scheduler.num_train_timesteps)));
     }
@@ -180,7 +180,6 @@ fn eps(device: &Device, model: &Path, x: &Path, t: usize, class: Option<usize>, 
         (None, Some(k)) => return Err(Error::Input(format!("the model is class-conditional: give --class 0..{k}"))),
         (None, None) => None,
     };
-    let _ = config;
     let input = Tensor::from_data(TensorData::new(values, dims), device);
     let output = unet.forward(input, &vec![t as f32; dims[0]], labels.as_deref());
     write_file(out, &npy::write_f32(&shape, &host(output)?))

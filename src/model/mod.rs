@@ -14,7 +14,6 @@ pub use mlp::{Mlp2D, Mlp2DConfig};
 pub use params::{ParamKind, ParamSource, RandomParams};
 pub use unet::UNet2DModel;
 
-use burn::module::Module;
 use burn::tensor::Tensor;
 
 /// What a sampler needs from a network: ε̂ for a batch at one timestep.
@@ -35,9 +34,4 @@ impl EpsModel<2> for Mlp2D {
         let n = x_t.dims()[0];
         self.forward(x_t, &vec![t as f32; n])
     }
-}
-
-/// Number of scalar parameters of any module.
-pub fn num_parameters<M: Module>(module: &M) -> usize {
-    module.num_params()
 }
