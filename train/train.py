@@ -1,0 +1,207 @@
+"""Trains an ε_θ by Ho et al.'s Algorithm 1 (L_simple) and exports it as a diffusers pipeline.
+
+    python train/train.py faces64   --steps 20000 [--batch 16] [--out DIR]
+    python train/train.py fashion32 --steps 3000
+
+Algorithm 1: x_0 ~ data, t ~ U{0..T−1}, ε ~ N(0, I), step on ‖ε − ε_θ(√ᾱ_t x_0 + √(1−ᾱ_t) ε, t)‖².
+AdamW, an EMA of the weights (what ships), horizontal flips for faces, label dropout 0.1 to the
+null class for the class-conditional model (classifier-free guidance). Checkpoints every few
+minutes hold the model, EMA, optimiser, step and every RNG state, so `--resume` continues exactly
+as if the run had never stopped; a long run can be split over several sessions.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler, UNet2DModel
+from tqdm import tqdm
+
+from data import default_out
+
+MODELS = {
+    # 64×64 grey faces, attention at 16×16.
+    "faces64": dict(
+        data="faces64.npz",
+        flip=True,
+        unet=dict(
+            sample_size=64, in_channels=1, out_channels=1, layers_per_block=1,
+            block_out_channels=(32, 64, 96, 128),
+            down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+            norm_num_groups=16, attention_head_dim=32,
+        ),
+        scheduler=dict(variance_type="fixed_small", clip_sample=True),
+    ),
+    # Fashion-MNIST padded to 32×32, 10 classes + the null class 10.
+    "fashion32": dict(
+        data="fashion32.npz",
+        flip=False,
+        classes=10,
+        unet=dict(
+            sample_size=32, in_channels=1, out_channels=1, layers_per_block=1,
+            block_out_channels=(32, 64, 96),
+            down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+            norm_num_groups=16, attention_head_dim=32, num_class_embeds=11,
+        ),
+        scheduler=dict(variance_type="fixed_small", clip_sample=True),
+    ),
+}
+LABEL_DROPOUT = 0.1
+
+
+def to_model_range(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N,H,W] → float32 [N,1,H,W] in [−1, 1]."""
+    return torch.from_numpy(images).float().div(127.5).sub(1.0).unsqueeze(1)
+
+
+class Trainer:
+    def __init__(self, name: str, args):
+        self.name, self.spec, self.args = name, MODELS[name], args
+        torch.manual_seed(args.seed)
+        data = np.load(args.data / self.spec["data"])
+        self.train_x, self.test_x = to_model_range(data["train"]), to_model_range(data["test"])
+        self.train_y = torch.from_numpy(data["train_labels"]) if "classes" in self.spec else None
+        self.test_y = torch.from_numpy(data["test_labels"]) if "classes" in self.spec else None
+        self.model = UNet2DModel(**self.spec["unet"])
+        self.ema = UNet2DModel(**self.spec["unet"])
+        self.ema.load_state_dict(self.model.state_dict())
+        self.ema.requires_grad_(False)
+        self.scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", **self.spec["scheduler"])
+        self.alphas_cumprod = self.scheduler.alphas_cumprod
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.0)
+        self.generator = torch.Generator().manual_seed(args.seed)
+        self.step = 0
+        self.history = []  # (step, train loss EMA, held-out loss or None, seconds)
+        self.elapsed = 0.0
+
+    # Algorithm 1, lines 2–5.
+    def loss(self, model, x0, labels, generator):
+        t = torch.randint(0, 1000, (x0.shape[0],), generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        return F.mse_loss(model(x_t, t, class_labels=labels).sample, noise)
+
+    def batch(self):
+        idx = torch.randint(0, self.train_x.shape[0], (self.args.batch,), generator=self.generator)
+        x0 = self.train_x[idx]
+        if self.spec["flip"]:
+            flip = torch.rand(x0.shape[0], generator=self.generator) < 0.5
+            x0 = torch.where(flip.view(-1, 1, 1, 1), x0.flip(-1), x0)
+        labels = None
+        if self.train_y is not None:
+            labels = self.train_y[idx].clone()
+            dropped = torch.rand(labels.shape[0], generator=self.generator) < LABEL_DROPOUT
+            labels[dropped] = self.spec["classes"]
+        return x0, labels
+
+    @torch.no_grad()
+    def held_out_loss(self, n=256):
+        """L_simple of the EMA model on held-out data, with a fixed generator (comparable runs)."""
+        generator = torch.Generator().manual_seed(1234)
+        x0 = self.test_x[:n]
+        labels = self.test_y[:n] if self.test_y is not None else None
+        losses = [self.loss(self.ema, x0[i:i + 64], None if labels is None else labels[i:i + 64], generator).item() for i in range(0, len(x0), 64)]
+        return float(np.mean(losses))
+
+    def checkpoint_path(self):
+        return self.args.out / f"{self.name}.ckpt"
+
+    def save_checkpoint(self):
+        state = dict(
+            model=self.model.state_dict(), ema=self.ema.state_dict(), optimizer=self.optimizer.state_dict(),
+            step=self.step, generator=self.generator.get_state(), torch_rng=torch.get_rng_state(),
+            history=self.history, elapsed=self.elapsed, args={k: str(v) for k, v in vars(self.args).items()},
+        )
+        tmp = self.checkpoint_path().with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.checkpoint_path())
+
+    def load_checkpoint(self):
+        state = torch.load(self.checkpoint_path(), weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.history, self.elapsed = state["step"], state["history"], state["elapsed"]
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+
+    def export(self):
+        """The EMA weights as a diffusers pipeline folder (f32; the shipped copy is converted to f16)."""
+        folder = self.args.out / self.name
+        self.ema.save_pretrained(folder / "unet", safe_serialization=True)
+        self.scheduler.save_pretrained(folder / "scheduler")
+        (folder / "model_index.json").write_text(json.dumps({
+            "_class_name": "DDPMPipeline", "_diffusers_version": "0.42.1",
+            "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}, indent=2))
+        (folder / "training.json").write_text(json.dumps({
+            "model": self.name, "steps": self.step, "batch": self.args.batch, "lr": self.args.lr,
+            "ema_decay": self.args.ema, "wall_seconds": round(self.elapsed), "threads": torch.get_num_threads(),
+            "parameters": sum(p.numel() for p in self.model.parameters()), "history": self.history}, indent=1))
+        return folder
+
+    def run(self):
+        if self.args.resume and self.checkpoint_path().exists():
+            self.load_checkpoint()
+            print(f"resumed {self.name} at step {self.step}")
+        bar = tqdm(total=self.args.steps, initial=self.step, desc=self.name, dynamic_ncols=True)
+        smoothed = None
+        last_save = time.monotonic()
+        started = time.monotonic() - self.elapsed
+        while self.step < self.args.steps:
+            x0, labels = self.batch()
+            loss = self.loss(self.model, x0, labels, self.generator)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                    e.lerp_(p, 1 - self.args.ema)
+            self.step += 1
+            smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
+            self.elapsed = time.monotonic() - started
+            held_out = None
+            if self.step % self.args.eval_every == 0 or self.step == self.args.steps:
+                held_out = self.held_out_loss()
+                bar.write(f"step {self.step}: train loss {smoothed:.4f}, held-out loss (EMA) {held_out:.4f}")
+            if self.step % 50 == 0 or held_out is not None:
+                self.history.append((self.step, round(smoothed, 5), None if held_out is None else round(held_out, 5), round(self.elapsed)))
+            bar.set_postfix(loss=f"{smoothed:.4f}")
+            bar.update(1)
+            if time.monotonic() - last_save > self.args.checkpoint_minutes * 60:
+                self.save_checkpoint()
+                last_save = time.monotonic()
+        bar.close()
+        self.save_checkpoint()
+        print(f"exported {self.export()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=sorted(MODELS))
+    parser.add_argument("--steps", type=int, required=True, help="total steps (a resumed run continues to this)")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-every", type=int, default=1000)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5)
+    parser.add_argument("--data", type=Path, default=default_out())
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("DDPM_CACHE", Path.home() / ".cache/ddpm-web")) / "runs")
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    Trainer(args.model, args).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
