@@ -46,7 +46,7 @@ impl NormalStream {
     }
 
     /// Uniform on (0, 1]: never 0, so the logarithm below is finite.
-    fn uniform_open0(&mut self) -> f64 {
+    pub fn next_uniform(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
@@ -54,8 +54,8 @@ impl NormalStream {
         if let Some(z) = self.spare.take() {
             return z;
         }
-        let radius = libm::sqrt(-2.0 * libm::log(self.uniform_open0()));
-        let angle = 2.0 * core::f64::consts::PI * self.uniform_open0();
+        let radius = libm::sqrt(-2.0 * libm::log(self.next_uniform()));
+        let angle = 2.0 * core::f64::consts::PI * self.next_uniform();
         self.spare = Some((radius * libm::sin(angle)) as f32);
         (radius * libm::cos(angle)) as f32
     }

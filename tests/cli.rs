@@ -123,3 +123,25 @@ fn sample_writes_a_grid_and_is_reproducible() {
     // 2×2 grid of 16×16 with a 2-pixel border
     assert_eq!((reader.info().width, reader.info().height), (38, 38));
 }
+
+#[test]
+fn train_2d_lowers_the_loss_and_writes_a_loadable_model() {
+    use burn::tensor::Device;
+    use ddpm_web::model::Mlp2DConfig;
+    use ddpm_web::schedule::Schedule;
+    use ddpm_web::train2d::{Train2d, Train2dSettings};
+
+    let settings = Train2dSettings { steps: 300, batch: 128, ..Default::default() };
+    let mut run = Train2d::new(&Mlp2DConfig::default(), Schedule::ho_linear(), settings, &Device::flex()).unwrap();
+    let losses: Vec<f32> = (0..300).map(|_| run.step().into_scalar::<f32>()).collect();
+    let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
+    let (first, last) = (mean(&losses[..30]), mean(&losses[270..]));
+    assert!(last < 0.8 * first, "L_simple should fall: {first} → {last}");
+
+    let out = temp("spiral");
+    let run = ddpm(&["train-2d", "--steps", "20", "--batch", "32", "--samples", "200", "--out", p(&out)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("sliced Wasserstein to the spiral"));
+    let info = ddpm(&["info", "--model", p(&out)]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("\"_class_name\": \"Mlp2D\""));
+}
