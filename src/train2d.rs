@@ -77,7 +77,10 @@ impl Train2d {
         let t_float: Vec<f32> = timesteps.iter().map(|&t| t as f32).collect();
         let loss = model.forward(x_t, &t_float).sub(noise).powf_scalar(2.0).mean();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        self.model = Some(self.optimizer.step(self.settings.learning_rate, model, grads));
+        // Cosine decay to 0 over the run: the last steps refine the thin arms of the spiral.
+        let progress = self.step as f64 / self.settings.steps.max(1) as f64;
+        let lr = self.settings.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos());
+        self.model = Some(self.optimizer.step(lr, model, grads));
         self.step += 1;
         loss
     }
