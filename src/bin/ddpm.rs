@@ -407,11 +407,14 @@ fn train_2d(device: &Device, settings: Train2dSettings, out: &Path, f16: bool, n
         bar.inc(1);
     }
     bar.finish();
-    let model = run.model();
-    checkpoint::save_dir(out, &NetworkConfig::Mlp2D(config), &checkpoint::state_dict(&model), f16)?;
+    checkpoint::save_dir(out, &NetworkConfig::Mlp2D(config), &checkpoint::state_dict(&run.model()), f16)?;
     println!("wrote {}", out.display());
 
-    // Quality: n samples by ancestral sampling against n fresh spiral points.
+    // Quality of the model as written (f16 included): n samples by ancestral sampling against
+    // n fresh spiral points.
+    let Network::Mlp2D(model) = checkpoint::load_dir(out, device)?.network else {
+        return Err(Error::Input("the written model is not an Mlp2D".into()));
+    };
     let settings = SamplerSettings { method: Method::Ddpm { variance: Variance::FixedSmall }, steps: 1000, clip_sample: None, ..Default::default() };
     let mut sampler = Sampler::new(schedule, settings, [n, 2], 12345, device)?;
     while !sampler.is_done() {
