@@ -225,7 +225,7 @@ pub fn load(files: &impl FileSource, device: &Device) -> Result<LoadedModel> {
     })?;
     let config = NetworkConfig::parse(&config_bytes, &files.describe(&config_path))?;
     let weights_path = format!("{dir}{WEIGHTS_FILE}");
-    let mut weights = match files.read(&weights_path)? {
+    let weights = match files.read(&weights_path)? {
         Some(bytes) => Weights::from_safetensors(&bytes, &files.describe(&weights_path), device)?,
         None => {
             let pickle = format!("{dir}{PICKLE_WEIGHTS_FILE}");
@@ -237,14 +237,13 @@ pub fn load(files: &impl FileSource, device: &Device) -> Result<LoadedModel> {
             return Err(Error::checkpoint(files.describe(&weights_path), format!("not found{hint}")));
         }
     };
-    finish_load(config, &mut weights, scheduler_config)
+    finish_load(config, weights, scheduler_config)
 }
 
-fn finish_load(config: NetworkConfig, weights: &mut Weights, scheduler_config: Option<String>) -> Result<LoadedModel> {
-    let network = config.build(weights)?;
+fn finish_load(config: NetworkConfig, mut weights: Weights, scheduler_config: Option<String>) -> Result<LoadedModel> {
+    let network = config.build(&mut weights)?;
     let dtypes = weights.dtypes.iter().cloned().collect();
-    let rest = std::mem::replace(weights, Weights::from_host(BTreeMap::new(), "", &Device::flex()));
-    rest.finish()?;
+    weights.finish()?;
     Ok(LoadedModel { network, config, scheduler_config, dtypes })
 }
 
@@ -268,7 +267,7 @@ pub fn load_dir(path: &std::path::Path, device: &Device) -> Result<LoadedModel> 
     let config = NetworkConfig::parse(&config_bytes, &files.describe(&config_path))?;
     let mut weights = Weights::from_host(read_pickle(&pickle)?, &pickle.display().to_string(), device);
     weights.dtypes = BTreeSet::from(["pickle".to_string()]);
-    finish_load(config, &mut weights, scheduler_config)
+    finish_load(config, weights, scheduler_config)
 }
 
 #[cfg(feature = "cli")]

@@ -257,7 +257,12 @@ impl<const D: usize> Sampler<D> {
         let prev = self.prev_t();
         let x_t = self.x.clone();
         let eps = model.eps(x_t.clone(), t, self.labels.as_deref());
-        let z = self.noise.draw(x_t.dims(), &x_t.device());
+        // Draw z only where it is used: every DDPM step but the last, DDIM with η > 0.
+        let needs_noise = match self.settings.method {
+            Method::Ddpm { .. } => t > 0,
+            Method::Ddim { eta, .. } => eta > 0.0,
+        };
+        let z = if needs_noise { self.noise.draw(x_t.dims(), &x_t.device()) } else { Tensor::zeros(x_t.dims(), &x_t.device()) };
         let clip = self.settings.clip_sample;
         let (sample, pred_x0) = match self.settings.method {
             Method::Ddpm { variance } => {
