@@ -142,7 +142,7 @@ impl Schedule {
 
     /// ε = (x_t − √ᾱ_t x̂_0) / √(1 − ᾱ_t): eq. 4 solved for ε.
     pub fn predict_eps<const D: usize>(&self, x_t: Tensor<D>, x0: Tensor<D>, t: usize) -> Tensor<D> {
-        let a = self.alphas_cumprod[t];
+        let a = self.alphas_cumprod[t] as f32;
         x_t.sub(x0.mul_scalar(a.sqrt())).div_scalar((1.0 - a).sqrt())
     }
 

@@ -176,7 +176,7 @@ fn mlp_2d_runs_and_saves_under_its_config_names() {
 #[test]
 fn bad_sampler_settings_are_errors() {
     let device = Device::flex();
-    let bad_eta = SamplerSettings { method: Method::Ddim { eta: 2.0, set_alpha_to_one: true }, steps: 10, ..Default::default() };
+    let bad_eta = SamplerSettings { method: Method::Ddim { eta: 2.0, set_alpha_to_one: true, use_clipped_model_output: true }, steps: 10, ..Default::default() };
     assert!(Sampler::new(Schedule::ho_linear(), bad_eta, [1, 1, 8, 8], 0, &device).is_err());
     assert!(Sampler::new(Schedule::ho_linear(), ddpm(0), [1, 1, 8, 8], 0, &device).is_err());
     assert!(Sampler::new(Schedule::ho_linear(), ddpm(1001), [1, 1, 8, 8], 0, &device).is_err());

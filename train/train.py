@@ -26,16 +26,18 @@ from tqdm import tqdm
 from data import default_out
 
 MODELS = {
-    # 64×64 grey faces, attention at 16×16.
+    # 64×64 grey faces, attention at 16×16. Narrow at full resolution, where a 2-core CPU spends
+    # its time: 0.41 s/step at batch 16 against 0.84 s for (32, 64, 96, 128), so 20 000 steps fit
+    # in one long session.
     "faces64": dict(
         data="faces64.npz",
         flip=True,
         unet=dict(
             sample_size=64, in_channels=1, out_channels=1, layers_per_block=1,
-            block_out_channels=(32, 64, 96, 128),
+            block_out_channels=(16, 32, 64, 128),
             down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-            norm_num_groups=16, attention_head_dim=32,
+            norm_num_groups=8, attention_head_dim=32,
         ),
         scheduler=dict(variance_type="fixed_small", clip_sample=True),
     ),

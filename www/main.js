@@ -74,7 +74,7 @@ function samplerSettings() {
   const steps = Number($('steps').value);
   const kind = $('sampler').value;
   const base = { ...state.info.defaultSettings, steps };
-  const method = kind === 'ddim' ? { kind: 'ddim', eta: Number($('eta').value), set_alpha_to_one: true } : { kind: 'ddpm', variance: kind === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
+  const method = kind === 'ddim' ? { kind: 'ddim', eta: Number($('eta').value) } : { kind: 'ddpm', variance: kind === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
   return { seed: Number($('seed').value), batch: 1, sampler: { ...base, method }, class: state.info.numClasses ? state.info.numClasses - 1 : undefined };
 }
 

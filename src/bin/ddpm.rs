@@ -240,7 +240,7 @@ fn sample(
             settings.steps = steps.unwrap_or(scheduler.num_train_timesteps);
         }
         SamplerArg::Ddim => {
-            settings.method = Method::Ddim { eta, set_alpha_to_one: scheduler.set_alpha_to_one };
+            settings.method = Method::Ddim { eta, set_alpha_to_one: scheduler.set_alpha_to_one, use_clipped_model_output: true };
             settings.steps = steps.unwrap_or(50);
         }
     }

@@ -37,10 +37,14 @@ fn yes() -> bool {
 pub enum Method {
     Ddpm { variance: Variance },
     /// `set_alpha_to_one = false` (as some configs have) makes the last step land on ᾱ_0.
+    /// `use_clipped_model_output` (diffusers' name; its pipelines default to false, ours to
+    /// true) steps with the ε implied by the clipped x̂_0: see `ddim`.
     Ddim {
         eta: f64,
         #[serde(default = "yes")]
         set_alpha_to_one: bool,
+        #[serde(default = "yes")]
+        use_clipped_model_output: bool,
     },
 }
 
@@ -269,9 +273,9 @@ impl<const D: usize> Sampler<D> {
                 let out = ddpm::step(&self.schedule, variance, clip, eps.clone(), t, prev, x_t, z);
                 (out.prev_sample, out.pred_original_sample)
             }
-            Method::Ddim { eta, set_alpha_to_one } => {
+            Method::Ddim { eta, set_alpha_to_one, use_clipped_model_output } => {
                 let final_alpha_bar = if set_alpha_to_one { 1.0 } else { self.schedule.alphas_cumprod[0] };
-                let out = ddim::step(&self.schedule, eta, final_alpha_bar, clip, eps.clone(), t, prev, x_t, z);
+                let out = ddim::step(&self.schedule, eta, final_alpha_bar, clip, use_clipped_model_output, eps.clone(), t, prev, x_t, z);
                 (out.prev_sample, out.pred_original_sample)
             }
         };

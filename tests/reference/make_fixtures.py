@@ -427,6 +427,8 @@ SCHED_CASES = [
      dict(set_alpha_to_one=False, steps_offset=1, clip_sample=False, beta_schedule="scaled_linear",
           beta_start=0.00085, beta_end=0.012),
      dict(num_inference_steps=10), 0.5, "all", True, 1.0),
+    # diffusers' use_clipped_model_output=True: our default (see src/sampler/ddim.rs).
+    ("ddim_eta05_clip_clipped_eps", "ddim", dict(), dict(num_inference_steps=10), 0.5, "all", True, 1.5),
 ]
 
 
@@ -458,7 +460,8 @@ def run_ddpm_ddim(name, kind, ctor, st_args, eta, which, chained, scale, tensors
             prev_t = int(sched.previous_timestep(tt))
         else:
             FEED.load([])
-            out = sched.step(model_output, tt, sample, eta=eta, variance_noise=noise)
+            out = sched.step(model_output, tt, sample, eta=eta, variance_noise=noise,
+                             use_clipped_model_output=name.endswith("clipped_eps"))
             noise_used = eta > 0
             prev_t = t - sched.config.num_train_timesteps // sched.num_inference_steps
         key = f"{name}/{i}"
@@ -490,6 +493,7 @@ def run_ddpm_ddim(name, kind, ctor, st_args, eta, which, chained, scale, tensors
     }
     if kind == "ddim":
         case["eta"] = eta
+        case["use_clipped_model_output"] = name.endswith("clipped_eps")
         case["final_alpha_cumprod"] = float(sched.final_alpha_cumprod)
     return case
 
