@@ -10,16 +10,20 @@ VENV := $(CACHE)/venv
 DDPM := $(CARGO_TARGET_DIR)/debug/ddpm
 WASM_PACK := wasm-pack build --target web --release --out-dir pkg --no-pack . -- --no-default-features
 
-.PHONY: demo test test-rust test-browser pkg setup-rust setup-browser setup-python fixtures bench
+.PHONY: demo test test-rust test-train test-browser pkg setup-rust setup-browser setup-python fixtures bench
 
 demo: setup-rust pkg
 	@echo "ddpm-web: serving http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
 	python3 -m http.server $(PORT) --bind 127.0.0.1
 
-test: setup-rust setup-browser test-rust pkg test-browser
+test: setup-rust setup-browser setup-python test-rust test-train pkg test-browser
 
 test-rust:
 	cargo test --locked
+
+# train/: the data command, a training smoke run loaded by the Rust core, exact resume.
+test-train:
+	DDPM_BIN=$(DDPM) $(VENV)/bin/python -m unittest discover -s tests/train -v
 
 # ddpm (the native reference the browser results are held against) is built by test-rust.
 test-browser:

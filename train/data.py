@@ -88,15 +88,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=default_out())
     parser.add_argument("--only", choices=["faces", "fashion"])
+    parser.add_argument("--force", action="store_true", help="fetch again even where the output exists")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    wanted = {name for name in ("faces", "fashion") if args.only in (None, name)}
+    for name, file in (("faces", "faces64.npz"), ("fashion", "fashion32.npz")):
+        if name in wanted and (args.out / file).exists() and not args.force:
+            print(f"{file}: present in {args.out} (--force fetches again)")
+            wanted.discard(name)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.only in (None, "faces"):
+        if "faces" in wanted:
             faces = fetch_faces(work)
             np.savez_compressed(args.out / "faces64.npz", **faces)
             print(f"faces64: train {faces['train'].shape} (s1–s36), test {faces['test'].shape} (s37–s40)")
-        if args.only in (None, "fashion"):
+        if "fashion" in wanted:
             fashion = fetch_fashion(work)
             np.savez_compressed(args.out / "fashion32.npz", **fashion)
             print(f"fashion32: train {fashion['train'].shape}, test {fashion['test'].shape}")

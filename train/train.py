@@ -72,8 +72,13 @@ class Trainer:
         self.train_x, self.test_x = to_model_range(data["train"]), to_model_range(data["test"])
         self.train_y = torch.from_numpy(data["train_labels"]) if "classes" in self.spec else None
         self.test_y = torch.from_numpy(data["test_labels"]) if "classes" in self.spec else None
-        self.model = UNet2DModel(**self.spec["unet"])
-        self.ema = UNet2DModel(**self.spec["unet"])
+        unet = dict(self.spec["unet"])
+        if args.tiny:
+            # Same blocks, a few thousand parameters: the smoke test of tests/train.
+            unet.update(block_out_channels=tuple(8 * (i + 1) for i in range(len(unet["block_out_channels"]))),
+                        norm_num_groups=4, attention_head_dim=8)
+        self.model = UNet2DModel(**unet)
+        self.ema = UNet2DModel(**unet)
         self.ema.load_state_dict(self.model.state_dict())
         self.ema.requires_grad_(False)
         self.scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", **self.spec["scheduler"])
@@ -199,6 +204,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=default_out())
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("DDPM_CACHE", Path.home() / ".cache/ddpm-web")) / "runs")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--tiny", action="store_true", help="a very small model of the same architecture (smoke tests)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     Trainer(args.model, args).run()

@@ -1,0 +1,129 @@
+"""Tests of train/: the data command's output and split, and a training smoke run whose checkpoint
+the Rust core loads and evaluates like diffusers.
+
+    $VENV/bin/python -m unittest discover -s tests/train -v   (make test-train)
+
+DDPM_BIN names the native `ddpm` binary (make builds it in test-rust).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = ROOT / "train"
+sys.path.insert(0, str(TRAIN))
+from data import default_out  # noqa: E402
+
+PYTHON = sys.executable
+
+
+def ddpm_bin() -> str:
+    default = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ddpm-web/target")) / "debug" / "ddpm"
+    return os.environ.get("DDPM_BIN", str(default))
+
+
+def run(*args, **kwargs):
+    return subprocess.run([*map(str, args)], check=True, capture_output=True, text=True, **kwargs)
+
+
+class DataCommand(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # Idempotent: fetches from PyPI / Debian the first time, then finds the files present.
+        run(PYTHON, TRAIN / "data.py")
+        cls.faces = np.load(default_out() / "faces64.npz")
+        cls.fashion = np.load(default_out() / "fashion32.npz")
+
+    def test_faces_shapes_and_split(self):
+        f = self.faces
+        self.assertEqual(f["train"].shape, (360, 64, 64))
+        self.assertEqual(f["test"].shape, (40, 64, 64))
+        self.assertEqual(f["train"].dtype, np.uint8)
+        self.assertEqual(set(f["train_person"].tolist()), set(range(1, 37)))
+        self.assertEqual(set(f["test_person"].tolist()), set(range(37, 41)))
+        # No held-out face appears among the training faces, even as a pixel copy.
+        train = f["train"].reshape(360, -1).astype(np.int32)
+        for face in f["test"].reshape(40, -1).astype(np.int32):
+            self.assertGreater(np.abs(train - face).sum(1).min(), 0)
+        # Real photographs: grey levels spread over the range, not a constant or noise pattern.
+        self.assertGreater(f["train"].std(), 20)
+        self.assertLess(np.abs(f["train"][:, :, :32].mean() - f["train"][:, :, 32:].mean()), 10)
+
+    def test_fashion_shapes_labels_and_padding(self):
+        f = self.fashion
+        self.assertEqual(f["train"].shape, (60000, 32, 32))
+        self.assertEqual(f["test"].shape, (10000, 32, 32))
+        self.assertEqual(sorted(np.unique(f["train_labels"]).tolist()), list(range(10)))
+        self.assertEqual(np.bincount(f["test_labels"]).tolist(), [1000] * 10)
+        # 28 → 32 by two black pixels on every side.
+        border = np.concatenate([f["train"][:, :2].ravel(), f["train"][:, -2:].ravel(),
+                                 f["train"][:, :, :2].ravel(), f["train"][:, :, -2:].ravel()])
+        self.assertEqual(border.max(), 0)
+        self.assertGreater(f["train"][:, 2:30, 2:30].max(), 200)
+
+
+class TrainingSmokeRun(unittest.TestCase):
+    """A few steps of Algorithm 1 on a tiny class-conditional model, exported as diffusers."""
+
+    @classmethod
+    def setUpClass(cls):
+        run(PYTHON, TRAIN / "data.py", "--only", "fashion")
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.out = Path(cls.tmp.name)
+        cls.log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "4", "--batch", "4",
+                      "--out", cls.out / "straight").stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_rust_core_loads_the_checkpoint_and_matches_diffusers(self):
+        from diffusers import UNet2DModel
+
+        folder = self.out / "straight" / "fashion32"
+        self.assertTrue((folder / "unet" / "diffusion_pytorch_model.safetensors").exists(), self.log)
+        unet = UNet2DModel.from_pretrained(folder / "unet").eval()
+        x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(5))
+        np.save(self.out / "x.npy", x.numpy())
+        for t, label in ((999, 3), (500, 10), (0, 7)):
+            with torch.no_grad():
+                expected = unet(x, t, class_labels=torch.full((2,), label)).sample.numpy()
+            run(ddpm_bin(), "eps", "--model", folder, "--x", self.out / "x.npy", "--t", t, "--class", label,
+                "--out", self.out / "eps.npy")
+            ours = np.load(self.out / "eps.npy")
+            self.assertEqual(ours.shape, expected.shape)
+            diff = np.abs(ours - expected).max()
+            self.assertLess(diff, 1e-4, f"t={t}, class {label}: Rust ε_θ differs from diffusers by {diff:.2e}")
+            self.assertGreater(np.abs(expected).max(), 0.1)
+
+    def test_resume_continues_exactly(self):
+        split = self.out / "split"
+        run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "2", "--batch", "4", "--out", split)
+        log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "4", "--batch", "4", "--out", split,
+                  "--resume").stdout
+        self.assertIn("resumed fashion32 at step 2", log)
+        straight = torch.load(self.out / "straight" / "fashion32.ckpt", weights_only=False)
+        resumed = torch.load(split / "fashion32.ckpt", weights_only=False)
+        self.assertEqual(resumed["step"], 4)
+        for part in ("model", "ema"):
+            for key, value in straight[part].items():
+                self.assertTrue(torch.equal(value, resumed[part][key]), f"{part}.{key} differs after resume")
+
+    def test_training_json_records_the_run(self):
+        import json
+
+        record = json.loads((self.out / "straight" / "fashion32" / "training.json").read_text())
+        self.assertEqual(record["steps"], 4)
+        self.assertEqual(record["batch"], 4)
+        self.assertGreater(record["parameters"], 1000)
+        self.assertTrue(all(np.isfinite(h[1]) for h in record["history"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
