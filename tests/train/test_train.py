@@ -55,6 +55,22 @@ class DataCommand(unittest.TestCase):
         self.assertGreater(f["train"].std(), 20)
         self.assertLess(np.abs(f["train"][:, :, :32].mean() - f["train"][:, :, 32:].mean()), 10)
 
+    def test_page_samples_are_the_held_out_images(self):
+        from PIL import Image
+
+        with tempfile.TemporaryDirectory() as tmp:
+            run(PYTHON, TRAIN / "page_samples.py", "--out", tmp)
+            for name in ("faces-heldout.png", "fashion-test.png"):
+                fresh = np.asarray(Image.open(Path(tmp) / name))
+                shipped = np.asarray(Image.open(ROOT / "www" / "samples" / name))
+                self.assertTrue(np.array_equal(fresh, shipped), f"www/samples/{name} is not what page_samples.py makes")
+        shipped = np.asarray(Image.open(ROOT / "www" / "samples" / "faces-heldout.png"))
+        tiles = shipped.reshape(4, 64, 10, 64).transpose(0, 2, 1, 3).reshape(40, 64, 64)
+        train = self.faces["train"].reshape(360, -1).astype(np.int32)
+        for tile in tiles:
+            self.assertTrue((self.faces["test"] == tile).all((1, 2)).any(), "a page face is not a held-out face")
+            self.assertGreater(np.abs(train - tile.reshape(-1).astype(np.int32)).sum(1).min(), 0)
+
     def test_fashion_shapes_labels_and_padding(self):
         f = self.fashion
         self.assertEqual(f["train"].shape, (60000, 32, 32))
