@@ -275,7 +275,7 @@ impl RePaint {
                     &self.schedule, self.settings.eta, self.settings.clip_sample, self.stride, eps.clone(), t, self.x.clone(), &self.known, z,
                 );
                 self.x = sample.clone();
-                Ok(Some(StepOutput { t, sample, pred_x0, pred_eps: eps }))
+                Ok(Some(StepOutput { t, sample, next_t: t.checked_sub(self.stride), pred_x0, pred_eps: eps }))
             }
             RePaintMove::Renoise(t) => {
                 let (dims, device) = (self.x.dims(), self.x.device());

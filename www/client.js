@@ -1,4 +1,5 @@
-// The page's handle on the worker: promises for requests, a callback per sampling step.
+// The page's handle on the worker: one promise per request, an optional callback for progress.
+
 export class DdpmClient {
   constructor() {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -35,21 +36,66 @@ export class DdpmClient {
     return this.request('init', { forceCpu });
   }
 
-  /** A diffusers folder by URL, or {name: Uint8Array} files. → {key, info} */
-  load(source) {
+  /**
+   * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info}. onProgress gets
+   * {phase: 'download', file, loaded, total} and then {phase: 'warmup'}. layout: 'pipeline' or
+   * 'unet' when known (saves probing the folder).
+   */
+  load(source, onProgress, layout) {
     // Folder URLs are relative to the page, not to the worker's script.
-    return this.request('load', typeof source === 'string' ? { url: new URL(source, document.baseURI).href } : { files: source });
+    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout } : { files: source };
+    return this.request('load', args, onProgress);
+  }
+
+  unload(key) {
+    return this.request('unload', { key });
   }
 
   eps(key, x, shape, t, labels) {
     return this.request('eps', { key, x, shape, t, labels });
   }
 
-  /** Runs to the end unless cancelled; onStep gets {step, total, t, xt, x0, eps}. */
+  /** → {runId, timesteps, xt (the starting state)}; then step(runId) → {t, next, xt, x0, eps} until done; stop(runId). */
+  start(key, settings) {
+    return this.request('start', { key, settings });
+  }
+
+  step(runId) {
+    return this.request('step', { runId });
+  }
+
+  stop(runId) {
+    return this.request('stop', { runId });
+  }
+
+  /** Runs to the end unless cancelled; onStep gets {step, total, t, next, xt, x0, eps}. */
   sample(key, settings, onStep) {
-    const runId = `run-${this.nextId}`;
-    const done = this.request('sample', { key, settings, runId }, onStep);
-    return { runId, done, cancel: () => this.request('cancel', { runId }) };
+    let cancelled = false;
+    const done = (async () => {
+      const { runId, timesteps } = await this.start(key, settings);
+      let last = null;
+      try {
+        for (let i = 0; i < timesteps.length; i++) {
+          if (cancelled) return { cancelled: true, steps: i, last };
+          last = await this.step(runId);
+          onStep?.({ step: i + 1, total: timesteps.length, ...last });
+        }
+        return { cancelled: false, steps: timesteps.length, last };
+      } finally {
+        await this.stop(runId);
+      }
+    })();
+    return { done, cancel: () => { cancelled = true; } };
+  }
+
+  /** The schedule's curves, {betas, alphasCumprod, logSnr}; scheduler: a diffusers config. */
+  curves(scheduler) {
+    return this.request('curves', { scheduler });
+  }
+
+  /** x_t ~ q(x_t | x_0) with a seed (eq. 4). */
+  noised(scheduler, x0, shape, t, seed) {
+    return this.request('noised', { scheduler, x0, shape, t, seed });
   }
 
   parseNpy(bytes) {

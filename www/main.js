@@ -1,111 +1,116 @@
-// The page: pick a backend and a model, evaluate ε_θ once, run a few sampling steps.
+// The page: the backend, the model, the three views, the permalink and the keyboard.
 import { DdpmClient, describeAdapter } from './client.js';
-import { drawSample } from './render.js';
+import { readHash, writeHash } from './permalink.js';
+import { CompareView } from './views/compare.js';
+import { ForwardView } from './views/forward.js';
+import { ReverseView } from './views/reverse.js';
 
 const $ = (id) => document.getElementById(id);
-const params = new URLSearchParams(location.search);
+const VIEWS = ['forward', 'reverse', 'compare'];
+const DEFAULTS = {
+  view: 'forward', model: '', sampler: 'ddpm-small', steps: 1000, eta: 0, seed: 0, batch: 4, class: 0,
+  t: 250, image: 'faces:0', forwardSeed: 0, film: '999,750,500,250,100,0', ts: '999,750,500,250,100', n: 4, layout: 'rows',
+};
+// Controls whose value is the permalink's value of the same key.
+const BOUND = { sampler: 'sampler', steps: 'steps', eta: 'eta', seed: 'seed', batch: 'batch', class: 'class', film: 'film-ts', ts: 'compare-ts', n: 'compare-n', layout: 'compare-layout' };
+
 const client = new DdpmClient();
-const state = { key: null, info: null, run: null };
+const state = { ...readHash(DEFAULTS), key: null, info: null, models: [] };
+const context = { client, $, state, onChange: () => saveHash() };
+const views = { forward: new ForwardView(context), reverse: new ReverseView(context), compare: new CompareView(context) };
+
+function saveHash() {
+  for (const [key, id] of Object.entries(BOUND)) {
+    const value = $(id).value;
+    if (value !== '') state[key] = typeof DEFAULTS[key] === 'number' ? Number(value) : value;
+  }
+  $('permalink').href = writeHash(state, DEFAULTS);
+}
 
 function status(element, text, kind = 'info') {
   element.textContent = text;
   element.dataset.kind = kind;
 }
 
+function showView(view, focus = false) {
+  state.view = VIEWS.includes(view) ? view : 'forward';
+  for (const name of VIEWS) {
+    $(name).hidden = name !== state.view;
+    const tab = $(`tab-${name}`);
+    tab.setAttribute('aria-selected', String(name === state.view));
+    tab.tabIndex = name === state.view ? 0 : -1;
+  }
+  if (focus) $(`tab-${state.view}`).focus();
+  document.body.dataset.view = state.view;
+  saveHash();
+}
+
 async function startBackend() {
-  const forceCpu = $('force-cpu').checked;
   status($('backend'), 'Starting the compute backend…');
   const adapter = await describeAdapter();
-  const backend = await client.init(forceCpu);
-  const text =
-    backend.kind === 'webgpu'
-      ? `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`
-      : `CPU (wasm) — ${backend.reason}`;
+  const backend = await client.init($('force-cpu').checked);
+  const text = backend.kind === 'webgpu'
+    ? `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`
+    : `CPU (wasm) — ${backend.reason}`;
   status($('backend'), text, backend.kind);
   document.body.dataset.backend = backend.kind;
-  return backend;
 }
 
-async function loadModel(source, label) {
+function describe(info) {
+  const size = info.sampleSize ? `${info.sampleSize}×${info.sampleSize}` : 'any size';
+  const classes = info.numClasses ? `, ${info.numClasses - 1} classes + null` : '';
+  return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms`;
+}
+
+async function loadModel(source, label, layout) {
+  const progress = $('model-progress');
+  progress.hidden = false;
+  progress.removeAttribute('value');
   status($('model-status'), `Loading ${label}…`);
-  $('run-eps').disabled = $('run-sample').disabled = true;
+  const previous = state.key;
+  state.key = null;
+  for (const view of Object.values(views)) view.modelChanged?.();
   try {
-    const { key, info } = await client.load(source);
+    const { key, info } = await client.load(source, (p) => {
+      if (p.phase === 'download' && p.total) {
+        progress.max = p.total;
+        progress.value = p.loaded;
+        status($('model-status'), `Downloading ${label}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`);
+      } else if (p.phase === 'warmup') {
+        progress.removeAttribute('value');
+        status($('model-status'), `Compiling shaders and warming up ${label}…`);
+      }
+    }, layout);
+    if (previous) client.unload(previous);
     state.key = key;
     state.info = info;
-    const classes = info.numClasses ? `, ${info.numClasses} classes` : '';
-    status($('model-status'), `${label}: ${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${info.sampleSize}×${info.sampleSize}${classes}`, 'ok');
-    $('run-eps').disabled = $('run-sample').disabled = false;
+    fillClasses(info);
+    status($('model-status'), `${label}: ${describe(info)}`, 'ok');
   } catch (error) {
-    state.key = null;
     status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
-  }
-}
-
-function seededNoise(n, seed) {
-  // Display-only input for the single ε_θ evaluation (the sampler's noise comes from the core).
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
-
-async function runEps() {
-  const { inChannels, sampleSize } = state.info;
-  const shape = [1, inChannels, sampleSize, sampleSize];
-  const x = seededNoise(shape.reduce((a, b) => a * b), Number($('seed').value));
-  const started = performance.now();
-  try {
-    const eps = await client.eps(state.key, x, shape, 500, state.info.numClasses ? [state.info.numClasses - 1] : undefined);
-    const ms = performance.now() - started;
-    const mean = eps.reduce((a, b) => a + b, 0) / eps.length;
-    const std = Math.sqrt(eps.reduce((a, b) => a + (b - mean) ** 2, 0) / eps.length);
-    status($('eps-status'), `ε_θ(x, t = 500): ${ms.toFixed(0)} ms; mean ${mean.toFixed(3)}, std ${std.toFixed(3)}`, 'ok');
-    drawSample($('eps-canvas'), eps, shape, 0, 3);
-  } catch (error) {
-    status($('eps-status'), `ε_θ failed: ${error.message}`, 'error');
-  }
-}
-
-function samplerSettings() {
-  const steps = Number($('steps').value);
-  const kind = $('sampler').value;
-  const base = { ...state.info.defaultSettings, steps };
-  const method = kind === 'ddim' ? { kind: 'ddim', eta: Number($('eta').value) } : { kind: 'ddpm', variance: kind === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
-  return { seed: Number($('seed').value), batch: 1, sampler: { ...base, method }, class: state.info.numClasses ? state.info.numClasses - 1 : undefined };
-}
-
-async function runSample() {
-  const shape = [1, state.info.inChannels, state.info.sampleSize, state.info.sampleSize];
-  $('run-sample').disabled = true;
-  $('cancel').disabled = false;
-  status($('sample-status'), 'Starting…');
-  const started = performance.now();
-  state.run = client.sample(state.key, samplerSettings(), (p) => {
-    drawSample($('xt'), p.xt, shape);
-    drawSample($('x0'), p.x0, shape);
-    drawSample($('eps'), p.eps, shape, 0, 3);
-    $('progress').max = p.total;
-    $('progress').value = p.step;
-    const rate = p.step / ((performance.now() - started) / 1000);
-    status($('sample-status'), `step ${p.step}/${p.total}, t = ${p.t} — ${rate.toFixed(1)} steps/s, ${((p.total - p.step) / rate).toFixed(0)} s left`);
-  });
-  try {
-    const result = await state.run.done;
-    status($('sample-status'), result.cancelled ? `Cancelled after ${result.steps} steps.` : `Done: ${result.steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s.`, 'ok');
-  } catch (error) {
-    status($('sample-status'), `Sampling failed: ${error.message}`, 'error');
   } finally {
-    state.run = null;
-    $('run-sample').disabled = false;
-    $('cancel').disabled = true;
+    progress.hidden = true;
   }
+  await views.forward.modelChanged();
+  views.reverse.modelChanged();
+  views.compare.modelChanged();
 }
 
-async function filesFromInput(fileList) {
+function fillClasses(info) {
+  const select = $('class');
+  const names = state.models.find((m) => m.id === state.model)?.classes ?? [];
+  select.replaceChildren();
+  if (info.numClasses) {
+    for (let c = 0; c < info.numClasses; c++) {
+      const name = c === info.numClasses - 1 ? 'none (unconditional)' : names[c] ?? `class ${c}`;
+      select.add(new Option(`${c} · ${name}`, String(c)));
+    }
+    select.value = String(Math.min(state.class, info.numClasses - 1));
+  }
+  $('class-label').hidden = !info.numClasses;
+}
+
+async function filesFromList(fileList) {
   const files = {};
   for (const file of fileList) {
     // A picked folder gives "folder/unet/config.json": keep the path below the folder.
@@ -115,28 +120,95 @@ async function filesFromInput(fileList) {
       files[relative] = new Uint8Array(await file.arrayBuffer());
     }
   }
+  if (!Object.keys(files).length) throw new Error('no config.json, model_index.json or diffusion_pytorch_model.safetensors among the files');
   return files;
 }
 
+async function loadUserFiles(fileList) {
+  try {
+    const files = await filesFromList(fileList);
+    if (![...$('model').options].some((o) => o.value === 'user')) $('model').add(new Option('your model', 'user'));
+    $('model').value = 'user';
+    state.model = 'user';
+    saveHash();
+    await loadModel(files, 'your model');
+  } catch (error) {
+    status($('model-status'), `Could not use those files: ${error.message}`, 'error');
+  }
+}
+
+async function listModels() {
+  try {
+    const response = await fetch(new URL('www/models/index.json', document.baseURI));
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    state.models = await response.json();
+  } catch (error) {
+    status($('model-status'), `The model list could not be read (${error.message}).`, 'error');
+  }
+  for (const m of state.models) $('model').add(new Option(m.label, m.id));
+  // A folder path in the permalink (e.g. #model=tests/reference/fixtures/unet/f16_grey).
+  if (state.model && !state.models.some((m) => m.id === state.model) && /^[\w./-]+$/.test(state.model)) {
+    $('model').add(new Option(state.model, state.model));
+  }
+  $('model').value = state.model || state.models[0]?.id || '';
+  state.model = $('model').value;
+}
+
+function selectedModel() {
+  const entry = state.models.find((m) => m.id === state.model);
+  return entry ? [entry.path, entry.label, entry.layout] : [state.model, state.model];
+}
+
+function onKey(event) {
+  const target = event.target;
+  const typing = target.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) && !['range', 'checkbox'].includes(target.type);
+  if (event.target.getAttribute?.('role') === 'tab' && ['ArrowLeft', 'ArrowRight'].includes(event.key)) {
+    const next = (VIEWS.indexOf(state.view) + (event.key === 'ArrowRight' ? 1 : VIEWS.length - 1)) % VIEWS.length;
+    showView(VIEWS[next], true);
+    event.preventDefault();
+    return;
+  }
+  if (typing || event.altKey || event.ctrlKey || event.metaKey || state.view !== 'reverse' || !state.key) return;
+  if (event.key === ' ' && target.tagName !== 'BUTTON') {
+    views.reverse.togglePlay();
+  } else if (event.key === 'ArrowRight' && target.type !== 'range') {
+    views.reverse.stepOnce();
+  } else if (event.key === 'ArrowLeft' && target.type !== 'range') {
+    views.reverse.stepBack();
+  } else {
+    return;
+  }
+  event.preventDefault();
+}
+
 async function main() {
-  $('force-cpu').checked = params.get('cpu') === '1';
+  $('force-cpu').checked = new URLSearchParams(location.search).get('cpu') === '1';
+  for (const [key, id] of Object.entries(BOUND)) $(id).value = String(state[key]);
+  for (const name of VIEWS) $(`tab-${name}`).addEventListener('click', () => showView(name));
+  showView(state.view);
+  document.addEventListener('keydown', onKey);
   $('force-cpu').addEventListener('change', async () => {
     await startBackend();
-    await loadModel($('model').value, $('model').selectedOptions[0].textContent);
+    await loadModel(...selectedModel());
   });
-  $('model').addEventListener('change', () => loadModel($('model').value, $('model').selectedOptions[0].textContent));
-  $('folder').addEventListener('change', async (event) => loadModel(await filesFromInput(event.target.files), 'your model'));
-  $('run-eps').addEventListener('click', runEps);
-  $('run-sample').addEventListener('click', runSample);
-  $('cancel').addEventListener('click', () => state.run?.cancel());
-  const requested = params.get('model');
-  if (requested) {
-    const option = new Option(requested, requested, true, true);
-    $('model').add(option);
-  }
+  $('model').addEventListener('change', () => {
+    if ($('model').value === 'user') return;
+    state.model = $('model').value;
+    saveHash();
+    loadModel(...selectedModel());
+  });
+  $('folder').addEventListener('change', (event) => loadUserFiles(event.target.files));
+  document.addEventListener('dragover', (event) => event.preventDefault());
+  document.addEventListener('drop', (event) => {
+    event.preventDefault();
+    if (event.dataTransfer?.files.length) loadUserFiles(event.dataTransfer.files);
+  });
+  await listModels();
   await startBackend();
-  await loadModel($('model').value, $('model').selectedOptions[0].textContent);
-  document.body.dataset.ready = 'true';
+  await views.forward.restore();
+  await loadModel(...selectedModel());
+  saveHash();
+  document.body.dataset.ready = state.key ? 'true' : 'error';
 }
 
 main().catch((error) => {

@@ -1,19 +1,101 @@
-// Arrays in the model's range → pixels on a canvas.
+// Arrays in the model's range ↔ pixels: grids of samples, images picked or uploaded as input.
 
-/** Draws sample `index` of an NCHW array; values map [-range, range] → [0, 255]. */
-export function drawSample(canvas, values, [, channels, height, width], index = 0, range = 1) {
-  canvas.width = width;
-  canvas.height = height;
-  const context = canvas.getContext('2d');
-  const image = context.createImageData(width, height);
+/**
+ * NCHW float values → 8-bit RGBA tiles, [−range, range] → [0, 255]. Returns
+ * {width, height, count, tiles: Uint8ClampedArray[]} (what the page keeps to scrub back).
+ */
+export function toTiles(values, [count, channels, height, width], range = 1) {
   const plane = height * width;
-  const offset = index * channels * plane;
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = values[offset + (channels === 1 ? 0 : c) * plane + p];
-      image.data[p * 4 + c] = Math.round(Math.min(1, Math.max(0, v / (2 * range) + 0.5)) * 255);
+  const tiles = [];
+  for (let n = 0; n < count; n++) {
+    const rgba = new Uint8ClampedArray(plane * 4);
+    const offset = n * channels * plane;
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) {
+        const v = values[offset + (channels === 1 ? 0 : c) * plane + p];
+        rgba[p * 4 + c] = Math.round((v / (2 * range) + 0.5) * 255);
+      }
+      rgba[p * 4 + 3] = 255;
     }
-    image.data[p * 4 + 3] = 255;
+    tiles.push(rgba);
   }
-  context.putImageData(image, 0, 0);
+  return { width, height, count, tiles };
+}
+
+/** Tiles into a grid on `canvas` (`columns` wide, 1-pixel gaps). */
+export function drawTiles(canvas, { width, height, tiles }, columns = Math.ceil(Math.sqrt(tiles.length))) {
+  const gap = tiles.length > 1 ? 1 : 0;
+  const rows = Math.ceil(tiles.length / columns);
+  canvas.width = columns * (width + gap) - gap;
+  canvas.height = rows * (height + gap) - gap;
+  const context = canvas.getContext('2d');
+  context.fillStyle = '#888';
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  tiles.forEach((rgba, i) => {
+    const x = (i % columns) * (width + gap);
+    const y = Math.floor(i / columns) * (height + gap);
+    context.putImageData(new ImageData(rgba, width, height), x, y);
+  });
+}
+
+/** Draws an NCHW array as a grid. */
+export function drawGrid(canvas, values, shape, { range = 1, columns } = {}) {
+  drawTiles(canvas, toTiles(values, shape, range), columns);
+}
+
+/**
+ * Any image source (HTMLImageElement, ImageBitmap, canvas) → the model's input: centre-cropped
+ * to a square, resized to size×size, grey when channels = 1, NCHW in [−1, 1].
+ */
+export function imageToInput(source, size, channels) {
+  const w = source.naturalWidth ?? source.width;
+  const h = source.naturalHeight ?? source.height;
+  const side = Math.min(w, h);
+  const canvas = new OffscreenCanvas(size, size);
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  context.imageSmoothingQuality = 'high';
+  context.drawImage(source, (w - side) / 2, (h - side) / 2, side, side, 0, 0, size, size);
+  const { data } = context.getImageData(0, 0, size, size);
+  const plane = size * size;
+  const out = new Float32Array(channels * plane);
+  for (let p = 0; p < plane; p++) {
+    const [r, g, b] = [data[p * 4], data[p * 4 + 1], data[p * 4 + 2]];
+    if (channels === 1) out[p] = (0.299 * r + 0.587 * g + 0.114 * b) / 127.5 - 1;
+    else [r, g, b].forEach((v, c) => { out[c * plane + p] = v / 127.5 - 1; });
+  }
+  return out;
+}
+
+/** One tile of a sprite (a grid of equal tiles without gaps) as a canvas. */
+export function spriteTile(sprite, tile, column, row) {
+  const canvas = new OffscreenCanvas(tile, tile);
+  canvas.getContext('2d').drawImage(sprite, column * tile, row * tile, tile, tile, 0, 0, tile, tile);
+  return canvas;
+}
+
+/** Saves a canvas as a PNG download. */
+export function savePng(canvas, name) {
+  canvas.toBlob((blob) => {
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }, 'image/png');
+}
+
+/** Per-pixel standard deviation across a set of equally shaped arrays, averaged over pixels. */
+export function meanPixelStd(samples) {
+  const n = samples.length;
+  const size = samples[0].length;
+  let total = 0;
+  for (let p = 0; p < size; p++) {
+    let mean = 0;
+    for (const s of samples) mean += s[p];
+    mean /= n;
+    let variance = 0;
+    for (const s of samples) variance += (s[p] - mean) ** 2;
+    total += Math.sqrt(variance / n);
+  }
+  return total / size;
 }

@@ -1,28 +1,51 @@
 // Runs the wasm core off the main thread. Messages in: {id, op, ...args}; out: {id, ok, value}
-// or {id, ok: false, error}. Sampling streams {id, progress} messages, one per step.
+// or {id, ok: false, error}; long operations also post {id, progress} messages.
 import init, * as ddpm from '../pkg/ddpm_web.js';
 
 const ready = init();
 const models = new Map();
 const runs = new Map();
+const schedules = new Map();
 
-async function fetchFolder(url) {
+/** GET with download progress: post({progress: {phase: 'download', file, loaded, total}}). */
+async function download(url, required, post) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    if (required) throw new Error(`${url}: HTTP ${response.status}`);
+    return null;
+  }
+  const total = Number(response.headers.get('content-length')) || 0;
+  if (!response.body || !post) return new Uint8Array(await response.arrayBuffer());
+  const chunks = [];
+  let loaded = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    post({ progress: { phase: 'download', file: url.split('/').slice(-2).join('/'), loaded, total } });
+  }
+  const bytes = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+/** layout: 'pipeline' (model_index.json, unet/, scheduler/), 'unet' (config.json), or unknown. */
+async function fetchFolder(url, post, layout) {
   const base = url.endsWith('/') ? url : url + '/';
-  const get = async (name, required) => {
-    const response = await fetch(base + name);
-    if (!response.ok) {
-      if (required) throw new Error(`${base}${name}: HTTP ${response.status}`);
-      return null;
-    }
-    return new Uint8Array(await response.arrayBuffer());
-  };
+  const get = (name, required, withProgress = false) => download(base + name, required, withProgress ? post : null);
   const files = {};
-  // A UNet folder has config.json; a pipeline folder has model_index.json and unet/. Asking
-  // for config.json first means a UNet folder never produces a 404.
-  const config = await get('config.json', false);
+  // An unknown folder is probed for config.json first: a UNet folder never 404s, a pipeline
+  // folder once (the page's own models say their layout and are never probed).
+  const config = layout === 'pipeline' ? null : await get('config.json', layout === 'unet');
   if (config) {
     files['config.json'] = config;
-    files['diffusion_pytorch_model.safetensors'] = await get('diffusion_pytorch_model.safetensors', true);
+    files['diffusion_pytorch_model.safetensors'] = await get('diffusion_pytorch_model.safetensors', true, true);
     return files;
   }
   const index = await get('model_index.json', false);
@@ -31,55 +54,69 @@ async function fetchFolder(url) {
   const scheduler = await get('scheduler/scheduler_config.json', false);
   if (scheduler) files['scheduler/scheduler_config.json'] = scheduler;
   files['unet/config.json'] = await get('unet/config.json', true);
-  files['unet/diffusion_pytorch_model.safetensors'] = await get('unet/diffusion_pytorch_model.safetensors', true);
+  files['unet/diffusion_pytorch_model.safetensors'] = await get('unet/diffusion_pytorch_model.safetensors', true, true);
   return files;
 }
 
-// On the CPU backend a step's promise resolves without ever leaving the microtask queue, so a
-// 'cancel' message would wait until the run ends: yield to the event loop between steps.
-const channel = new MessageChannel();
-const yieldToEvents = () => new Promise((resolve) => {
-  channel.port1.onmessage = resolve;
-  channel.port2.postMessage(null);
-});
+// Pixels move to the page without a copy.
+const transferables = (value) => {
+  if (ArrayBuffer.isView(value)) return [value.buffer];
+  if (value && typeof value === 'object') return Object.values(value).filter((v) => ArrayBuffer.isView(v)).map((v) => v.buffer);
+  return [];
+};
 
 const ops = {
   async init({ forceCpu }) {
     await ready;
     return ddpm.initBackend(Boolean(forceCpu));
   },
-  async load({ url, files }) {
+  async load({ url, files, layout }, post) {
     await ready;
-    const model = ddpm.Model.fromFiles(files ?? (await fetchFolder(url)));
+    const model = ddpm.Model.fromFiles(files ?? (await fetchFolder(url, post, layout)));
+    const info = model.info();
+    // The first evaluation compiles the shaders (WebGPU) or warms the caches: do it now, timed,
+    // so sampling starts at full speed and the page can estimate a run's length.
+    post({ progress: { phase: 'warmup' } });
+    const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
+    const started = performance.now();
+    await model.eps(new Float32Array(shape.reduce((a, b) => a * b)), shape, 0, info.numClasses ? [info.numClasses - 1] : undefined);
     const key = crypto.randomUUID();
     models.set(key, model);
-    return { key, info: model.info() };
+    return { key, info: { ...info, warmupMs: performance.now() - started } };
+  },
+  async unload({ key }) {
+    models.get(key)?.free();
+    return models.delete(key);
   },
   async eps({ key, x, shape, t, labels }) {
     return models.get(key).eps(x, shape, t, labels ?? undefined);
   },
-  async sample({ key, settings, runId }, post) {
-    const session = models.get(key).sampler(settings);
-    runs.set(runId, { cancelled: false });
-    const timesteps = Array.from(session.timesteps());
-    let last = null;
-    try {
-      for (let i = 0; !session.done; i++) {
-        await yieldToEvents();
-        if (runs.get(runId).cancelled) return { cancelled: true, steps: i, last };
-        last = await session.step();
-        post({ progress: { step: i + 1, total: timesteps.length, ...last } });
-      }
-      return { cancelled: false, steps: timesteps.length, last };
-    } finally {
-      runs.delete(runId);
-      session.free();
-    }
+  /** A sampling run, advanced by `step`; settings as the core's `sampler()` takes them. */
+  async start({ key, settings }) {
+    const model = models.get(key);
+    if (!model) throw new Error('the model is no longer loaded');
+    const session = model.sampler(settings);
+    const runId = crypto.randomUUID();
+    runs.set(runId, session);
+    return { runId, timesteps: Array.from(session.timesteps()), xt: await session.current() };
   },
-  async cancel({ runId }) {
-    const run = runs.get(runId);
-    if (run) run.cancelled = true;
-    return Boolean(run);
+  async step({ runId }) {
+    const session = runs.get(runId);
+    if (!session) throw new Error('this run has ended');
+    return session.step();
+  },
+  async stop({ runId }) {
+    runs.get(runId)?.free();
+    return runs.delete(runId);
+  },
+  /** `{betas, alphasCumprod, logSnr}` of a scheduler config (undefined: Ho et al.'s). */
+  async curves({ scheduler }) {
+    await ready;
+    return schedule(scheduler).curves();
+  },
+  async noised({ scheduler, x0, shape, t, seed }) {
+    await ready;
+    return schedule(scheduler).noised(x0, shape, t, BigInt(seed));
   },
   async parseNpy({ bytes }) {
     await ready;
@@ -87,13 +124,19 @@ const ops = {
   },
 };
 
+function schedule(config) {
+  const key = JSON.stringify(config ?? {});
+  if (!schedules.has(key)) schedules.set(key, new ddpm.NoiseSchedule(config ?? undefined));
+  return schedules.get(key);
+}
+
 self.onmessage = async ({ data }) => {
   const { id, op, ...args } = data;
   const post = (message) => self.postMessage({ id, ...message });
   try {
     if (!(op in ops)) throw new Error(`unknown operation ${op}`);
     const value = await ops[op](args, post);
-    post({ ok: true, value });
+    self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (error) {
     post({ ok: false, error: String(error?.message ?? error) });
   }

@@ -160,6 +160,8 @@ pub struct StepOutput<const D: usize> {
     pub t: usize,
     /// x at the next (less noisy) timestep; x_0 after the last step.
     pub sample: Tensor<D>,
+    /// The timestep `sample` sits at: the next step evaluates ε_θ there; None once it is x_0.
+    pub next_t: Option<usize>,
     pub pred_x0: Tensor<D>,
     pub pred_eps: Tensor<D>,
 }
@@ -281,6 +283,6 @@ impl<const D: usize> Sampler<D> {
         };
         self.x = sample.clone();
         self.position += 1;
-        Ok(StepOutput { t, sample, pred_x0, pred_eps: eps })
+        Ok(StepOutput { t, sample, next_t: prev, pred_x0, pred_eps: eps })
     }
 }

@@ -3,9 +3,11 @@
 //! Every read-back is asynchronous (`into_data_async`): a synchronous read panics on WebGPU.
 
 mod backend;
+mod schedule;
 mod session;
 
 pub use backend::init_backend;
+pub use schedule::NoiseSchedule;
 pub use session::{Model, SamplerSession};
 
 use wasm_bindgen::prelude::*;

@@ -14,7 +14,7 @@ use crate::checkpoint::{self, Network, NetworkConfig};
 use crate::model::UNet2DModel;
 use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig};
 
-async fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Float32Array, JsError> {
+pub(crate) async fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Float32Array, JsError> {
     let data = t.into_data_async().await.map_err(|e| js_error(format!("{e:?}")))?;
     let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| js_error(format!("{e:?}")))?;
     Ok(Float32Array::from(values.as_slice()))
@@ -38,6 +38,7 @@ struct ModelInfo<'a> {
     sample_size: Option<usize>,
     num_classes: Option<usize>,
     default_settings: SamplerSettings,
+    scheduler: &'a SchedulerConfig,
 }
 
 #[wasm_bindgen]
@@ -64,7 +65,7 @@ impl Model {
         Ok(Model { unet: Rc::new(unet), config: loaded.config, scheduler, dtypes: loaded.dtypes })
     }
 
-    /// `{ parameters, dtypes, inChannels, sampleSize, numClasses, defaultSettings }`.
+    /// `{ parameters, dtypes, inChannels, sampleSize, numClasses, defaultSettings, scheduler }`.
     pub fn info(&self) -> Result<JsValue, JsError> {
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
         let info = ModelInfo {
@@ -74,6 +75,7 @@ impl Model {
             sample_size: config.sample_size,
             num_classes: config.num_class_embeds,
             default_settings: self.scheduler.default_settings().map_err(js_error)?,
+            scheduler: &self.scheduler,
         };
         Ok(serde_wasm_bindgen::to_value(&info)?)
     }
@@ -103,7 +105,17 @@ impl Model {
         if let Some(s) = run.sampler {
             settings = s;
         }
-        let mut sampler = Sampler::new(schedule, settings, dims, run.seed, &device()).map_err(js_error)?;
+        let mut sampler = match run.start {
+            None => Sampler::new(schedule, settings, dims, run.seed, &device()).map_err(js_error)?,
+            Some(start) => {
+                let one = [1, dims[1], dims[2], dims[3]];
+                if start.xt.len() != one.iter().product::<usize>() {
+                    return Err(js_error(format!("start.xt has {} values, one sample of {one:?} is needed", start.xt.len())));
+                }
+                let x_t = Tensor::from_data(TensorData::new(start.xt, one), &device());
+                Sampler::fork(schedule, settings, x_t, start.t, dims[0], run.seed).map_err(js_error)?
+            }
+        };
         if let Some(class) = run.class {
             sampler = sampler.with_labels(vec![class; dims[0]]).map_err(js_error)?;
         }
@@ -123,6 +135,14 @@ struct RunSettings {
     sampler: Option<SamplerSettings>,
     class: Option<usize>,
     guidance: Option<GuidanceSettings>,
+    /// Continue from one x_t at timestep t instead of x_T: `batch` samples of p(x_0 | x_t).
+    start: Option<StartState>,
+}
+
+#[derive(Deserialize)]
+struct StartState {
+    xt: Vec<f32>,
+    t: usize,
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -151,13 +171,19 @@ impl SamplerSession {
         self.sampler.is_done()
     }
 
+    /// The current state (x_T before the first step), NCHW.
+    pub fn current(&self) -> js_sys::Promise {
+        let x = self.sampler.current().clone();
+        wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+    }
+
     /// The timesteps this run visits, noisiest first.
     pub fn timesteps(&self) -> Vec<u32> {
         self.sampler.timesteps().iter().map(|&t| t as u32).collect()
     }
 
-    /// Runs one step and resolves to `{ t, xt, x0, eps }` (Float32Arrays, NCHW), where `xt` is
-    /// the new, less noisy state. The work is queued before this returns, so calls may overlap.
+    /// Runs one step and resolves to `{ t, next, xt, x0, eps }` (Float32Arrays, NCHW): ε_θ was
+    /// evaluated at `t`; `xt` is the new, less noisy state, at timestep `next` (−1 once it is x_0). The work is queued before this returns, so calls may overlap.
     pub fn step(&mut self) -> Result<js_sys::Promise, JsError> {
         let out = match self.guidance {
             Some(g) => {
@@ -170,6 +196,7 @@ impl SamplerSession {
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let obj = Object::new();
             set(&obj, "t", out.t as u32);
+            set(&obj, "next", out.next_t.map_or(-1, |t| t as i32));
             set(&obj, "xt", to_f32(out.sample).await?);
             set(&obj, "x0", to_f32(out.pred_x0).await?);
             set(&obj, "eps", to_f32(out.pred_eps).await?);

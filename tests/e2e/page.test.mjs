@@ -1,0 +1,246 @@
+// The page's views, end to end, once on WebGPU (SwiftShader) and once forced to the CPU: the
+// forward process, reverse sampling (play, step, scrub, cancel, reproducibility), forks compared
+// across t, the permalink and the keyboard. Screenshots of each view go to test-results/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ARTIFACTS, launch, openPage, serve } from './harness.mjs';
+
+let server;
+before(async () => {
+  server = await serve();
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+after(() => server.close());
+
+/** Grey values of a canvas (the red channel; the page draws grey images). */
+const greys = (page, id) => page.evaluate((id) => {
+  const c = document.getElementById(id);
+  if (!c.width || !c.height) return [];
+  return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
+}, id);
+
+function stats(values) {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  return { mean, std, min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** Sets a range input as a person dragging it would (Playwright cannot `fill` a range). */
+const setRange = (page, id, value) => page.evaluate(({ id, value }) => {
+  const input = document.getElementById(id);
+  input.value = String(value);
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+}, { id, value });
+
+const meanAbsDiff = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+
+async function open(browser, webgpu, hash) {
+  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
+  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
+  return opened;
+}
+
+const statusMatches = (page, id, pattern, timeout = 180_000) =>
+  page.waitForFunction(({ id, source }) => new RegExp(source).test(document.getElementById(id).textContent), { id, source: pattern.source }, { timeout });
+
+for (const webgpu of [true, false]) {
+  const backend = webgpu ? 'webgpu' : 'cpu';
+  describe(webgpu ? 'page on WebGPU (SwiftShader)' : 'page on the CPU (forced)', () => {
+    let browser;
+    before(async () => {
+      browser = await launch({ webgpu });
+    });
+    after(() => browser.close());
+
+    test('forward process: x_t drowns x_0 as t grows, seeded, with the schedule plotted', async () => {
+      const { page, errors } = await open(browser, webgpu, 'view=forward&model=fashion32&image=fashion:70&t=0');
+      assert.match(await page.textContent('#backend'), webgpu ? /^WebGPU/ : /^CPU \(wasm\) — CPU forced by the user/);
+      const settle = () => statusMatches(page, 'forward-status', /^t = \d+/);
+      const at = async (t) => {
+        await setRange(page, 'forward-t', t);
+        await page.waitForFunction((t) => document.getElementById('forward-status').textContent.startsWith(`t = ${t}:`), t, { timeout: 60_000 });
+        return greys(page, 'forward-xt');
+      };
+      await settle();
+      const x0 = await greys(page, 'forward-x0');
+      const s0 = stats(x0);
+      assert.ok(s0.max - s0.min > 100, `x_0 is an image, not blank (${JSON.stringify(s0)})`);
+      const t0 = await at(0);
+      const t500 = await at(500);
+      const t999 = await at(999);
+      const d0 = meanAbsDiff(t0, x0);
+      const d500 = meanAbsDiff(t500, x0);
+      const d999 = meanAbsDiff(t999, x0);
+      console.log(`forward (${backend}): mean |x_t − x_0| in grey levels: t=0 ${d0.toFixed(1)}, t=500 ${d500.toFixed(1)}, t=999 ${d999.toFixed(1)}`);
+      assert.ok(d0 < 5, `x_0 ≈ x_t at t = 0 (${d0})`);
+      assert.ok(d0 < d500 && d500 < d999, 'the image drowns as t grows');
+      await at(500);
+      assert.deepEqual(await at(999), t999, 'the same seed gives the same x_t');
+      const checksum = () => page.evaluate(() => {
+        const c = document.getElementById('forward-xt');
+        return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.reduce((a, v, i) => (a + v * (i + 1)) % 1e9, 0);
+      });
+      const before = await checksum();
+      await page.fill('#forward-seed', '5');
+      await page.dispatchEvent('#forward-seed', 'change');
+      await page.waitForFunction((before) => {
+        const c = document.getElementById('forward-xt');
+        return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.reduce((a, v, i) => (a + v * (i + 1)) % 1e9, 0) !== before;
+      }, before, { timeout: 60_000 });
+      const reseeded = await greys(page, 'forward-xt');
+      assert.ok(meanAbsDiff(reseeded, t999) > 20, 'another seed gives another x_t');
+      for (const id of ['plot-beta', 'plot-alphabar', 'plot-logsnr']) {
+        const painted = await page.evaluate((id) => {
+          const c = document.getElementById(id);
+          const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          for (let i = 3; i < data.length; i += 4) n += data[i] > 0;
+          return n / (data.length / 4);
+        }, id);
+        assert.ok(painted > 0.01, `${id} has a curve drawn (${painted})`);
+      }
+      await page.screenshot({ path: join(ARTIFACTS, `view-forward-${backend}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('reverse sampling: play to the end, reproducible per seed, scrub, step, cancel, keyboard', async () => {
+      const { page, errors } = await open(browser, webgpu, 'view=reverse&model=fashion32&sampler=ddim&steps=8&batch=4&seed=3&class=7');
+      const run = async () => {
+        await page.click('#play');
+        await statusMatches(page, 'sample-status', /^Done: 8 steps/);
+        return Promise.all(['xt', 'x0', 'eps'].map((id) => greys(page, id)));
+      };
+      const [xt, x0, eps] = await run();
+      for (const [name, values] of [['x_t', xt], ['x̂_0', x0], ['ε̂', eps]]) {
+        const s = stats(values);
+        assert.ok(s.max - s.min > 60 && s.std > 10, `${name} is not blank (${JSON.stringify(s)})`);
+      }
+      assert.notDeepEqual(x0, eps, 'x̂_0 and ε̂ differ');
+      // A sneaker (class 7) on a dark background: the final sample is mostly dark.
+      assert.ok(stats(xt).mean < 128, `sample background is dark (${stats(xt).mean})`);
+
+      // Scrub back to the first step: x_t then is mostly noise, unlike the end.
+      await setRange(page, 'scrub', 0);
+      const early = await greys(page, 'xt');
+      assert.ok(meanAbsDiff(early, xt) > 10, 'the first step differs from the last');
+      assert.match(await page.textContent('#scrub-value'), /^step 1: ε_θ at t = \d+/);
+      // → steps forward through the recorded steps.
+      await page.focus('#play');
+      await page.keyboard.press('ArrowRight');
+      assert.match(await page.textContent('#scrub-value'), /^step 2:/);
+
+      // Same seed and settings again (the run is finished, Play starts afresh): the same pixels.
+      await page.click('#play');
+      await statusMatches(page, 'sample-status', /^Done: 8 steps/);
+      assert.deepEqual(await greys(page, 'xt'), xt, 'same seed and settings give the same pixels');
+      await page.fill('#seed', '4');
+      await page.dispatchEvent('#seed', 'change');
+      const other = await run();
+      assert.notDeepEqual(other[0], xt, 'another seed gives another sample');
+
+      // One step at a time with the Step button.
+      await page.fill('#steps', '1000');
+      await page.dispatchEvent('#steps', 'change');
+      await page.click('#step');
+      await statusMatches(page, 'sample-status', /^Step 1\/1000/);
+      await page.click('#step');
+      await statusMatches(page, 'sample-status', /^Step 2\/1000/);
+
+      // Space plays (focus outside the inputs); cancel stops within a step.
+      await page.focus('#scrub');
+      await page.evaluate(() => document.activeElement.blur());
+      await page.keyboard.press('Space');
+      await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^Step (\d+)/)?.[1]) >= 5, null, { timeout: 120_000 });
+      await page.click('#cancel');
+      await statusMatches(page, 'sample-status', /^Cancelled after \d+ steps/);
+      const stoppedAt = Number((await page.textContent('#sample-status')).match(/after (\d+)/)[1]);
+      await page.waitForTimeout(500);
+      assert.ok(stoppedAt < 1000, `cancel stopped after ${stoppedAt} steps`);
+      assert.equal(Number(await page.getAttribute('#scrub', 'max')) + 1, stoppedAt, 'no step ran after cancel');
+      await page.screenshot({ path: join(ARTIFACTS, `view-reverse-${backend}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('compare at t: the forks of an earlier x_t spread more; Fig. 7 layout', async () => {
+      const { page, errors } = await open(browser, webgpu, 'view=compare&model=fashion32&sampler=ddpm-small&steps=10&seed=2&class=0&ts=999,500,100&n=4');
+      await page.click('#compare-run');
+      await statusMatches(page, 'compare-status', /^Done in/, 300_000);
+      const rows = await page.$$eval('#compare-table tbody tr', (trs) => trs.map((tr) => ({ t: Number(tr.dataset.t), spread: Number(tr.dataset.spread) })));
+      console.log(`fork spread (${backend}): ${rows.map((r) => `t=${r.t}: ${r.spread.toFixed(4)}`).join(', ')}`);
+      assert.equal(rows.length, 3);
+      assert.ok(rows[0].t > rows[1].t && rows[1].t > rows[2].t, 'rows run from early to late t');
+      assert.ok(rows[0].spread > rows[1].spread && rows[1].spread > rows[2].spread, 'the spread falls as t falls');
+      const grid = await greys(page, 'compare-grid');
+      assert.ok(stats(grid).std > 10, 'the grid is drawn');
+      const size = await page.evaluate(() => [document.getElementById('compare-grid').width, document.getElementById('compare-grid').height]);
+      assert.deepEqual(size, [5 * 33 - 1, 3 * 33 - 1], 'rows: x_t and 4 samples per t');
+      await page.selectOption('#compare-layout', 'fig7');
+      const fig7 = await page.evaluate(() => [document.getElementById('compare-grid').width, document.getElementById('compare-grid').height]);
+      assert.deepEqual(fig7, [6 * 33 - 1, 2 * 33 - 1], 'Fig. 7: a 2×2 block per t');
+      await page.screenshot({ path: join(ARTIFACTS, `view-compare-${backend}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  });
+}
+
+test('the permalink restores view, model, sampler, seed and t, and reproduces the pixels', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const first = await open(browser, false, 'view=reverse&model=fashion32');
+    await first.page.selectOption('#sampler', 'ddim');
+    await first.page.fill('#steps', '6');
+    await first.page.dispatchEvent('#steps', 'change');
+    await first.page.fill('#seed', '11');
+    await first.page.dispatchEvent('#seed', 'change');
+    await first.page.selectOption('#class', '3');
+    await first.page.click('#play');
+    await statusMatches(first.page, 'sample-status', /^Done: 6 steps/);
+    const pixels = await greys(first.page, 'xt');
+    const link = await first.page.getAttribute('#permalink', 'href');
+    for (const part of ['view=reverse', 'model=fashion32', 'sampler=ddim', 'steps=6', 'seed=11', 'class=3']) assert.ok(link.includes(part), `${part} in ${link}`);
+
+    const second = await openPage(browser, link);
+    await second.page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    assert.equal(await second.page.evaluate(() => document.getElementById('reverse').hidden), false, 'the reverse view is shown');
+    assert.equal(await second.page.inputValue('#sampler'), 'ddim');
+    assert.equal(await second.page.inputValue('#steps'), '6');
+    assert.equal(await second.page.inputValue('#seed'), '11');
+    assert.equal(await second.page.inputValue('#class'), '3');
+    await second.page.click('#play');
+    await statusMatches(second.page, 'sample-status', /^Done: 6 steps/);
+    assert.deepEqual(await greys(second.page, 'xt'), pixels, 'the permalink reproduces the pixels');
+
+    const forward = await openPage(browser, `${server.url}/index.html?cpu=1#view=forward&t=640&image=faces:13`);
+    await forward.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    assert.equal(await forward.page.inputValue('#forward-t'), '640');
+    assert.equal(await forward.page.getAttribute('#gallery [aria-selected="true"]', 'data-index'), '13');
+    // The tabs are keyboard-usable: arrows move between views.
+    await forward.page.focus('#tab-forward');
+    await forward.page.keyboard.press('ArrowRight');
+    assert.equal(await forward.page.evaluate(() => document.body.dataset.view), 'reverse');
+    assert.deepEqual([...first.errors, ...second.errors, ...forward.errors], []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('phone width: the page fits without horizontal scrolling', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/index.html?cpu=1#view=reverse&model=fashion32`);
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `horizontal overflow of ${overflow}px`);
+    await page.screenshot({ path: join(ARTIFACTS, 'view-reverse-phone.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

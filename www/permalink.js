@@ -1,0 +1,24 @@
+// The page's state in the URL hash (#view=reverse&model=fashion32&seed=3…): a link restores
+// the view, model, sampler, seed and t. Only values that differ from the defaults are written.
+
+export function readHash(defaults) {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const state = { ...defaults };
+  for (const [key, value] of params) {
+    if (!(key in defaults)) continue;
+    state[key] = typeof defaults[key] === 'number' ? Number(value) : value;
+    if (typeof defaults[key] === 'number' && !Number.isFinite(state[key])) state[key] = defaults[key];
+  }
+  return state;
+}
+
+export function writeHash(state, defaults) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(state)) {
+    if (key in defaults && value !== defaults[key] && value !== '' && value !== undefined) params.set(key, String(value));
+  }
+  const hash = params.toString();
+  const url = `${location.pathname}${location.search}${hash ? `#${hash}` : ''}`;
+  if (url !== `${location.pathname}${location.search}${location.hash}`) history.replaceState(null, '', url);
+  return new URL(url, location.href).href;
+}

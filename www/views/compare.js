@@ -1,0 +1,153 @@
+// View 3, compare at different t (the reference's Fig. 6, Ho et al. Fig. 7): one trajectory
+// from x_T; at each chosen t its x_t is forked into N samples of p(x_0 | x_t).
+import { drawTiles, meanPixelStd, savePng, toTiles } from '../render.js';
+import { parseTimesteps, runSettings } from './reverse.js';
+
+export class CompareView {
+  constructor({ client, $, state, onChange }) {
+    Object.assign(this, { client, $, state, onChange });
+    this.cancelled = false;
+    this.running = false;
+    this.rows = [];
+    $('compare-run').addEventListener('click', () => this.start());
+    $('compare-cancel').addEventListener('click', () => { this.cancelled = true; });
+    $('save-compare').addEventListener('click', () => savePng($('compare-grid'), `ddpm-${this.state.model}-forks-seed${this.state.seed}.png`));
+    for (const [id, key] of [['compare-ts', 'ts'], ['compare-n', 'n'], ['compare-layout', 'layout']]) {
+      $(id).addEventListener('change', () => {
+        this.state[key] = key === 'n' ? Number($(id).value) : $(id).value;
+        this.onChange();
+        if (key === 'layout') this.draw();
+      });
+    }
+  }
+
+  modelChanged() {
+    this.$('compare-run').disabled = !this.state.key || this.running;
+  }
+
+  status(text, kind = 'info') {
+    const element = this.$('compare-status');
+    element.textContent = text;
+    element.dataset.kind = kind;
+  }
+
+  /** Steps a started run to its end; resolves to the last output (null if cancelled). */
+  async finish({ runId, timesteps }, onStep) {
+    let last = null;
+    try {
+      for (let i = 0; i < timesteps.length; i++) {
+        if (this.cancelled) return null;
+        last = await this.client.step(runId);
+        onStep?.(last);
+      }
+      return last;
+    } finally {
+      await this.client.stop(runId);
+    }
+  }
+
+  async start() {
+    const info = this.state.info;
+    const n = Math.min(8, Math.max(2, Math.round(Number(this.$('compare-n').value) || 4)));
+    const base = runSettings(this.$, info, { batch: 1 });
+    const wanted = parseTimesteps(this.$('compare-ts').value, info.scheduler.num_train_timesteps - 1);
+    if (!wanted.length) {
+      this.status('Give at least one t, e.g. 999,750,500,250,100.', 'error');
+      return;
+    }
+    const size = info.sampleSize;
+    const one = [1, info.inChannels, size, size];
+    this.running = true;
+    this.cancelled = false;
+    this.rows = [];
+    this.draw();
+    this.$('compare-run').disabled = true;
+    this.$('compare-cancel').disabled = false;
+    this.$('save-compare').disabled = true;
+    const started = performance.now();
+    try {
+      // 1. The shared trajectory, keeping x_t where it reaches each timestep nearest a wanted t.
+      const run = await this.client.start(this.state.key, base);
+      const { timesteps } = run;
+      const forkAt = [...new Set(wanted.map((t) => timesteps.reduce((best, s) => (Math.abs(s - t) < Math.abs(best - t) ? s : best))))];
+      const states = new Map();
+      const totalSteps = timesteps.length + forkAt.reduce((sum, s) => sum + timesteps.filter((u) => u <= s).length, 0);
+      let done = 0;
+      const tick = (label) => {
+        done += 1;
+        this.$('compare-progress').max = totalSteps;
+        this.$('compare-progress').value = done;
+        const rate = done / ((performance.now() - started) / 1000);
+        this.status(`${label} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((totalSteps - done) / rate)} s left`);
+      };
+      states.set(timesteps[0], run.xt);
+      const trajectory = await this.finish(run, (out) => {
+        if (forkAt.includes(out.next)) states.set(out.next, out.xt);
+        tick(`trajectory: t = ${out.t}`);
+      });
+      if (!trajectory) return this.stopped();
+      // 2. N samples of p(x_0 | x_t) from each kept x_t, the same fork seed for every row.
+      for (const t of forkAt) {
+        const xt = states.get(t);
+        const settings = { ...base, batch: n, seed: base.seed + 1, start: { xt: Array.from(xt), t } };
+        const last = await this.finish(await this.client.start(this.state.key, settings), (out) => tick(`${n} samples from x_${t}: t = ${out.t}`));
+        if (!last) return this.stopped();
+        const samples = [];
+        const per = xt.length;
+        for (let i = 0; i < n; i++) samples.push(last.xt.subarray(i * per, (i + 1) * per));
+        this.rows.push({ t, xt: toTiles(xt, one), samples: toTiles(last.xt, [n, ...one.slice(1)]), spread: meanPixelStd(samples) });
+        this.draw();
+      }
+      const deterministic = base.sampler.method.kind === 'ddim' && base.sampler.method.eta === 0;
+      this.status(deterministic
+        ? 'Done — but DDIM with η = 0 is deterministic: every fork of one x_t is the same sample. Choose DDPM or η > 0 to see p(x_0 | x_t) spread.'
+        : `Done in ${((performance.now() - started) / 1000).toFixed(1)} s: the later the x_t (smaller t), the smaller the spread.`, 'ok');
+      this.$('save-compare').disabled = false;
+    } catch (error) {
+      this.status(`Comparison failed: ${error.message}`, 'error');
+    } finally {
+      this.running = false;
+      this.$('compare-run').disabled = !this.state.key;
+      this.$('compare-cancel').disabled = true;
+    }
+  }
+
+  stopped() {
+    this.status(`Cancelled; ${this.rows.length} row(s) finished.`, 'ok');
+  }
+
+  draw() {
+    const canvas = this.$('compare-grid');
+    const body = this.$('compare-table').tBodies[0];
+    body.replaceChildren();
+    for (const row of this.rows) {
+      const tr = body.insertRow();
+      tr.dataset.t = String(row.t);
+      tr.dataset.spread = String(row.spread);
+      tr.insertCell().textContent = String(row.t);
+      tr.insertCell().textContent = row.spread.toFixed(4);
+    }
+    canvas.hidden = !this.rows.length;
+    if (!this.rows.length) return;
+    const { width, height } = this.rows[0].xt;
+    const fig7 = this.$('compare-layout').value === 'fig7';
+    const tiles = [];
+    let columns;
+    if (fig7) {
+      // Per t a 2×2 block: three samples, x_t bottom-right; the blocks side by side.
+      columns = 2 * this.rows.length;
+      for (let r = 0; r < 2; r++) {
+        for (const row of this.rows) {
+          const s = row.samples.tiles;
+          tiles.push(...(r === 0 ? [s[0], s[1 % s.length]] : [s[2 % s.length], row.xt.tiles[0]]));
+        }
+      }
+    } else {
+      // One row per t: x_t, then its N samples.
+      columns = 1 + this.rows[0].samples.count;
+      for (const row of this.rows) tiles.push(row.xt.tiles[0], ...row.samples.tiles);
+    }
+    drawTiles(canvas, { width, height, tiles }, columns);
+    canvas.dataset.layout = fig7 ? 'fig7' : 'rows';
+  }
+}

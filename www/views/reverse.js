@@ -1,0 +1,260 @@
+// View 2, reverse sampling (Algorithm 2): play / pause / one step / scrub back through the steps
+// taken; x_t, x̂_0 and ε̂ of every sample after each step; a filmstrip of x̂_0 at chosen t.
+import { drawTiles, savePng, toTiles } from '../render.js';
+
+/** ε̂ is N(0, I)-like: shown over [−3, 3]. */
+const EPS_RANGE = 3;
+
+export function parseTimesteps(text, max) {
+  const values = String(text).split(/[\s,]+/).filter(Boolean).map(Number).filter(Number.isFinite);
+  return [...new Set(values.map((t) => Math.min(max, Math.max(0, Math.round(t)))))].sort((a, b) => b - a);
+}
+
+/** The sampler's settings from the controls, as the core's `sampler()` takes them. */
+export function runSettings($, info, { batch } = {}) {
+  const kind = $('sampler').value;
+  const method = kind === 'ddim'
+    ? { kind: 'ddim', eta: Number($('eta').value) }
+    : { kind: 'ddpm', variance: kind === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
+  const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(1, Math.round(Number($('steps').value) || 1)));
+  const settings = {
+    seed: Math.max(0, Math.round(Number($('seed').value) || 0)),
+    batch: batch ?? Math.min(16, Math.max(1, Math.round(Number($('batch').value) || 1))),
+    sampler: { ...info.defaultSettings, steps, method },
+  };
+  if (info.numClasses) settings.class = Number($('class').value);
+  return settings;
+}
+
+export class ReverseView {
+  constructor({ client, $, state, onChange }) {
+    Object.assign(this, { client, $, state, onChange });
+    this.run = null;
+    this.history = [];
+    this.playing = false;
+    $('play').addEventListener('click', () => this.togglePlay());
+    $('step').addEventListener('click', () => this.stepOnce());
+    $('cancel').addEventListener('click', () => this.cancel());
+    $('scrub').addEventListener('input', () => this.show(Number($('scrub').value)));
+    $('save-reverse').addEventListener('click', () => this.save());
+    $('film-ts').addEventListener('change', () => {
+      this.state.film = $('film-ts').value;
+      this.onChange();
+      this.drawFilmstrip();
+    });
+    for (const id of ['sampler', 'steps', 'eta', 'seed', 'batch', 'class']) {
+      $(id).addEventListener('change', () => {
+        this.reset();
+        this.onChange();
+      });
+    }
+    $('sampler').addEventListener('change', () => this.showEta());
+  }
+
+  showEta() {
+    this.$('eta-label').hidden = this.$('sampler').value !== 'ddim';
+  }
+
+  modelChanged() {
+    this.reset();
+    const enabled = Boolean(this.state.key);
+    this.$('play').disabled = this.$('step').disabled = !enabled;
+    this.showEta();
+    this.drawFilmstrip();
+    this.status(enabled ? 'Press Play (Space) to run the reverse process, or Step (→) to take one step.' : 'Load a model first.');
+  }
+
+  /** Ends the current run and forgets its steps. */
+  async reset() {
+    this.playing = false;
+    await this.stopRun();
+    this.clearHistory();
+    this.updateButtons();
+  }
+
+  clearHistory() {
+    this.history = [];
+    this.$('scrub').max = '0';
+    this.$('scrub').disabled = true;
+    this.$('scrub-value').value = '—';
+    this.$('progress').value = 0;
+    this.$('save-reverse').disabled = true;
+  }
+
+  async stopRun() {
+    const run = this.run;
+    this.run = null;
+    if (run) await this.client.stop(run.runId).catch(() => {});
+  }
+
+  updateButtons() {
+    this.$('play').textContent = this.playing ? '❚❚ Pause' : '▶ Play';
+    this.$('play').setAttribute('aria-pressed', String(this.playing));
+    this.$('cancel').disabled = !this.run;
+  }
+
+  /** A run to advance: the current one, or a new one (its steps replace the shown ones). */
+  async ensureRun() {
+    if (this.run) return true;
+    if (!this.state.key) return false;
+    this.clearHistory();
+    this.status('Starting…');
+    const settings = runSettings(this.$, this.state.info);
+    const { runId, timesteps } = await this.client.start(this.state.key, settings);
+    const { sampleSize: size, inChannels: channels } = this.state.info;
+    this.run = { runId, timesteps, settings, shape: [settings.batch, channels, size, size], taken: 0, started: performance.now(), busy: 0, finished: false };
+    this.$('progress').max = timesteps.length;
+    this.updateButtons();
+    return true;
+  }
+
+  async togglePlay() {
+    if (this.playing) {
+      this.playing = false;
+      this.updateButtons();
+      return;
+    }
+    this.playing = true;
+    this.updateButtons();
+    try {
+      if (!(await this.ensureRun())) return;
+      while (this.playing && this.run && !this.run.finished) await this.advance();
+    } catch (error) {
+      this.status(`Sampling failed: ${error.message}`, 'error');
+    } finally {
+      this.playing = false;
+      this.updateButtons();
+    }
+  }
+
+  async stepOnce() {
+    if (this.playing || this.stepping) return;
+    // Scrubbed back: step forward through what is already there first.
+    const scrub = Number(this.$('scrub').value);
+    if (scrub < this.history.length - 1) {
+      this.show(scrub + 1);
+      return;
+    }
+    this.stepping = true;
+    try {
+      if (await this.ensureRun()) await this.advance();
+    } catch (error) {
+      this.status(`Sampling failed: ${error.message}`, 'error');
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  stepBack() {
+    const scrub = Number(this.$('scrub').value);
+    if (scrub > 0) this.show(scrub - 1);
+  }
+
+  /** One step of the run; steps never overlap (Play and Step share this queue). */
+  advance() {
+    this.queue = (this.queue ?? Promise.resolve()).catch(() => {}).then(() => this.advanceNow());
+    return this.queue;
+  }
+
+  async advanceNow() {
+    const run = this.run;
+    if (!run || run.finished) return;
+    const began = performance.now();
+    const out = await this.client.step(run.runId);
+    if (this.run !== run) return; // cancelled or reset while the step ran
+    run.busy += performance.now() - began;
+    run.taken += 1;
+    run.last = out;
+    this.history.push({
+      t: out.t,
+      next: out.next,
+      xt: toTiles(out.xt, run.shape),
+      x0: toTiles(out.x0, run.shape),
+      eps: toTiles(out.eps, run.shape, EPS_RANGE),
+    });
+    this.$('scrub').max = String(this.history.length - 1);
+    this.$('scrub').disabled = false;
+    this.show(this.history.length - 1);
+    this.$('progress').value = run.taken;
+    const total = run.timesteps.length;
+    const rate = run.taken / (run.busy / 1000);
+    if (run.taken === total) {
+      run.finished = true;
+      await this.stopRun();
+      this.status(`Done: ${total} steps in ${((performance.now() - run.started) / 1000).toFixed(1)} s (${rate.toFixed(1)} steps/s). Scrub back to revisit any step.`, 'ok');
+      this.drawFilmstrip();
+    } else {
+      this.status(`Step ${run.taken}/${total}, t = ${out.t} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((total - run.taken) / rate)} s left`);
+    }
+    this.$('save-reverse').disabled = false;
+    this.updateButtons();
+  }
+
+  async cancel() {
+    const taken = this.run?.taken ?? 0;
+    this.playing = false;
+    await this.stopRun();
+    this.updateButtons();
+    this.status(`Cancelled after ${taken} steps. Scrub back through them, or Play to start again.`, 'ok');
+    this.drawFilmstrip();
+  }
+
+  show(index) {
+    const entry = this.history[index];
+    if (!entry) return;
+    this.$('scrub').value = String(index);
+    const columns = Math.ceil(Math.sqrt(entry.xt.count));
+    drawTiles(this.$('xt'), entry.xt, columns);
+    drawTiles(this.$('x0'), entry.x0, columns);
+    drawTiles(this.$('eps'), entry.eps, columns);
+    const at = entry.next >= 0 ? `x_${entry.next}` : 'x_0';
+    this.$('scrub-value').value = `step ${index + 1}: ε_θ at t = ${entry.t} → ${at}`;
+  }
+
+  /** x̂_0 of sample 0 at the steps whose t is nearest each requested t. */
+  drawFilmstrip() {
+    const canvas = this.$('filmstrip');
+    canvas.hidden = !this.history.length;
+    if (!this.history.length) {
+      this.$('film-caption').textContent = 'Run the sampler to fill the filmstrip.';
+      return;
+    }
+    const wanted = parseTimesteps(this.$('film-ts').value, this.state.info?.scheduler.num_train_timesteps - 1);
+    const picks = wanted
+      .map((t) => this.history.reduce((best, e) => (Math.abs(e.t - t) < Math.abs(best.t - t) ? e : best)))
+      .filter((e, i, all) => all.indexOf(e) === i);
+    const { width, height } = picks[0].x0;
+    const strip = { width, height, tiles: picks.map((e) => e.x0.tiles[0]) };
+    drawTiles(canvas, strip, picks.length);
+    canvas.dataset.ts = picks.map((e) => e.t).join(',');
+    canvas.setAttribute('aria-label', `predicted x_0 at t = ${canvas.dataset.ts}`);
+    this.$('film-caption').textContent = `x̂_0 at t = ${picks.map((e) => e.t).join(', ')}`;
+  }
+
+  save() {
+    const index = Number(this.$('scrub').value);
+    const entry = this.history[index];
+    if (!entry) return;
+    // x_t, x̂_0 and ε̂ side by side, as shown.
+    const parts = ['xt', 'x0', 'eps'].map((id) => this.$(id));
+    const gap = 4;
+    const out = document.createElement('canvas');
+    out.width = parts.reduce((w, c) => w + c.width, 0) + gap * (parts.length - 1);
+    out.height = Math.max(...parts.map((c) => c.height));
+    const context = out.getContext('2d');
+    context.fillStyle = '#fff';
+    context.fillRect(0, 0, out.width, out.height);
+    let x = 0;
+    for (const c of parts) {
+      context.drawImage(c, x, 0);
+      x += c.width + gap;
+    }
+    savePng(out, `ddpm-${this.state.model}-seed${this.run?.settings.seed ?? this.state.seed}-t${entry.t}.png`);
+  }
+
+  status(text, kind = 'info') {
+    const element = this.$('sample-status');
+    element.textContent = text;
+    element.dataset.kind = kind;
+  }
+}
