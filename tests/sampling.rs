@@ -185,3 +185,18 @@ fn bad_sampler_settings_are_errors() {
     done.step(&mlp).unwrap();
     assert!(done.step(&mlp).unwrap_err().to_string().contains("already finished"));
 }
+
+#[test]
+fn each_step_says_which_timestep_its_output_sits_at() {
+    let m = model("f16_grey");
+    let mut sampler = Sampler::new(Schedule::ho_linear(), ddpm(5), [1, 1, 16, 16], 0, &Device::flex()).unwrap();
+    let timesteps = sampler.timesteps().to_vec();
+    assert_eq!(timesteps, vec![800, 600, 400, 200, 0]);
+    for (i, &t) in timesteps.iter().enumerate() {
+        let out = sampler.step(&m).unwrap();
+        assert_eq!(out.t, t);
+        assert_eq!(out.next_t, timesteps.get(i + 1).copied());
+        assert_eq!(sampler.next_t(), out.next_t, "the next step evaluates ε_θ where this output sits");
+    }
+    assert!(sampler.step(&m).is_err(), "stepping past the end is an error");
+}

@@ -240,7 +240,7 @@ fn sample(
             settings.steps = steps.unwrap_or(scheduler.num_train_timesteps);
         }
         SamplerArg::Ddim => {
-            settings.method = Method::Ddim { eta, set_alpha_to_one: scheduler.set_alpha_to_one, use_clipped_model_output: true };
+            settings.method = Method::Ddim { eta, set_alpha_to_one: scheduler.set_alpha_to_one, use_clipped_model_output: guidance > 0.0 };
             settings.steps = steps.unwrap_or(50);
         }
     }

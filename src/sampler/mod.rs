@@ -37,13 +37,13 @@ fn yes() -> bool {
 pub enum Method {
     Ddpm { variance: Variance },
     /// `set_alpha_to_one = false` (as some configs have) makes the last step land on ᾱ_0.
-    /// `use_clipped_model_output` (diffusers' name; its pipelines default to false, ours to
-    /// true) steps with the ε implied by the clipped x̂_0: see `ddim`.
+    /// `use_clipped_model_output` (diffusers' name and default, false) steps with the ε implied
+    /// by the clipped x̂_0: turn it on for classifier-free guidance, see `ddim`.
     Ddim {
         eta: f64,
         #[serde(default = "yes")]
         set_alpha_to_one: bool,
-        #[serde(default = "yes")]
+        #[serde(default)]
         use_clipped_model_output: bool,
     },
 }

@@ -427,7 +427,7 @@ SCHED_CASES = [
      dict(set_alpha_to_one=False, steps_offset=1, clip_sample=False, beta_schedule="scaled_linear",
           beta_start=0.00085, beta_end=0.012),
      dict(num_inference_steps=10), 0.5, "all", True, 1.0),
-    # diffusers' use_clipped_model_output=True: our default (see src/sampler/ddim.rs).
+    # diffusers' use_clipped_model_output=True (on for guided sampling, see src/sampler/ddim.rs).
     ("ddim_eta05_clip_clipped_eps", "ddim", dict(), dict(num_inference_steps=10), 0.5, "all", True, 1.5),
 ]
 
