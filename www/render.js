@@ -38,6 +38,13 @@ export function drawTiles(canvas, { width, height, tiles }, columns = Math.ceil(
   });
 }
 
+/** Shows a canvas of small tiles enlarged (pixelated) so each tile is about 128 CSS pixels. */
+export function enlarge(canvas, tileWidth) {
+  const zoom = Math.max(1, Math.round(128 / tileWidth));
+  canvas.style.width = `min(100%, ${canvas.width * zoom}px)`;
+  canvas.style.height = 'auto';
+}
+
 /** Draws an NCHW array as a grid. */
 export function drawGrid(canvas, values, shape, { range = 1, columns } = {}) {
   drawTiles(canvas, toTiles(values, shape, range), columns);

@@ -1,6 +1,6 @@
 // View 3, compare at different t (the reference's Fig. 6, Ho et al. Fig. 7): one trajectory
 // from x_T; at each chosen t its x_t is forked into N samples of p(x_0 | x_t).
-import { drawTiles, meanPixelStd, savePng, toTiles } from '../render.js';
+import { drawTiles, enlarge, meanPixelStd, savePng, toTiles } from '../render.js';
 import { parseTimesteps, runSettings } from './reverse.js';
 
 export class CompareView {
@@ -148,6 +148,7 @@ export class CompareView {
       for (const row of this.rows) tiles.push(row.xt.tiles[0], ...row.samples.tiles);
     }
     drawTiles(canvas, { width, height, tiles }, columns);
+    enlarge(canvas, width);
     canvas.dataset.layout = fig7 ? 'fig7' : 'rows';
   }
 }

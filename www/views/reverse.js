@@ -1,6 +1,6 @@
 // View 2, reverse sampling (Algorithm 2): play / pause / one step / scrub back through the steps
 // taken; x_t, x̂_0 and ε̂ of every sample after each step; a filmstrip of x̂_0 at chosen t.
-import { drawTiles, savePng, toTiles } from '../render.js';
+import { drawTiles, enlarge, savePng, toTiles } from '../render.js';
 
 /** ε̂ is N(0, I)-like: shown over [−3, 3]. */
 const EPS_RANGE = 3;
@@ -226,6 +226,7 @@ export class ReverseView {
     const { width, height } = picks[0].x0;
     const strip = { width, height, tiles: picks.map((e) => e.x0.tiles[0]) };
     drawTiles(canvas, strip, picks.length);
+    enlarge(canvas, width);
     canvas.dataset.ts = picks.map((e) => e.t).join(',');
     canvas.setAttribute('aria-label', `predicted x_0 at t = ${canvas.dataset.ts}`);
     this.$('film-caption').textContent = `x̂_0 at t = ${picks.map((e) => e.t).join(', ')}`;
