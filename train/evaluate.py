@@ -145,6 +145,8 @@ def main():
     parser.add_argument("--images", type=int, default=64, help="held-out images for the bound")
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--data", type=Path, default=default_out())
+    parser.add_argument("--grid-sampler", choices=["ddpm", "ddim"], default="ddpm", help="sampler of the 64-sample grid (Algorithm 2 by default)")
+    parser.add_argument("--grid-steps", type=int, default=1000)
     parser.add_argument("--reuse-bound", action="store_true",
                         help="keep the bound from the last evaluation.json (it takes ~40 min of CPU for fashion32)")
     args = parser.parse_args()
@@ -171,7 +173,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         grid_png = args.model / "samples.png"
         npy = Path(tmp) / "samples.npy"
-        sample_args = ["sample", "--model", str(args.model), "--sampler", "ddim", "--steps", "100", "--seed", "1", "--n", str(args.samples), "--out", str(grid_png), "--npy", str(npy)]
+        sample_args = ["sample", "--model", str(args.model), "--sampler", args.grid_sampler, "--steps", str(args.grid_steps), "--seed", "1",
+                       "--n", str(args.samples), "--out", str(grid_png), "--npy", str(npy)]
         ddpm_cli(*sample_args)
         out["sample_grid"] = {"command": "ddpm " + " ".join(sample_args[:-2]).replace(tmp + "/", ""), "file": "samples.png"}
         samples = read_npy(npy)

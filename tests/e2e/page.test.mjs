@@ -34,7 +34,10 @@ const setRange = (page, id, value) => page.evaluate(({ id, value }) => {
   input.dispatchEvent(new Event('input', { bubbles: true }));
 }, { id, value });
 
-const meanAbsDiff = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+function meanAbsDiff(a, b) {
+  assert.equal(a.length, b.length, 'compared canvases have one size');
+  return a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+}
 
 async function open(browser, webgpu, hash) {
   const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
@@ -65,10 +68,11 @@ for (const webgpu of [true, false]) {
         return greys(page, 'forward-xt');
       };
       await settle();
+      const t0 = await at(0);
       const x0 = await greys(page, 'forward-x0');
+      assert.equal(t0.length, 32 * 32, 'x_0 and x_t at the model size');
       const s0 = stats(x0);
       assert.ok(s0.max - s0.min > 100, `x_0 is an image, not blank (${JSON.stringify(s0)})`);
-      const t0 = await at(0);
       const t500 = await at(500);
       const t999 = await at(999);
       const d0 = meanAbsDiff(t0, x0);

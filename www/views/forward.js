@@ -45,8 +45,8 @@ export class ForwardView {
     this.curves = await this.client.curves(scheduler);
     const max = this.curves.betas.length - 1;
     this.$('forward-t').max = String(max);
-    this.setT(Math.min(this.state.t, max), false);
     if (this.x0Source) this.useImage(this.x0Source, false);
+    await this.setT(Math.min(this.state.t, max), false);
   }
 
   async pickSource(source) {
@@ -128,7 +128,7 @@ export class ForwardView {
     this.$('forward-t-value').value = String(t);
     if (notify) this.onChange();
     this.plot();
-    this.render();
+    return this.render();
   }
 
   plot() {
