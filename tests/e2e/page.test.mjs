@@ -129,6 +129,7 @@ for (const webgpu of [true, false]) {
       assert.notDeepEqual(x0, eps, 'x̂_0 and ε̂ differ');
       // A sneaker (class 7) on a dark background: the final sample is mostly dark.
       assert.ok(stats(xt).mean < 128, `sample background is dark (${stats(xt).mean})`);
+      await page.screenshot({ path: join(ARTIFACTS, `view-reverse-${backend}.png`), fullPage: true });
 
       // Scrub back to the first step: x_t then is mostly noise, unlike the end.
       await setRange(page, 'scrub', 0);
@@ -168,7 +169,6 @@ for (const webgpu of [true, false]) {
       await page.waitForTimeout(500);
       assert.ok(stoppedAt < 1000, `cancel stopped after ${stoppedAt} steps`);
       assert.equal(Number(await page.getAttribute('#scrub', 'max')) + 1, stoppedAt, 'no step ran after cancel');
-      await page.screenshot({ path: join(ARTIFACTS, `view-reverse-${backend}.png`), fullPage: true });
       assert.deepEqual(errors, []);
       await page.close();
     });
