@@ -62,16 +62,23 @@ function describe(info) {
   return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms`;
 }
 
+let loads = 0;
+
+/** The newest request wins; the model it replaces is freed in the worker first. */
 async function loadModel(source, label, layout) {
+  const ticket = ++loads;
   const progress = $('model-progress');
   progress.hidden = false;
   progress.removeAttribute('value');
   status($('model-status'), `Loading ${label}…`);
-  const previous = state.key;
+  if (state.key) client.unload(state.key);
   state.key = null;
-  for (const view of Object.values(views)) view.modelChanged?.();
+  state.info = null;
+  views.reverse.modelChanged();
+  views.compare.modelChanged();
   try {
     const { key, info } = await client.load(source, (p) => {
+      if (ticket !== loads) return;
       if (p.phase === 'download' && p.total) {
         progress.max = p.total;
         progress.value = p.loaded;
@@ -81,15 +88,19 @@ async function loadModel(source, label, layout) {
         status($('model-status'), `Compiling shaders and warming up ${label}…`);
       }
     }, layout);
-    if (previous) client.unload(previous);
+    if (ticket !== loads) {
+      client.unload(key);
+      return;
+    }
     state.key = key;
     state.info = info;
     fillClasses(info);
     status($('model-status'), `${label}: ${describe(info)}`, 'ok');
   } catch (error) {
+    if (ticket !== loads) return;
     status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
   } finally {
-    progress.hidden = true;
+    if (ticket === loads) progress.hidden = true;
   }
   await views.forward.modelChanged();
   views.reverse.modelChanged();

@@ -1,29 +1,36 @@
 // Arrays in the model's range ↔ pixels: grids of samples, images picked or uploaded as input.
 
 /**
- * NCHW float values → 8-bit RGBA tiles, [−range, range] → [0, 255]. Returns
- * {width, height, count, tiles: Uint8ClampedArray[]} (what the page keeps to scrub back).
+ * NCHW float values → 8-bit tiles, [−range, range] → [0, 255]: one byte per pixel for grey
+ * models, three for colour (what the page keeps for every step, to scrub back). Returns
+ * {width, height, channels, count, tiles: Uint8ClampedArray[]}.
  */
 export function toTiles(values, [count, channels, height, width], range = 1) {
   const plane = height * width;
+  const shown = channels === 1 ? 1 : 3;
   const tiles = [];
   for (let n = 0; n < count; n++) {
-    const rgba = new Uint8ClampedArray(plane * 4);
+    const bytes = new Uint8ClampedArray(plane * shown);
     const offset = n * channels * plane;
-    for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) {
-        const v = values[offset + (channels === 1 ? 0 : c) * plane + p];
-        rgba[p * 4 + c] = Math.round((v / (2 * range) + 0.5) * 255);
-      }
-      rgba[p * 4 + 3] = 255;
+    for (let c = 0; c < shown; c++) {
+      for (let p = 0; p < plane; p++) bytes[p * shown + c] = Math.round((values[offset + c * plane + p] / (2 * range) + 0.5) * 255);
     }
-    tiles.push(rgba);
+    tiles.push(bytes);
   }
-  return { width, height, count, tiles };
+  return { width, height, channels: shown, count, tiles };
+}
+
+function toRgba(bytes, channels, plane) {
+  const rgba = new Uint8ClampedArray(plane * 4);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = bytes[p * channels + (channels === 1 ? 0 : c)];
+    rgba[p * 4 + 3] = 255;
+  }
+  return rgba;
 }
 
 /** Tiles into a grid on `canvas` (`columns` wide, 1-pixel gaps). */
-export function drawTiles(canvas, { width, height, tiles }, columns = Math.ceil(Math.sqrt(tiles.length))) {
+export function drawTiles(canvas, { width, height, channels, tiles }, columns = Math.ceil(Math.sqrt(tiles.length))) {
   const gap = tiles.length > 1 ? 1 : 0;
   const rows = Math.ceil(tiles.length / columns);
   canvas.width = columns * (width + gap) - gap;
@@ -31,10 +38,10 @@ export function drawTiles(canvas, { width, height, tiles }, columns = Math.ceil(
   const context = canvas.getContext('2d');
   context.fillStyle = '#888';
   context.fillRect(0, 0, canvas.width, canvas.height);
-  tiles.forEach((rgba, i) => {
+  tiles.forEach((bytes, i) => {
     const x = (i % columns) * (width + gap);
     const y = Math.floor(i / columns) * (height + gap);
-    context.putImageData(new ImageData(rgba, width, height), x, y);
+    context.putImageData(new ImageData(toRgba(bytes, channels, width * height), width, height), x, y);
   });
 }
 

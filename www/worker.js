@@ -73,16 +73,21 @@ const ops = {
   async load({ url, files, layout }, post) {
     await ready;
     const model = ddpm.Model.fromFiles(files ?? (await fetchFolder(url, post, layout)));
-    const info = model.info();
-    // The first evaluation compiles the shaders (WebGPU) or warms the caches: do it now, timed,
-    // so sampling starts at full speed and the page can estimate a run's length.
-    post({ progress: { phase: 'warmup' } });
-    const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
-    const started = performance.now();
-    await model.eps(new Float32Array(shape.reduce((a, b) => a * b)), shape, 0, info.numClasses ? [info.numClasses - 1] : undefined);
-    const key = crypto.randomUUID();
-    models.set(key, model);
-    return { key, info: { ...info, warmupMs: performance.now() - started } };
+    try {
+      const info = model.info();
+      // The first evaluation compiles the shaders (WebGPU) or warms the caches: do it now, timed,
+      // so sampling starts at full speed and the page can estimate a run's length.
+      post({ progress: { phase: 'warmup' } });
+      const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
+      const started = performance.now();
+      await model.eps(new Float32Array(shape.reduce((a, b) => a * b)), shape, 0, info.numClasses ? [info.numClasses - 1] : undefined);
+      const key = crypto.randomUUID();
+      models.set(key, model);
+      return { key, info: { ...info, warmupMs: performance.now() - started } };
+    } catch (error) {
+      model.free();
+      throw error;
+    }
   },
   async unload({ key }) {
     models.get(key)?.free();

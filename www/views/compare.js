@@ -22,6 +22,7 @@ export class CompareView {
   }
 
   modelChanged() {
+    if (this.running) this.cancelled = true;
     this.$('compare-run').disabled = !this.state.key || this.running;
   }
 
@@ -47,7 +48,7 @@ export class CompareView {
   }
 
   async start() {
-    const info = this.state.info;
+    const { key, info } = this.state;
     const n = Math.min(8, Math.max(2, Math.round(Number(this.$('compare-n').value) || 4)));
     const base = runSettings(this.$, info, { batch: 1 });
     const wanted = parseTimesteps(this.$('compare-ts').value, info.scheduler.num_train_timesteps - 1);
@@ -55,8 +56,7 @@ export class CompareView {
       this.status('Give at least one t, e.g. 999,750,500,250,100.', 'error');
       return;
     }
-    const size = info.sampleSize;
-    const one = [1, info.inChannels, size, size];
+    const one = [1, info.inChannels, base.size, base.size];
     this.running = true;
     this.cancelled = false;
     this.rows = [];
@@ -67,7 +67,7 @@ export class CompareView {
     const started = performance.now();
     try {
       // 1. The shared trajectory, keeping x_t where it reaches each timestep nearest a wanted t.
-      const run = await this.client.start(this.state.key, base);
+      const run = await this.client.start(key, base);
       const { timesteps } = run;
       const forkAt = [...new Set(wanted.map((t) => timesteps.reduce((best, s) => (Math.abs(s - t) < Math.abs(best - t) ? s : best))))];
       const states = new Map();
@@ -90,7 +90,7 @@ export class CompareView {
       for (const t of forkAt) {
         const xt = states.get(t);
         const settings = { ...base, batch: n, seed: base.seed + 1, start: { xt: Array.from(xt), t } };
-        const last = await this.finish(await this.client.start(this.state.key, settings), (out) => tick(`${n} samples from x_${t}: t = ${out.t}`));
+        const last = await this.finish(await this.client.start(key, settings), (out) => tick(`${n} samples from x_${t}: t = ${out.t}`));
         if (!last) return this.stopped();
         const samples = [];
         const per = xt.length;
@@ -129,7 +129,7 @@ export class CompareView {
     }
     canvas.hidden = !this.rows.length;
     if (!this.rows.length) return;
-    const { width, height } = this.rows[0].xt;
+    const { width } = this.rows[0].xt;
     const fig7 = this.$('compare-layout').value === 'fig7';
     const tiles = [];
     let columns;
@@ -147,7 +147,7 @@ export class CompareView {
       columns = 1 + this.rows[0].samples.count;
       for (const row of this.rows) tiles.push(row.xt.tiles[0], ...row.samples.tiles);
     }
-    drawTiles(canvas, { width, height, tiles }, columns);
+    drawTiles(canvas, { ...this.rows[0].xt, tiles }, columns);
     enlarge(canvas, width);
     canvas.dataset.layout = fig7 ? 'fig7' : 'rows';
   }

@@ -18,6 +18,8 @@ export function runSettings($, info, { batch } = {}) {
     : { kind: 'ddpm', variance: kind === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
   const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(1, Math.round(Number($('steps').value) || 1)));
   const settings = {
+    // Configs without sample_size (any size works) are sampled at 64×64.
+    size: info.sampleSize ?? 64,
     seed: Math.max(0, Math.round(Number($('seed').value) || 0)),
     batch: batch ?? Math.min(16, Math.max(1, Math.round(Number($('batch').value) || 1))),
     sampler: { ...info.defaultSettings, steps, method },
@@ -66,6 +68,7 @@ export class ReverseView {
 
   /** Ends the current run and forgets its steps. */
   async reset() {
+    this.generation = (this.generation ?? 0) + 1;
     this.playing = false;
     await this.stopRun();
     this.clearHistory();
@@ -96,16 +99,29 @@ export class ReverseView {
   /** A run to advance: the current one, or a new one (its steps replace the shown ones). */
   async ensureRun() {
     if (this.run) return true;
+    if (this.starting) return this.starting;
     if (!this.state.key) return false;
     this.clearHistory();
     this.status('Starting…');
-    const settings = runSettings(this.$, this.state.info);
-    const { runId, timesteps } = await this.client.start(this.state.key, settings);
-    const { sampleSize: size, inChannels: channels } = this.state.info;
-    this.run = { runId, timesteps, settings, shape: [settings.batch, channels, size, size], taken: 0, started: performance.now(), busy: 0, finished: false };
-    this.$('progress').max = timesteps.length;
-    this.updateButtons();
-    return true;
+    const generation = this.generation;
+    const { key, info } = this.state;
+    const settings = runSettings(this.$, info);
+    this.starting = (async () => {
+      const { runId, timesteps } = await this.client.start(key, settings);
+      if (generation !== this.generation) {
+        // Reset (new settings or model) while it started: it is not wanted any more.
+        this.client.stop(runId);
+        return false;
+      }
+      const shape = [settings.batch, info.inChannels, settings.size, settings.size];
+      this.run = { runId, timesteps, settings, shape, taken: 0, started: performance.now(), busy: 0, finished: false };
+      this.$('progress').max = timesteps.length;
+      this.updateButtons();
+      return true;
+    })().finally(() => {
+      this.starting = null;
+    });
+    return this.starting;
   }
 
   async togglePlay() {
@@ -223,10 +239,9 @@ export class ReverseView {
     const picks = wanted
       .map((t) => this.history.reduce((best, e) => (Math.abs(e.t - t) < Math.abs(best.t - t) ? e : best)))
       .filter((e, i, all) => all.indexOf(e) === i);
-    const { width, height } = picks[0].x0;
-    const strip = { width, height, tiles: picks.map((e) => e.x0.tiles[0]) };
+    const strip = { ...picks[0].x0, tiles: picks.map((e) => e.x0.tiles[0]) };
     drawTiles(canvas, strip, picks.length);
-    enlarge(canvas, width);
+    enlarge(canvas, strip.width);
     canvas.dataset.ts = picks.map((e) => e.t).join(',');
     canvas.setAttribute('aria-label', `predicted x_0 at t = ${canvas.dataset.ts}`);
     this.$('film-caption').textContent = `x̂_0 at t = ${picks.map((e) => e.t).join(', ')}`;
