@@ -1,6 +1,7 @@
 // The page: the backend, the model, the three views, the permalink and the keyboard.
 import { DdpmClient, describeAdapter } from './client.js';
 import { readHash, writeHash } from './permalink.js';
+import { showStatus as status } from './status.js';
 import { CompareView } from './views/compare.js';
 import { ForwardView } from './views/forward.js';
 import { ReverseView } from './views/reverse.js';
@@ -25,11 +26,6 @@ function saveHash() {
     if (value !== '') state[key] = typeof DEFAULTS[key] === 'number' ? Number(value) : value;
   }
   $('permalink').href = writeHash(state, DEFAULTS);
-}
-
-function status(element, text, kind = 'info') {
-  element.textContent = text;
-  element.dataset.kind = kind;
 }
 
 function showView(view, focus = false) {

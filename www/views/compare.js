@@ -1,5 +1,6 @@
 // View 3, compare at different t (the reference's Fig. 6, Ho et al. Fig. 7): one trajectory
 // from x_T; at each chosen t its x_t is forked into N samples of p(x_0 | x_t).
+import { showStatus } from '../status.js';
 import { drawTiles, enlarge, meanPixelStd, savePng, toTiles } from '../render.js';
 import { parseTimesteps, runSettings } from './reverse.js';
 
@@ -27,9 +28,7 @@ export class CompareView {
   }
 
   status(text, kind = 'info') {
-    const element = this.$('compare-status');
-    element.textContent = text;
-    element.dataset.kind = kind;
+    showStatus(this.$('compare-status'), text, kind);
   }
 
   /** Steps a started run to its end; resolves to the last output (null if cancelled). */

@@ -1,5 +1,6 @@
 // View 1, the forward process: an image x_0, a t slider, x_t ~ q(x_t | x_0) with a fixed seed,
 // and the schedule's β_t, ᾱ_t and log SNR with a marker at t.
+import { showStatus } from '../status.js';
 import { drawGrid, imageToInput, spriteTile } from '../render.js';
 import { plotCurve } from '../plot.js';
 
@@ -157,8 +158,6 @@ export class ForwardView {
   }
 
   status(text, kind = 'info') {
-    const element = this.$('forward-status');
-    element.textContent = text;
-    element.dataset.kind = kind;
+    showStatus(this.$('forward-status'), text, kind);
   }
 }

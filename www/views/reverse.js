@@ -1,5 +1,6 @@
 // View 2, reverse sampling (Algorithm 2): play / pause / one step / scrub back through the steps
 // taken; x_t, x̂_0 and ε̂ of every sample after each step; a filmstrip of x̂_0 at chosen t.
+import { showStatus } from '../status.js';
 import { drawTiles, enlarge, savePng, toTiles } from '../render.js';
 
 /** ε̂ is N(0, I)-like: shown over [−3, 3]. */
@@ -269,8 +270,6 @@ export class ReverseView {
   }
 
   status(text, kind = 'info') {
-    const element = this.$('sample-status');
-    element.textContent = text;
-    element.dataset.kind = kind;
+    showStatus(this.$('sample-status'), text, kind);
   }
 }
