@@ -68,6 +68,52 @@ export class DdpmClient {
     return this.request('stop', { runId });
   }
 
+  /** An inpainting run → {runId, total, xt}; then step(runId) → {t, next, xt, x0, eps} or {renoise, xt}; stop(runId). */
+  inpaintStart(key, settings) {
+    return this.request('inpaintStart', { key, settings });
+  }
+
+  /** A 2-D (Mlp2D) model folder URL or files → {key}. */
+  spiralLoad(source) {
+    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href } : { files: source };
+    return this.request('spiralLoad', args);
+  }
+
+  /** Particles from N(0, I): settings {n, seed, steps?} → {runId, timesteps, x}. */
+  spiralStart(key, settings) {
+    return this.request('spiralStart', { key, settings });
+  }
+
+  /** k reverse steps → {t, next, x}. */
+  spiralSteps(runId, k) {
+    return this.request('spiralSteps', { runId, k });
+  }
+
+  /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
+  spiralDrift(key, points, t, prev) {
+    return this.request('spiralDrift', { key, points, t, prev });
+  }
+
+  /** n spiral points (seeded) → {target, distance}: distance is the sliced Wasserstein distance of `points` (optional) to them. */
+  spiralTarget(n, seed, points) {
+    return this.request('spiralTarget', { n, seed, points });
+  }
+
+  /** Algorithm 1 live: settings {steps, batch?, learningRate?, seed?} → {runId}. */
+  trainStart(settings) {
+    return this.request('trainStart', { settings });
+  }
+
+  /** Up to k more training steps → {step, loss}. */
+  trainSteps(runId, k) {
+    return this.request('trainSteps', { runId, k });
+  }
+
+  /** The trainer's weights now → {key} of a spiral model. */
+  trainSnapshot(runId) {
+    return this.request('trainSnapshot', { runId });
+  }
+
   /** Runs to the end unless cancelled; onStep gets {step, total, t, next, xt, x0, eps}. */
   sample(key, settings, onStep) {
     let cancelled = false;

@@ -110,6 +110,67 @@ const ops = {
     if (!session) throw new Error('this run has ended');
     return session.step();
   },
+  /** An inpainting run: settings as the core's `inpainter()` takes them. */
+  async inpaintStart({ key, settings }) {
+    const model = models.get(key);
+    if (!model) throw new Error('the model is no longer loaded');
+    const session = model.inpainter(settings);
+    const runId = crypto.randomUUID();
+    runs.set(runId, session);
+    return { runId, total: session.totalSteps, xt: await session.current() };
+  },
+  /** A 2-D model folder (Mlp2D) → its key. */
+  async spiralLoad({ url, files }) {
+    await ready;
+    const model = ddpm.SpiralModel.fromFiles(files ?? (await fetchFolder(url, null, 'unet')));
+    const key = crypto.randomUUID();
+    models.set(key, model);
+    return { key };
+  },
+  async spiralStart({ key, settings }) {
+    const model = models.get(key);
+    if (!model) throw new Error('the spiral model is no longer loaded');
+    const session = model.sampler(settings);
+    const runId = crypto.randomUUID();
+    runs.set(runId, session);
+    return { runId, timesteps: Array.from(session.timesteps()), x: await session.current() };
+  },
+  async spiralSteps({ runId, k }) {
+    const session = runs.get(runId);
+    if (!session) throw new Error('this run has ended');
+    return session.steps(k);
+  },
+  async spiralDrift({ key, points, t, prev }) {
+    const model = models.get(key);
+    if (!model) throw new Error('the spiral model is no longer loaded');
+    return model.drift(points, t, prev);
+  },
+  /** Live training (Algorithm 1) from fresh weights: → a run id for `trainSteps`, `trainSnapshot`. */
+  async trainStart({ settings }) {
+    await ready;
+    const runId = crypto.randomUUID();
+    runs.set(runId, new ddpm.SpiralTrainer(settings));
+    return { runId };
+  },
+  async trainSteps({ runId, k }) {
+    const trainer = runs.get(runId);
+    if (!trainer) throw new Error('this training run has ended');
+    return trainer.train(k);
+  },
+  /** The trainer's weights now, as a spiral model key (unload it when done). */
+  async trainSnapshot({ runId }) {
+    const trainer = runs.get(runId);
+    if (!trainer) throw new Error('this training run has ended');
+    const key = crypto.randomUUID();
+    models.set(key, trainer.model());
+    return { key };
+  },
+  /** n points of the spiral and the sliced Wasserstein distance of `points` to them. */
+  async spiralTarget({ n, seed, points }) {
+    await ready;
+    const target = ddpm.spiralPoints(n, BigInt(seed));
+    return { target, distance: points ? ddpm.slicedWasserstein(points, target) : null };
+  },
   async stop({ runId }) {
     runs.get(runId)?.free();
     return runs.delete(runId);

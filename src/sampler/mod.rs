@@ -48,6 +48,14 @@ pub enum Method {
     },
 }
 
+/// The drift of one reverse step, μ_θ(x_t, t) − x_t, from `t` to `prev`: where eq. 14's mean
+/// moves a point, before the noise σ_t z is added (the arrows of the page's spiral view).
+pub fn drift<const D: usize, M: EpsModel<D>>(schedule: &Schedule, model: &M, x_t: Tensor<D>, t: usize, prev: Option<usize>, clip: Option<f64>) -> Tensor<D> {
+    let eps = model.eps(x_t.clone(), t, None);
+    let x0 = predict_x0(schedule, x_t.clone(), eps, t, clip);
+    schedule.posterior(t, prev).mean(x_t.clone(), x0).sub(x_t)
+}
+
 /// Everything that decides a run besides the model and the seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

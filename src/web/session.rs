@@ -1,15 +1,15 @@
 //! A loaded model and the sampling runs over it, for the page's worker.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use burn::tensor::{Tensor, TensorData};
-use js_sys::{Float32Array, Object, Reflect, Uint8Array};
+use js_sys::{Float32Array, Object};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use super::backend::device;
-use super::{js_error, set};
+use super::inpaint::{InpaintSession, InpaintSettings};
+use super::{file_map, js_error, set};
 use crate::checkpoint::{self, Network, NetworkConfig};
 use crate::model::UNet2DModel;
 use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig};
@@ -47,20 +47,13 @@ impl Model {
     /// (or a pipeline's `model_index.json`, `unet/…`, `scheduler/…`).
     #[wasm_bindgen(js_name = fromFiles)]
     pub fn from_files(files: Object) -> Result<Model, JsError> {
-        let mut map = HashMap::new();
-        for key in Object::keys(&files).iter() {
-            let name = key.as_string().ok_or_else(|| js_error("file names must be strings"))?;
-            let bytes = Reflect::get(&files, &key).map_err(|_| js_error("unreadable file entry"))?;
-            let bytes = bytes.dyn_into::<Uint8Array>().map_err(|_| js_error(format!("{name}: expected a Uint8Array")))?;
-            map.insert(name, bytes.to_vec());
-        }
-        let loaded = checkpoint::load(&map, &device()).map_err(js_error)?;
+        let loaded = checkpoint::load(&file_map(&files)?, &device()).map_err(js_error)?;
         let scheduler = match &loaded.scheduler_config {
             Some(json) => SchedulerConfig::parse(json).map_err(js_error)?,
             None => SchedulerConfig::default(),
         };
         let Network::UNet(unet) = loaded.network else {
-            return Err(js_error("this model is not a UNet2DModel"));
+            return Err(js_error("this is a 2-D model (Mlp2D): load it with SpiralModel, not Model"));
         };
         Ok(Model { unet: Rc::new(unet), config: loaded.config, scheduler, dtypes: loaded.dtypes })
     }
@@ -120,6 +113,19 @@ impl Model {
             sampler = sampler.with_labels(vec![class; dims[0]]).map_err(js_error)?;
         }
         Ok(SamplerSession { unet: self.unet.clone(), sampler, guidance: run.guidance })
+    }
+
+    /// Starts an inpainting run: `{ seed, batch, image, mask, method }` with `method`
+    /// `{ kind: "replacement", sampler? }` or `{ kind: "repaint", steps, jump_length, jump_n_sample, eta }`.
+    pub fn inpainter(&self, settings: JsValue) -> Result<InpaintSession, JsError> {
+        let settings: InpaintSettings = serde_wasm_bindgen::from_value(settings)?;
+        let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
+        let channels = config.in_channels;
+        let size = config.sample_size.unwrap_or_else(|| ((settings.image.len() / channels) as f64).sqrt() as usize);
+        let schedule = self.scheduler.schedule().map_err(js_error)?;
+        let defaults = self.scheduler.default_settings().map_err(js_error)?;
+        let null_class = config.num_class_embeds.map(|n| n - 1);
+        InpaintSession::new(self.unet.clone(), schedule, defaults, null_class, [channels, size], settings)
     }
 }
 

@@ -1,0 +1,165 @@
+//! Inpainting runs in the page: replacement or RePaint over a batch, one move per `step()`.
+
+use std::rc::Rc;
+
+use burn::tensor::{Tensor, TensorData};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use super::backend::device;
+use super::session::to_f32;
+use super::{js_error, set};
+use crate::inpaint::{Known, RePaint, RePaintSettings, Replacement};
+use crate::model::{EpsModel, UNet2DModel};
+use crate::sampler::{Sampler, SamplerSettings};
+use crate::schedule::Schedule;
+
+/// Settings of one inpainting run, as a plain JS object.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InpaintSettings {
+    pub seed: u64,
+    #[serde(default = "one")]
+    pub batch: usize,
+    /// The known image, [C, H, W] in the model's range [−1, 1].
+    pub image: Vec<f32>,
+    /// [H, W], 1 where the image is known, 0 where it is to be filled.
+    pub mask: Vec<f32>,
+    pub method: InpaintMethod,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum InpaintMethod {
+    /// The sampler's settings; absent: the checkpoint's defaults.
+    Replacement { sampler: Option<SamplerSettings> },
+    Repaint(RePaintSettings),
+}
+
+/// A class-conditional model inpaints unconditionally, with its null class.
+struct Unconditional<'a> {
+    unet: &'a UNet2DModel,
+    null_class: Option<usize>,
+}
+
+impl EpsModel<4> for Unconditional<'_> {
+    fn eps(&self, x_t: Tensor<4>, t: usize, _labels: Option<&[usize]>) -> Tensor<4> {
+        let labels = self.null_class.map(|c| vec![c; x_t.dims()[0]]);
+        self.unet.eps(x_t, t, labels.as_deref())
+    }
+}
+
+enum Run {
+    Replacement(Replacement),
+    RePaint(RePaint),
+}
+
+/// An inpainting run in progress.
+#[wasm_bindgen]
+pub struct InpaintSession {
+    unet: Rc<UNet2DModel>,
+    null_class: Option<usize>,
+    run: Run,
+    total: usize,
+    done_moves: usize,
+}
+
+impl InpaintSession {
+    pub(crate) fn new(
+        unet: Rc<UNet2DModel>,
+        schedule: Schedule,
+        defaults: SamplerSettings,
+        null_class: Option<usize>,
+        [channels, size]: [usize; 2],
+        settings: InpaintSettings,
+    ) -> Result<Self, JsError> {
+        let one = [1, channels, size, size];
+        if settings.image.len() != channels * size * size {
+            return Err(js_error(format!(
+                "the image has {} values; this model needs {channels}×{size}×{size} = {}",
+                settings.image.len(),
+                channels * size * size
+            )));
+        }
+        let n = settings.batch.max(1);
+        unet.check_input([n, channels, size, size]).map_err(js_error)?;
+        let image = Tensor::from_data(TensorData::new(settings.image, one), &device());
+        let known = Known::new(image, &settings.mask, &device()).map_err(js_error)?;
+        let (run, total) = match settings.method {
+            InpaintMethod::Replacement { sampler } => {
+                let sampler = Sampler::new(schedule, sampler.unwrap_or(defaults), [n, channels, size, size], settings.seed, &device())
+                    .map_err(js_error)?;
+                let total = sampler.timesteps().len();
+                (Run::Replacement(Replacement::new(sampler, known, settings.seed)), total)
+            }
+            InpaintMethod::Repaint(repaint) => {
+                let run = RePaint::new(schedule, repaint, known, n, settings.seed).map_err(js_error)?;
+                let total = run.total_moves();
+                (Run::RePaint(run), total)
+            }
+        };
+        Ok(Self { unet, null_class, run, total, done_moves: 0 })
+    }
+}
+
+#[wasm_bindgen]
+impl InpaintSession {
+    /// Moves in the whole run (RePaint's jumps back up included).
+    #[wasm_bindgen(getter, js_name = totalSteps)]
+    pub fn total_steps(&self) -> usize {
+        self.total
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> bool {
+        self.done_moves >= self.total
+    }
+
+    /// The current state, NCHW.
+    pub fn current(&self) -> js_sys::Promise {
+        let x = match &self.run {
+            Run::Replacement(r) => r.sampler.current().clone(),
+            Run::RePaint(r) => r.current().clone(),
+        };
+        wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+    }
+
+    /// One move; resolves to `{ t, next, xt, x0, eps }` after a denoising move, or to
+    /// `{ renoise: true, xt }` after one of RePaint's jumps back up.
+    pub fn step(&mut self) -> Result<js_sys::Promise, JsError> {
+        if self.done() {
+            return Err(js_error("inpainting is already finished"));
+        }
+        let model = Unconditional { unet: self.unet.as_ref(), null_class: self.null_class };
+        let out = match &mut self.run {
+            Run::Replacement(r) => Some(r.step(&model).map_err(js_error)?),
+            Run::RePaint(r) => r.step(&model).map_err(js_error)?,
+        };
+        self.done_moves += 1;
+        let current = match &self.run {
+            Run::Replacement(r) => r.sampler.current().clone(),
+            Run::RePaint(r) => r.current().clone(),
+        };
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let obj = js_sys::Object::new();
+            match out {
+                Some(out) => {
+                    set(&obj, "t", out.t as u32);
+                    set(&obj, "next", out.next_t.map_or(-1, |t| t as i32));
+                    set(&obj, "xt", to_f32(out.sample).await?);
+                    set(&obj, "x0", to_f32(out.pred_x0).await?);
+                    set(&obj, "eps", to_f32(out.pred_eps).await?);
+                }
+                None => {
+                    set(&obj, "renoise", true);
+                    set(&obj, "xt", to_f32(current).await?);
+                }
+            }
+            Ok(obj.into())
+        }))
+    }
+}

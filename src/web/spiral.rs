@@ -1,0 +1,215 @@
+//! The 2-D spiral in the page (the reference's Fig. 4): the MLP ε_θ loaded or trained live
+//! (Algorithm 1), a cloud of particles run through the reverse process, and the drift field.
+//! It always runs on the CPU: a 2×128 MLP is too small for a GPU to beat the cost of a dispatch.
+
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use js_sys::{Float32Array, Object};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use super::session::to_f32;
+use super::{file_map, js_error, set};
+use crate::checkpoint::{self, Network};
+use crate::model::{Mlp2D, Mlp2DConfig};
+use crate::sampler::{drift, Method, Sampler, SamplerSettings, Variance};
+use crate::schedule::Schedule;
+use crate::train2d::{Train2d, Train2dSettings};
+
+fn cpu() -> Device {
+    Device::flex()
+}
+
+/// A 2-D ε_θ, loaded or taken from a live training run. Ho et al.'s schedule.
+#[wasm_bindgen]
+pub struct SpiralModel {
+    model: Rc<Mlp2D>,
+    schedule: Schedule,
+}
+
+#[derive(Deserialize)]
+struct SpiralRun {
+    n: usize,
+    seed: u64,
+    #[serde(default = "all_steps")]
+    steps: usize,
+}
+
+fn all_steps() -> usize {
+    1000
+}
+
+#[wasm_bindgen]
+impl SpiralModel {
+    /// Loads `{ "config.json", "diffusion_pytorch_model.safetensors" }` of an Mlp2D folder.
+    #[wasm_bindgen(js_name = fromFiles)]
+    pub fn from_files(files: Object) -> Result<SpiralModel, JsError> {
+        let loaded = checkpoint::load(&file_map(&files)?, &cpu()).map_err(js_error)?;
+        let Network::Mlp2D(model) = loaded.network else {
+            return Err(js_error("this is an image model (UNet2DModel): load it with Model, not SpiralModel"));
+        };
+        Ok(Self { model: Rc::new(model), schedule: Schedule::ho_linear() })
+    }
+
+    /// Starts the reverse process for `{ n, seed, steps? }` particles from N(0, I).
+    pub fn sampler(&self, settings: JsValue) -> Result<SpiralSession, JsError> {
+        let run: SpiralRun = serde_wasm_bindgen::from_value(settings)?;
+        if run.n == 0 {
+            return Err(js_error("n must be at least 1"));
+        }
+        let settings = SamplerSettings { method: Method::Ddpm { variance: Variance::FixedSmall }, steps: run.steps, clip_sample: None, ..Default::default() };
+        let sampler = Sampler::new(self.schedule.clone(), settings, [run.n, 2], run.seed, &cpu()).map_err(js_error)?;
+        Ok(SpiralSession { model: self.model.clone(), sampler })
+    }
+
+    /// μ_θ(x, t) − x at `points` ([N, 2] row-major) for a step from `t` to `prev` (−1: the end).
+    pub async fn drift(&self, points: Vec<f32>, t: u32, prev: i32) -> Result<Float32Array, JsError> {
+        if points.len() % 2 != 0 {
+            return Err(js_error("points must be [N, 2]: an even number of values"));
+        }
+        let t = t as usize;
+        let prev = usize::try_from(prev).ok();
+        if t >= self.schedule.num_train_timesteps() || prev.is_some_and(|p| p >= t) {
+            return Err(js_error(format!("a step goes from t in 0..{} down to an earlier prev", self.schedule.num_train_timesteps())));
+        }
+        let n = points.len() / 2;
+        let x = Tensor::from_data(TensorData::new(points, [n, 2]), &cpu());
+        to_f32(drift(&self.schedule, self.model.as_ref(), x, t, prev, None)).await
+    }
+}
+
+/// Particles on their way from N(0, I) to the spiral.
+#[wasm_bindgen]
+pub struct SpiralSession {
+    model: Rc<Mlp2D>,
+    sampler: Sampler<2>,
+}
+
+#[wasm_bindgen]
+impl SpiralSession {
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> bool {
+        self.sampler.is_done()
+    }
+
+    pub fn timesteps(&self) -> Vec<u32> {
+        self.sampler.timesteps().iter().map(|&t| t as u32).collect()
+    }
+
+    /// The particles now, [N, 2].
+    pub fn current(&self) -> js_sys::Promise {
+        let x = self.sampler.current().clone();
+        wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+    }
+
+    /// `k` steps (fewer at the end); resolves to `{ t, next, x }`: the last step's t, the
+    /// timestep the particles are at now (−1: x_0), and the particles.
+    pub fn steps(&mut self, k: usize) -> Result<js_sys::Promise, JsError> {
+        let mut last = None;
+        for _ in 0..k.max(1) {
+            if self.sampler.is_done() {
+                break;
+            }
+            last = Some(self.sampler.step(self.model.as_ref()).map_err(js_error)?);
+        }
+        let last = last.ok_or_else(|| js_error("the particles have already reached t = 0"))?;
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let obj = Object::new();
+            set(&obj, "t", last.t as u32);
+            set(&obj, "next", last.next_t.map_or(-1, |t| t as i32));
+            set(&obj, "x", to_f32(last.sample).await?);
+            Ok(obj.into())
+        }))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrainerSettings {
+    steps: usize,
+    #[serde(default = "batch")]
+    batch: usize,
+    #[serde(default = "learning_rate")]
+    learning_rate: f64,
+    #[serde(default)]
+    seed: u64,
+}
+
+fn batch() -> usize {
+    Train2dSettings::default().batch
+}
+
+fn learning_rate() -> f64 {
+    Train2dSettings::default().learning_rate
+}
+
+/// Algorithm 1 run live on the spiral, from fresh weights (burn autodiff in wasm).
+#[wasm_bindgen]
+pub struct SpiralTrainer {
+    run: Train2d,
+}
+
+#[wasm_bindgen]
+impl SpiralTrainer {
+    /// `{ steps, batch?, learningRate?, seed? }`; the learning rate decays to 0 over `steps`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings: JsValue) -> Result<SpiralTrainer, JsError> {
+        let s: TrainerSettings = serde_wasm_bindgen::from_value(settings)?;
+        if s.steps == 0 || s.batch == 0 || !(s.learning_rate > 0.0) {
+            return Err(js_error("training needs steps ≥ 1, batch ≥ 1 and a positive learning rate"));
+        }
+        let settings = Train2dSettings { steps: s.steps, batch: s.batch, learning_rate: s.learning_rate, seed: s.seed };
+        let run = Train2d::new(&Mlp2DConfig::default(), Schedule::ho_linear(), settings, &cpu()).map_err(js_error)?;
+        Ok(Self { run })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn step(&self) -> usize {
+        self.run.step
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> bool {
+        self.run.is_done()
+    }
+
+    /// Up to `k` more steps; resolves to `{ step, loss }`, loss the mean L_simple over them.
+    pub fn train(&mut self, k: usize) -> Result<js_sys::Promise, JsError> {
+        let mut losses = Vec::new();
+        while losses.len() < k.max(1) && !self.run.is_done() {
+            losses.push(self.run.step().detach());
+        }
+        if losses.is_empty() {
+            return Err(js_error("training has already run all its steps"));
+        }
+        let step = self.run.step;
+        let mean = Tensor::cat(losses, 0).mean();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let obj = Object::new();
+            set(&obj, "step", step as u32);
+            set(&obj, "loss", to_f32(mean).await?.get_index(0));
+            Ok(obj.into())
+        }))
+    }
+
+    /// The weights as they are now, for sampling.
+    pub fn model(&self) -> SpiralModel {
+        SpiralModel { model: Rc::new(self.run.model()), schedule: Schedule::ho_linear() }
+    }
+}
+
+/// `n` points of the spiral itself, [n, 2] row-major: the target the particles are held against.
+#[wasm_bindgen(js_name = spiralPoints)]
+pub fn spiral_points(n: usize, seed: u64) -> Float32Array {
+    Float32Array::from(crate::data2d::spiral(n, seed).as_slice())
+}
+
+/// Sliced Wasserstein-1 distance between two equal-sized point sets [n, 2] (64 directions).
+#[wasm_bindgen(js_name = slicedWasserstein)]
+pub fn sliced_wasserstein(a: &[f32], b: &[f32]) -> Result<f64, JsError> {
+    if a.len() != b.len() || a.len() % 2 != 0 {
+        return Err(js_error("two point sets [n, 2] of the same size are needed"));
+    }
+    Ok(crate::data2d::sliced_wasserstein(a, b, 64))
+}

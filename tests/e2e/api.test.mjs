@@ -1,0 +1,142 @@
+// The wasm API behind views 4–6, in the browser on WebGPU (SwiftShader) and on the CPU:
+// inpainting keeps what is known, the spiral model's particles land on the spiral, and live
+// training lowers L_simple.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, serve } from './harness.mjs';
+
+let server;
+before(async () => {
+  server = await serve();
+});
+after(() => server.close());
+
+for (const webgpu of [true, false]) {
+  describe(webgpu ? 'WebGPU (SwiftShader)' : 'CPU fallback (forced)', () => {
+    let browser;
+    let page;
+    let errors;
+    before(async () => {
+      browser = await launch({ webgpu });
+      ({ page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`));
+      await page.evaluate(async (forceCpu) => {
+        const { DdpmClient } = await import('/www/client.js');
+        window.client = new DdpmClient();
+        window.backend = await window.client.init(forceCpu);
+      }, !webgpu);
+    });
+    after(() => browser.close());
+
+    for (const method of ['replacement', 'repaint']) {
+      test(`${method} inpainting keeps the known quadrants and fills the others`, async () => {
+        const out = await page.evaluate(async (method) => {
+          const { client } = window;
+          const { key } = await client.load('/tests/reference/fixtures/unet/f16_grey', undefined, 'unet');
+          const size = 16;
+          // A known image: a diagonal gradient; known = the two left quadrants.
+          const image = new Float32Array(size * size).map((_, i) => ((i % size) + Math.floor(i / size)) / size - 1);
+          const mask = new Float32Array(size * size).map((_, i) => ((i % size) < size / 2 ? 1 : 0));
+          const runs = [];
+          for (const seed of [1, 2]) {
+            const settings = {
+              seed, batch: 2, image, mask,
+              method: method === 'replacement'
+                ? { kind: 'replacement', sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 5, spacing: 'leading', steps_offset: 0, clip_sample: 1 } }
+                : { kind: 'repaint', steps: 4, jump_length: 2, jump_n_sample: 2, eta: 1, clip_sample: 1 },
+            };
+            const { runId, total } = await client.inpaintStart(key, settings);
+            let last;
+            let renoised = 0;
+            for (let i = 0; i < total; i++) {
+              last = await client.step(runId);
+              if (last.renoise) renoised++;
+            }
+            const late = await client.step(runId).then(() => 'stepped', (e) => e.message);
+            await client.stop(runId);
+            runs.push({ xt: Array.from(last.xt), total, renoised, late });
+          }
+          const badSize = await client.inpaintStart(key, { seed: 0, image: new Float32Array(10), mask, method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
+          const badMask = await client.inpaintStart(key, { seed: 0, image, mask: new Float32Array(size * size).fill(2), method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
+          client.unload(key);
+          return { runs, image: Array.from(image), mask: Array.from(mask), badSize, badMask, size };
+        }, method);
+        const { runs, image, mask, size } = out;
+        for (const run of runs) {
+          let knownDiff = 0;
+          let unknownStd = 0;
+          for (let s = 0; s < 2; s++) {
+            const sample = run.xt.slice(s * size * size, (s + 1) * size * size);
+            const unknown = sample.filter((_, i) => mask[i] === 0);
+            const mean = unknown.reduce((a, b) => a + b, 0) / unknown.length;
+            unknownStd += Math.sqrt(unknown.reduce((a, v) => a + (v - mean) ** 2, 0) / unknown.length) / 2;
+            sample.forEach((v, i) => {
+              if (mask[i] === 1) knownDiff = Math.max(knownDiff, Math.abs(v - image[i]));
+            });
+          }
+          assert.ok(knownDiff < 1e-5, `known region moved by ${knownDiff}`);
+          assert.ok(unknownStd > 0.01, `filled region is blank (std ${unknownStd})`);
+          assert.ok(run.xt.every(Number.isFinite));
+          assert.match(run.late, /already finished/);
+        }
+        if (method === 'repaint') assert.ok(runs[0].renoised > 0, 'RePaint jumps back up');
+        const filled = (run) => run.xt.filter((_, i) => mask[i % (size * size)] === 0);
+        const seedDiff = filled(runs[0]).reduce((m, v, i) => Math.max(m, Math.abs(v - filled(runs[1])[i])), 0);
+        assert.ok(seedDiff > 0.05, `two seeds fill alike (max diff ${seedDiff})`);
+        assert.match(out.badSize, /the image has 10 values; this model needs 1×16×16 = 256/);
+        assert.match(out.badMask, /mask values must lie in \[0, 1\]/);
+        assert.deepEqual(errors, []);
+      });
+    }
+
+    test('the shipped spiral model carries N(0, I) onto the spiral; its drift field is finite', async () => {
+      const out = await page.evaluate(async () => {
+        const { client } = window;
+        const { key } = await client.spiralLoad('/www/models/spiral2d');
+        const n = 2000;
+        const { runId, timesteps, x: start } = await client.spiralStart(key, { n, seed: 5, steps: 1000 });
+        const before = (await client.spiralTarget(n, 11, start)).distance;
+        let last;
+        for (let i = 0; i < timesteps.length; i += 100) last = await client.spiralSteps(runId, 100);
+        await client.stop(runId);
+        const after = (await client.spiralTarget(n, 11, last.x)).distance;
+        const floor = (await client.spiralTarget(n, 12, (await client.spiralTarget(n, 13)).target)).distance;
+        const grid = new Float32Array([0, 0, 1, 1, -1, 0.5]);
+        const drift = Array.from(await client.spiralDrift(key, grid, 500, 499));
+        const badDrift = await client.spiralDrift(key, grid, 5, 9).then(() => 'ok', (e) => e.message);
+        client.unload(key);
+        return { before, after, floor, next: last.next, drift, badDrift };
+      });
+      console.log(`spiral: sliced W1 ${out.before.toFixed(3)} (x_T) → ${out.after.toFixed(4)} (x_0); floor ${out.floor.toFixed(4)}`);
+      assert.equal(out.next, -1);
+      assert.ok(out.after < 3 * out.floor, `particles are ${out.after} from the spiral, floor ${out.floor}`);
+      assert.ok(out.before > 10 * out.after);
+      assert.ok(out.drift.every(Number.isFinite) && out.drift.some((v) => v !== 0));
+      assert.match(out.badDrift, /a step goes from t/);
+      assert.deepEqual(errors, []);
+    });
+
+    test('live training (Algorithm 1 in wasm) lowers the loss', async () => {
+      const out = await page.evaluate(async () => {
+        const { client } = window;
+        const { runId } = await client.trainStart({ steps: 400, seed: 3 });
+        // Mean L_simple over the first 20 steps, the next 180 and the last 200.
+        const losses = [];
+        for (const k of [20, 180, 200]) losses.push((await client.trainSteps(runId, k)).loss);
+        const { key } = await client.trainSnapshot(runId);
+        const over = await client.trainSteps(runId, 1).then(() => 'trained', (e) => e.message);
+        await client.stop(runId);
+        const { runId: sample } = await client.spiralStart(key, { n: 64, seed: 1, steps: 50 });
+        const last = await client.spiralSteps(sample, 50);
+        client.unload(key);
+        const bad = await client.trainStart({ steps: 0 }).then(() => 'started', (e) => e.message);
+        return { losses, over, finite: Array.from(last.x).every(Number.isFinite), bad };
+      });
+      console.log(`live training: mean L_simple over steps 1–20, 21–200, 201–400: ${out.losses.map((l) => l.toFixed(3)).join(' → ')}`);
+      assert.ok(out.losses[2] < 0.6 * out.losses[0] && out.losses[2] < out.losses[1], `loss ${out.losses}`);
+      assert.match(out.over, /already run all its steps/);
+      assert.ok(out.finite);
+      assert.match(out.bad, /steps ≥ 1/);
+      assert.deepEqual(errors, []);
+    });
+  });
+}
