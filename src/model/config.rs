@@ -188,15 +188,50 @@ impl UNet2DConfig {
             if groups == 0 || c % groups != 0 {
                 return Err(Error::Config(format!("{c} channels do not split into {groups} groups")));
             }
-            if let Some(d) = self.attention_head_dim {
-                if d == 0 || c % d != 0 {
-                    return Err(Error::Config(format!("{c} channels do not split into heads of {d}")));
-                }
+        }
+        // Heads only matter where there is attention: as in diffusers, other widths need not
+        // divide by attention_head_dim.
+        if let Some(d) = self.attention_head_dim {
+            let down = self.down_block_types.iter().zip(&self.block_out_channels);
+            let up = self.up_block_types.iter().zip(self.block_out_channels.iter().rev());
+            let mut attended: Vec<usize> = down.chain(up).filter(|(t, _)| t.starts_with("Attn")).map(|(_, &c)| c).collect();
+            if self.add_attention {
+                attended.push(self.block_out_channels[levels - 1]);
+            }
+            if let Some(c) = attended.into_iter().find(|&c| d == 0 || c % d != 0) {
+                return Err(Error::Config(format!("{c} channels (an attention block) do not split into heads of {d}")));
             }
         }
         if self.block_out_channels[0] % 2 != 0 {
             return Err(Error::Config("block_out_channels[0] must be even (sinusoidal embedding)".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faces64() -> UNet2DConfig {
+        UNet2DConfig {
+            block_out_channels: vec![16, 32, 64, 128],
+            down_block_types: ["DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"].map(String::from).to_vec(),
+            up_block_types: ["UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"].map(String::from).to_vec(),
+            norm_num_groups: Some(8),
+            attention_head_dim: Some(32),
+            layers_per_block: 1,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn head_width_is_checked_only_where_there_is_attention() {
+        // 16 and 32 channels have no attention: diffusers accepts this config, so must we.
+        faces64().validate().unwrap();
+        let mut narrow = faces64();
+        narrow.block_out_channels = vec![16, 32, 48, 128];
+        let err = narrow.validate().unwrap_err().to_string();
+        assert!(err.contains("48 channels (an attention block) do not split into heads of 32"), "{err}");
     }
 }
