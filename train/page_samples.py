@@ -6,6 +6,8 @@
   one person per row. Credit: AT&T Laboratories Cambridge.
 - fashion-test.png: the first ten Fashion-MNIST test images of each class, 32×32 grey, one class
   per row (row = label).
+- fashion-class-means.png: the mean training image of each class, 32×32 grey, one row of ten
+  (column = label): what the guidance view measures its samples against.
 - samples.json: the sprites' tile sizes, rows and what each row is, for the page.
 """
 import argparse
@@ -42,13 +44,18 @@ def main() -> int:
     labels = fashion["test_labels"]
     sprite([fashion["test"][labels == c][:10] for c in range(10)]).save(args.out / "fashion-test.png", optimize=True)
 
+    means = [fashion["train"][fashion["train_labels"] == c].astype(np.float64).mean(axis=0) for c in range(10)]
+    sprite([np.stack([np.round(m).astype(np.uint8) for m in means])]).save(args.out / "fashion-class-means.png", optimize=True)
+
     (args.out / "samples.json").write_text(json.dumps({
         "faces-heldout.png": {"tile": 64, "columns": 10, "rows": [f"person s{p}" for p in people],
                               "credit": "ORL faces, AT&T Laboratories Cambridge", "held_out_from": "faces64"},
         "fashion-test.png": {"tile": 32, "columns": 10, "rows": FASHION_CLASSES,
                              "credit": "Fashion-MNIST test set, Zalando Research (MIT)", "held_out_from": "fashion32"},
+        "fashion-class-means.png": {"tile": 32, "columns": 10, "rows": ["mean training image, column = class"],
+                                    "columns_are": FASHION_CLASSES, "credit": "Fashion-MNIST training set, Zalando Research (MIT)"},
     }, indent=1) + "\n")
-    print(f"wrote {args.out}/faces-heldout.png, fashion-test.png, samples.json")
+    print(f"wrote {args.out}/faces-heldout.png, fashion-test.png, fashion-class-means.png, samples.json")
     return 0
 
 

@@ -162,3 +162,8 @@ export async function describeAdapter() {
     return { available: false, reason: `requesting a WebGPU adapter failed: ${error.message}` };
   }
 }
+
+/** Why the CPU runs: the browser's own words (no navigator.gpu, no adapter) before the backend's. */
+export function cpuReason(backend, adapter, forced) {
+  return !forced && !adapter.available && adapter.reason ? adapter.reason : backend.reason;
+}

@@ -1,16 +1,25 @@
-// The page: the backend, the model, the three views, the permalink and the keyboard.
-import { DdpmClient, describeAdapter } from './client.js';
+// The page: the backend, the model, the six views, the permalink and the keyboard.
+import { cpuReason, DdpmClient, describeAdapter } from './client.js';
+import { ModelStore } from './models.js';
 import { readHash, writeHash } from './permalink.js';
 import { showStatus as status } from './status.js';
-import { CompareView } from './views/compare.js';
-import { ForwardView } from './views/forward.js';
-import { ReverseView } from './views/reverse.js';
+import * as compare from './views/compare.js';
+import * as forward from './views/forward.js';
+import * as guidance from './views/guidance.js';
+import * as inpaint from './views/inpaint.js';
+import * as reverse from './views/reverse.js';
+import * as spiral from './views/spiral.js';
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['forward', 'reverse', 'compare'];
+const VIEWS = ['forward', 'reverse', 'compare', 'inpaint', 'guidance', 'spiral'];
+// Views 4–6 bring their own markup and models (as in the embeddable element); they start when
+// first shown, and their settings live in the hash as `view.setting`.
+const SELF_CONTAINED = { inpaint: [inpaint.InpaintView, inpaint.DEFAULTS], guidance: [guidance.GuidanceView, guidance.DEFAULTS], spiral: [spiral.SpiralView, spiral.DEFAULTS] };
+const prefixed = (view, settings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${view}.${k}`, v]));
 const DEFAULTS = {
   view: 'forward', model: '', sampler: 'ddpm-small', steps: 1000, eta: 0, seed: 0, batch: 4, class: 0,
   t: 250, image: 'faces:0', forwardSeed: 0, film: '999,750,500,250,100,0', ts: '999,750,500,250,100', n: 4, layout: 'rows',
+  ...Object.assign({}, ...Object.entries(SELF_CONTAINED).map(([view, [, defaults]]) => prefixed(view, defaults))),
 };
 // Controls whose value is the permalink's value of the same key.
 const BOUND = { sampler: 'sampler', steps: 'steps', eta: 'eta', seed: 'seed', batch: 'batch', class: 'class', film: 'film-ts', ts: 'compare-ts', n: 'compare-n', layout: 'compare-layout' };
@@ -18,7 +27,27 @@ const BOUND = { sampler: 'sampler', steps: 'steps', eta: 'eta', seed: 'seed', ba
 const client = new DdpmClient();
 const state = { ...readHash(DEFAULTS), key: null, info: null, models: [] };
 const context = { client, $, state, onChange: () => saveHash() };
-const views = { forward: new ForwardView(context), reverse: new ReverseView(context), compare: new CompareView(context) };
+$('forward').innerHTML = forward.template;
+$('reverse').innerHTML = reverse.template;
+$('compare').innerHTML = compare.template;
+const views = { forward: new forward.ForwardView(context), reverse: new reverse.ReverseView(context), compare: new compare.CompareView(context) };
+const models = new ModelStore(client);
+
+/** Creates a self-contained view the first time it is shown, then starts it. */
+function mount(name) {
+  if (!views[name]) {
+    const [View, defaults] = SELF_CONTAINED[name];
+    const settings = Object.fromEntries(Object.keys(defaults).map((k) => [k, state[`${name}.${k}`]]));
+    views[name] = new View($(name), {
+      client, models, settings,
+      onChange: (changed) => {
+        Object.assign(state, prefixed(name, changed));
+        saveHash();
+      },
+    });
+  }
+  return views[name].start();
+}
 
 function saveHash() {
   for (const [key, id] of Object.entries(BOUND)) {
@@ -26,6 +55,43 @@ function saveHash() {
     if (value !== '') state[key] = typeof DEFAULTS[key] === 'number' ? Number(value) : value;
   }
   $('permalink').href = writeHash(state, DEFAULTS);
+}
+
+/** The current view as an iframe and as a <ddpm-demo> element, for a blog post. */
+function embedSnippets() {
+  const page = new URL(location.href);
+  page.searchParams.set('embed', '1');
+  const iframe = `<iframe src="${page.href}" width="100%" height="720" style="border:0" title="ddpm-web: ${state.view}" loading="lazy"></iframe>`;
+  const attrs = { view: state.view === 'compare' ? 'fork' : state.view };
+  if (['forward', 'reverse', 'compare'].includes(state.view)) {
+    if (state.model) attrs.model = state.model;
+    attrs.seed = state.view === 'forward' ? state.forwardSeed : state.seed;
+    if (state.view === 'forward') attrs.t = state.t;
+    if (state.view === 'compare') Object.assign(attrs, { t: state.ts, n: state.n, sampler: state.sampler, steps: state.steps });
+  } else {
+    const [, defaults] = SELF_CONTAINED[state.view];
+    for (const key of Object.keys(defaults)) {
+      const value = state[`${state.view}.${key}`];
+      if (value !== defaults[key] && value !== '') attrs[key === 'trainSteps' ? 'train-steps' : key] = value;
+    }
+  }
+  const script = new URL('www/ddpm-web.js', document.baseURI).href;
+  const element = `<script type="module" src="${script}"></script>\n<ddpm-demo ${Object.entries(attrs).map(([k, v]) => `${k}="${String(v).replace(/"/g, '&quot;')}"`).join(' ')}></ddpm-demo>`;
+  return { iframe, element };
+}
+
+async function showEmbedCode() {
+  const { iframe, element } = embedSnippets();
+  $('embed-iframe').value = iframe;
+  $('embed-element').value = element;
+  $('embed-code').hidden = false;
+  try {
+    await navigator.clipboard.writeText(iframe);
+    status($('embed-status'), 'The iframe code is on your clipboard.', 'ok');
+  } catch {
+    $('embed-iframe').select();
+    status($('embed-status'), 'Copy the code above (the clipboard is not available here).');
+  }
 }
 
 function showView(view, focus = false) {
@@ -39,7 +105,10 @@ function showView(view, focus = false) {
   if (focus) $(`tab-${state.view}`).focus();
   document.body.dataset.view = state.view;
   saveHash();
+  if (SELF_CONTAINED[state.view] && backendReady) mount(state.view);
 }
+
+let backendReady = false;
 
 async function startBackend() {
   status($('backend'), 'Starting the compute backend…');
@@ -47,9 +116,10 @@ async function startBackend() {
   const backend = await client.init($('force-cpu').checked);
   const text = backend.kind === 'webgpu'
     ? `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`
-    : `CPU (wasm) — ${backend.reason}`;
+    : `CPU (wasm) — ${cpuReason(backend, adapter, $('force-cpu').checked)}`;
   status($('backend'), text, backend.kind);
   document.body.dataset.backend = backend.kind;
+  backendReady = true;
 }
 
 function describe(info) {
@@ -90,7 +160,7 @@ async function loadModel(source, label, layout) {
     }
     state.key = key;
     state.info = info;
-    fillClasses(info);
+    reverse.fillClasses($, info, state.models.find((m) => m.id === state.model)?.classes ?? [], state.class);
     status($('model-status'), `${label}: ${describe(info)}`, 'ok');
   } catch (error) {
     if (ticket !== loads) return;
@@ -101,20 +171,6 @@ async function loadModel(source, label, layout) {
   await views.forward.modelChanged();
   views.reverse.modelChanged();
   views.compare.modelChanged();
-}
-
-function fillClasses(info) {
-  const select = $('class');
-  const names = state.models.find((m) => m.id === state.model)?.classes ?? [];
-  select.replaceChildren();
-  if (info.numClasses) {
-    for (let c = 0; c < info.numClasses; c++) {
-      const name = c === info.numClasses - 1 ? 'none (unconditional)' : names[c] ?? `class ${c}`;
-      select.add(new Option(`${c} · ${name}`, String(c)));
-    }
-    select.value = String(Math.min(state.class, info.numClasses - 1));
-  }
-  $('class-label').hidden = !info.numClasses;
 }
 
 async function filesFromList(fileList) {
@@ -152,7 +208,7 @@ async function listModels() {
   } catch (error) {
     status($('model-status'), `The model list could not be read (${error.message}).`, 'error');
   }
-  for (const m of state.models) $('model').add(new Option(m.label, m.id));
+  for (const m of state.models.filter((e) => e.kind !== '2d')) $('model').add(new Option(m.label, m.id));
   // A folder path in the permalink (e.g. #model=tests/reference/fixtures/unet/f16_grey).
   if (state.model && !state.models.some((m) => m.id === state.model) && /^[\w./-]+$/.test(state.model)) {
     $('model').add(new Option(state.model, state.model));
@@ -189,6 +245,13 @@ function onKey(event) {
 }
 
 async function main() {
+  if (new URLSearchParams(location.search).get('embed') === '1') {
+    document.body.dataset.embed = 'true';
+    const full = new URL(location.href);
+    full.searchParams.delete('embed');
+    $('open-full').href = full.href;
+  }
+  $('copy-embed').addEventListener('click', showEmbedCode);
   $('force-cpu').checked = new URLSearchParams(location.search).get('cpu') === '1';
   for (const [key, id] of Object.entries(BOUND)) $(id).value = String(state[key]);
   for (const name of VIEWS) $(`tab-${name}`).addEventListener('click', () => showView(name));
@@ -216,6 +279,7 @@ async function main() {
   await loadModel(...selectedModel());
   saveHash();
   document.body.dataset.ready = state.key ? 'true' : 'error';
+  if (SELF_CONTAINED[state.view]) await mount(state.view);
 }
 
 main().catch((error) => {

@@ -1,7 +1,7 @@
 // A small line plot of a curve over t with a marker at the current t (the schedule's β_t, ᾱ_t,
-// log SNR). Drawn at the device's pixel ratio so the lines stay sharp.
+// log SNR; the spiral's training loss over steps). Drawn at the device's pixel ratio so the lines stay sharp.
 
-export function plotCurve(canvas, values, { title, marker, format = (v) => v.toPrecision(3) }) {
+export function plotCurve(canvas, values, { title, marker, format = (v) => v.toPrecision(3), xLabel = (i) => `t = ${i}` }) {
   const ratio = window.devicePixelRatio || 1;
   const cssWidth = canvas.clientWidth || 240;
   const cssHeight = canvas.clientHeight || 120;
@@ -22,7 +22,7 @@ export function plotCurve(canvas, values, { title, marker, format = (v) => v.toP
     hi = Math.max(hi, v);
   }
   if (hi === lo) hi = lo + 1;
-  const x = (t) => pad.left + (w * t) / (values.length - 1);
+  const x = (t) => pad.left + (w * t) / Math.max(1, values.length - 1);
   const y = (v) => pad.top + h * (1 - (v - lo) / (hi - lo));
 
   context.clearRect(0, 0, cssWidth, cssHeight);
@@ -37,8 +37,8 @@ export function plotCurve(canvas, values, { title, marker, format = (v) => v.toP
   context.lineWidth = 1.5;
   context.stroke();
   context.fillText(`${title}  (${format(lo)} … ${format(hi)})`, pad.left, 14);
-  context.fillText('t = 0', pad.left, cssHeight - 4);
-  const end = `t = ${values.length - 1}`;
+  context.fillText(xLabel(0), pad.left, cssHeight - 4);
+  const end = xLabel(values.length - 1);
   context.fillText(end, cssWidth - pad.right - context.measureText(end).width, cssHeight - 4);
   if (marker !== undefined) {
     context.strokeStyle = accent;

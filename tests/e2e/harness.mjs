@@ -13,10 +13,11 @@ const TYPES = {
   '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.npy': 'application/octet-stream',
 };
 
-export async function serve() {
+/** A static server for `root` (the repository by default). */
+export async function serve(root = ROOT) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    let file = join(ROOT, path);
+    let file = join(root, path);
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);

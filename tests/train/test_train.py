@@ -60,7 +60,7 @@ class DataCommand(unittest.TestCase):
 
         with tempfile.TemporaryDirectory() as tmp:
             run(PYTHON, TRAIN / "page_samples.py", "--out", tmp)
-            for name in ("faces-heldout.png", "fashion-test.png"):
+            for name in ("faces-heldout.png", "fashion-test.png", "fashion-class-means.png"):
                 fresh = np.asarray(Image.open(Path(tmp) / name))
                 shipped = np.asarray(Image.open(ROOT / "www" / "samples" / name))
                 self.assertTrue(np.array_equal(fresh, shipped), f"www/samples/{name} is not what page_samples.py makes")

@@ -4,6 +4,30 @@ import { showStatus } from '../status.js';
 import { drawTiles, enlarge, meanPixelStd, savePng, toTiles } from '../render.js';
 import { parseTimesteps, runSettings } from './reverse.js';
 
+export const template = `
+  <p>One trajectory is run down from x<sub>T</sub>. At each chosen t, its x<sub>t</sub> is copied and finished N times with fresh noise:
+    N samples of p(x<sub>0</sub> | x<sub>t</sub>). From an early (very noisy) x<sub>t</sub> the samples differ widely; from a late one they
+    agree — the image was already decided. The sampler settings are those of view 2.</p>
+  <div class="controls">
+    <label>t values <input type="text" id="compare-ts" value="999,750,500,250,100" inputmode="numeric" pattern="[0-9, ]+"></label>
+    <label>Samples per t <input type="number" id="compare-n" value="4" min="2" max="8"></label>
+    <label>Layout <select id="compare-layout">
+      <option value="rows">rows: t × samples</option>
+      <option value="fig7">Ho et al. Fig. 7: x_t bottom-right, 3 samples</option>
+    </select></label>
+    <button id="compare-run" disabled>Run</button>
+    <button id="compare-cancel" disabled>■ Cancel</button>
+    <button id="save-compare" disabled>Save PNG</button>
+  </div>
+  <progress id="compare-progress" value="0" max="1"></progress>
+  <p id="compare-status" role="status" aria-live="polite"></p>
+  <canvas id="compare-grid" class="wide" aria-label="samples of p(x_0|x_t), one row per t"></canvas>
+  <table id="compare-table" aria-label="spread of the samples per t">
+    <thead><tr><th scope="col">t</th><th scope="col">spread (mean per-pixel std across samples)</th></tr></thead>
+    <tbody></tbody>
+  </table>
+`;
+
 export class CompareView {
   constructor({ client, $, state, onChange }) {
     Object.assign(this, { client, $, state, onChange });

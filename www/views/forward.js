@@ -1,19 +1,41 @@
 // View 1, the forward process: an image x_0, a t slider, x_t ~ q(x_t | x_0) with a fixed seed,
 // and the schedule's β_t, ᾱ_t and log SNR with a marker at t.
 import { showStatus } from '../status.js';
-import { drawGrid, imageToInput, spriteTile } from '../render.js';
+import { clearSelection, showGallery, SPRITES } from '../gallery.js';
+import { drawGrid, imageToInput } from '../render.js';
 import { plotCurve } from '../plot.js';
 
-const SPRITES = {
-  // `shown`: the sprite columns offered as thumbnails (a few views of each person or class).
-  faces: { file: 'www/samples/faces-heldout.png', tile: 64, shown: [0, 3, 6, 9] },
-  fashion: { file: 'www/samples/fashion-test.png', tile: 32, shown: [0, 5] },
-};
+export const template = `
+  <p>The forward process adds Gaussian noise step by step (eqs. 1–4). It has a closed form:
+    x<sub>t</sub> = √ᾱ<sub>t</sub> x<sub>0</sub> + √(1 − ᾱ<sub>t</sub>) ε with ε ~ N(0, I), so any t can be reached in one go.
+    Move t and watch the image drown; the seed fixes ε.</p>
+  <div class="controls">
+    <label>Images <select id="forward-source">
+      <option value="faces">held-out faces (ORL, never trained on)</option>
+      <option value="fashion">Fashion-MNIST test items</option>
+      <option value="upload">your image…</option>
+    </select></label>
+    <input type="file" id="forward-upload" accept="image/*" hidden aria-label="Upload an image">
+    <label>Seed <input type="number" id="forward-seed" value="0" min="0" step="1"></label>
+  </div>
+  <div id="gallery" class="gallery" role="listbox" aria-label="Pick an image"></div>
+  <label class="slider">t <input type="range" id="forward-t" min="0" max="999" value="250" step="1">
+    <output id="forward-t-value" for="forward-t">250</output></label>
+  <div class="panels">
+    <figure><canvas id="forward-x0" aria-label="x_0, the clean image"></canvas><figcaption>x<sub>0</sub></figcaption></figure>
+    <figure><canvas id="forward-xt" aria-label="x_t, the noised image"></canvas><figcaption id="forward-caption">x<sub>t</sub></figcaption></figure>
+  </div>
+  <p id="forward-status" role="status" aria-live="polite"></p>
+  <div class="plots">
+    <canvas id="plot-beta" aria-label="β_t against t"></canvas>
+    <canvas id="plot-alphabar" aria-label="ᾱ_t against t"></canvas>
+    <canvas id="plot-logsnr" aria-label="log SNR against t"></canvas>
+  </div>
+`;
 
 export class ForwardView {
   constructor({ client, $, state, onChange }) {
     Object.assign(this, { client, $, state, onChange });
-    this.sprites = {};
     this.curves = null;
     this.x0 = null;
     this.pending = null;
@@ -58,57 +80,19 @@ export class ForwardView {
     await this.showGallery(source, 0);
   }
 
-  async sprite(source) {
-    if (!this.sprites[source]) {
-      const response = await fetch(new URL(SPRITES[source].file, document.baseURI));
-      if (!response.ok) throw new Error(`${SPRITES[source].file}: HTTP ${response.status}`);
-      this.sprites[source] = await createImageBitmap(await response.blob());
-    }
-    return this.sprites[source];
-  }
-
   async showGallery(source, selected) {
-    const gallery = this.$('gallery');
-    gallery.replaceChildren();
-    const sprite = await this.sprite(source);
-    const { tile, shown } = SPRITES[source];
-    const columns = sprite.width / tile;
-    const count = columns * (sprite.height / tile);
-    const tileAt = (i) => spriteTile(sprite, tile, i % columns, Math.floor(i / columns));
-    for (let i = 0; i < count; i++) {
-      if (!shown.includes(i % columns) && i !== selected) continue;
-      const button = document.createElement('button');
-      button.className = 'thumb';
-      button.setAttribute('role', 'option');
-      button.setAttribute('aria-label', `${source === 'faces' ? 'face' : 'item'} ${i}`);
-      button.dataset.index = String(i);
-      const view = document.createElement('canvas');
-      view.width = view.height = tile;
-      view.getContext('2d').drawImage(tileAt(i), 0, 0);
-      button.append(view);
-      button.addEventListener('click', () => {
-        this.state.image = `${source}:${i}`;
-        this.onChange();
-        this.select(button);
-        this.useImage(tileAt(i));
-      });
-      gallery.append(button);
-    }
-    const index = Math.min(Math.max(0, selected), count - 1);
-    this.state.image = `${source}:${index}`;
-    this.select(gallery.querySelector(`[data-index="${index}"]`));
-    this.useImage(tileAt(index));
-  }
-
-  select(button) {
-    for (const b of this.$('gallery').children) b.setAttribute('aria-selected', String(b === button));
+    await showGallery(this.$('gallery'), source, selected, (index, tile) => {
+      this.state.image = `${source}:${index}`;
+      this.onChange();
+      this.useImage(tile);
+    });
   }
 
   async useUpload(file) {
     try {
       const bitmap = await createImageBitmap(file);
       this.state.image = 'upload';
-      this.select(null);
+      clearSelection(this.$('gallery'));
       this.useImage(bitmap);
     } catch (error) {
       this.status(`That file could not be read as an image: ${error.message}`, 'error');

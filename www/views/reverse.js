@@ -3,12 +3,70 @@
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, savePng, toTiles } from '../render.js';
 
+/** The sampler's controls; view 3 (and an embedded fork) reads its settings from them too. */
+export const samplerTemplate = `
+  <fieldset class="controls" id="sampler-controls">
+    <legend>Sampler</legend>
+    <label>Method <select id="sampler">
+      <option value="ddpm-small">DDPM, σ² = β̃ (fixed small)</option>
+      <option value="ddpm-large">DDPM, σ² = β (fixed large)</option>
+      <option value="ddim">DDIM</option>
+    </select></label>
+    <label>Steps <input type="number" id="steps" value="1000" min="1" max="1000"></label>
+    <label id="eta-label">DDIM η <input type="number" id="eta" value="0" min="0" max="1" step="0.1"></label>
+    <label>Seed <input type="number" id="seed" value="0" min="0" step="1"></label>
+    <label>Samples <input type="number" id="batch" value="4" min="1" max="16"></label>
+    <label id="class-label" hidden>Class <select id="class"></select></label>
+  </fieldset>
+`;
+
+export const template = `
+  <p>Ancestral sampling (Algorithm 2): start from pure noise x<sub>T</sub> and repeatedly subtract the noise ε̂ = ε<sub>θ</sub>(x<sub>t</sub>, t) the
+    network predicts, adding a little fresh noise back. At every t the network's guess of the final image,
+    x̂<sub>0</sub> = (x<sub>t</sub> − √(1 − ᾱ<sub>t</sub>) ε̂) / √ᾱ<sub>t</sub>, sharpens: coarse shape first, details last.
+    <kbd>Space</kbd> plays or pauses, <kbd>→</kbd> takes one step, <kbd>←</kbd> scrubs back.</p>
+${samplerTemplate}
+  <div class="controls">
+    <button id="play" disabled aria-keyshortcuts="Space">▶ Play</button>
+    <button id="step" disabled aria-keyshortcuts="ArrowRight">Step →</button>
+    <button id="cancel" disabled>■ Cancel</button>
+    <button id="save-reverse" disabled>Save PNG</button>
+  </div>
+  <progress id="progress" value="0" max="1"></progress>
+  <p id="sample-status" role="status" aria-live="polite">Load a model, then press Play.</p>
+  <label class="slider">Scrub <input type="range" id="scrub" min="0" max="0" value="0" step="1" disabled aria-keyshortcuts="ArrowLeft ArrowRight">
+    <output id="scrub-value" for="scrub">—</output></label>
+  <div class="panels">
+    <figure><canvas id="xt" aria-label="x_t"></canvas><figcaption>x<sub>t</sub>, the current state</figcaption></figure>
+    <figure><canvas id="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
+    <figure><canvas id="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
+  </div>
+  <h3>Features crystallising: x̂<sub>0</sub> of the first sample at chosen t</h3>
+  <label>t values <input type="text" id="film-ts" value="999,750,500,250,100,0" inputmode="numeric" pattern="[0-9, ]+"></label>
+  <canvas id="filmstrip" class="strip" aria-label="filmstrip of predicted x_0 at chosen t"></canvas>
+  <p id="film-caption" class="caption"></p>
+`;
+
 /** ε̂ is N(0, I)-like: shown over [−3, 3]. */
 const EPS_RANGE = 3;
 
 export function parseTimesteps(text, max) {
   const values = String(text).split(/[\s,]+/).filter(Boolean).map(Number).filter(Number.isFinite);
   return [...new Set(values.map((t) => Math.min(max, Math.max(0, Math.round(t)))))].sort((a, b) => b - a);
+}
+
+/** The class picker of a class-conditional model (hidden for others); `names` from the model list. */
+export function fillClasses($, info, names, chosen) {
+  const select = $('class');
+  select.replaceChildren();
+  if (info.numClasses) {
+    for (let c = 0; c < info.numClasses; c++) {
+      const name = c === info.numClasses - 1 ? 'none (unconditional)' : names[c] ?? `class ${c}`;
+      select.add(new Option(`${c} · ${name}`, String(c)));
+    }
+    select.value = String(Math.min(chosen, info.numClasses - 1));
+  }
+  $('class-label').hidden = !info.numClasses;
 }
 
 /** The sampler's settings from the controls, as the core's `sampler()` takes them. */

@@ -1,0 +1,149 @@
+// Types of ddpm-web's JS API: the <ddpm-demo> element, the worker client and the model store.
+// The wasm module's own types are in pkg/ddpm_web.d.ts (import 'ddpm-web/wasm').
+
+/** A diffusers-style DDPM/DDIM sampler setting, as the Rust core takes it (snake_case). */
+export interface SamplerSettings {
+  method:
+    | { kind: 'ddpm'; variance: 'fixed_small' | 'fixed_large' }
+    | { kind: 'ddim'; eta: number; set_alpha_to_one?: boolean; use_clipped_model_output?: boolean };
+  steps: number;
+  spacing: 'leading' | 'trailing' | 'linspace';
+  steps_offset: number;
+  /** Clip x̂_0 to [−range, range]; null: no clipping. */
+  clip_sample: number | null;
+}
+
+/** The parts of a diffusers scheduler_config.json the core reads; absent fields: diffusers' defaults. */
+export interface SchedulerConfig {
+  num_train_timesteps?: number;
+  beta_start?: number;
+  beta_end?: number;
+  beta_schedule?: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+  trained_betas?: number[] | null;
+  variance_type?: string;
+  clip_sample?: boolean;
+  clip_sample_range?: number;
+  prediction_type?: 'epsilon';
+  timestep_spacing?: 'leading' | 'trailing' | 'linspace';
+  steps_offset?: number;
+  set_alpha_to_one?: boolean;
+}
+
+export interface ModelInfo {
+  parameters: number;
+  dtypes: string[];
+  inChannels: number;
+  sampleSize: number | null;
+  /** With the null class (the last one), for class-conditional models. */
+  numClasses: number | null;
+  defaultSettings: SamplerSettings;
+  scheduler: Required<SchedulerConfig>;
+  /** Milliseconds of the first ε_θ evaluation (shader compilation on WebGPU). */
+  warmupMs: number;
+}
+
+export interface Backend {
+  kind: 'webgpu' | 'cpu';
+  /** Why the CPU runs; null on WebGPU. */
+  reason: string | null;
+}
+
+export interface RunSettings {
+  seed: number;
+  batch?: number;
+  /** Image side for models whose config has no sample_size. */
+  size?: number;
+  sampler?: SamplerSettings;
+  class?: number;
+  guidance?: { weight: number; nullClass: number };
+  /** Continue from one x_t at timestep t: `batch` samples of p(x_0 | x_t). */
+  start?: { xt: Float32Array | number[]; t: number };
+}
+
+export interface InpaintSettings {
+  seed: number;
+  batch?: number;
+  /** [C, H, W] in [−1, 1]. */
+  image: Float32Array;
+  /** [H, W], 1 = known, 0 = fill. */
+  mask: Float32Array;
+  method:
+    | { kind: 'replacement'; sampler?: SamplerSettings }
+    | { kind: 'repaint'; steps: number; jump_length: number; jump_n_sample: number; eta?: number; clip_sample?: number | null };
+}
+
+/** One reverse step: ε_θ was evaluated at `t`; `xt` is the new state at `next` (−1: x_0). NCHW. */
+export interface StepOutput {
+  t: number;
+  next: number;
+  xt: Float32Array;
+  x0: Float32Array;
+  eps: Float32Array;
+}
+
+export type LoadProgress = { phase: 'download'; file: string; loaded: number; total: number } | { phase: 'warmup' };
+
+/** The page's handle on the worker that runs the wasm core: one promise per request. */
+export class DdpmClient {
+  constructor();
+  init(forceCpu?: boolean): Promise<Backend>;
+  /** A diffusers folder URL (or `{name: bytes}` files) → a key for the other calls. */
+  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet'): Promise<{ key: string; info: ModelInfo }>;
+  unload(key: string): Promise<boolean>;
+  eps(key: string, x: Float32Array, shape: number[], t: number, labels?: number[]): Promise<Float32Array>;
+  start(key: string, settings: RunSettings): Promise<{ runId: string; timesteps: number[]; xt: Float32Array }>;
+  step(runId: string): Promise<StepOutput | { renoise: true; xt: Float32Array }>;
+  stop(runId: string): Promise<boolean>;
+  /** Runs to the end unless cancelled. */
+  sample(key: string, settings: RunSettings, onStep?: (out: StepOutput & { step: number; total: number }) => void): {
+    done: Promise<{ cancelled: boolean; steps: number; last: StepOutput | null }>;
+    cancel(): void;
+  };
+  inpaintStart(key: string, settings: InpaintSettings): Promise<{ runId: string; total: number; xt: Float32Array }>;
+  spiralLoad(source: string | Record<string, Uint8Array>): Promise<{ key: string }>;
+  spiralStart(key: string, settings: { n: number; seed: number; steps?: number }): Promise<{ runId: string; timesteps: number[]; x: Float32Array }>;
+  spiralSteps(runId: string, k: number): Promise<{ t: number; next: number; x: Float32Array }>;
+  /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
+  spiralDrift(key: string, points: Float32Array, t: number, prev: number): Promise<Float32Array>;
+  spiralTarget(n: number, seed: number, points?: Float32Array): Promise<{ target: Float32Array; distance: number | null }>;
+  trainStart(settings: { steps: number; batch?: number; learningRate?: number; seed?: number }): Promise<{ runId: string }>;
+  trainSteps(runId: string, k: number): Promise<{ step: number; loss: number }>;
+  trainSnapshot(runId: string): Promise<{ key: string }>;
+  curves(scheduler?: SchedulerConfig): Promise<{ betas: Float32Array; alphasCumprod: Float32Array; logSnr: Float32Array }>;
+  noised(scheduler: SchedulerConfig | undefined, x0: Float32Array, shape: number[], t: number, seed: number): Promise<Float32Array>;
+  parseNpy(bytes: Uint8Array): Promise<{ shape: number[]; data: Float32Array }>;
+}
+
+export function describeAdapter(): Promise<{ available: true; name: string; fallback: boolean } | { available: false; reason: string }>;
+
+export interface ModelEntry {
+  id: string;
+  path: string;
+  layout: 'pipeline' | 'unet';
+  label: string;
+  kind?: '2d';
+  classes?: string[];
+}
+
+/** The shipped models, each loaded once and shared. */
+export class ModelStore {
+  constructor(client: DdpmClient);
+  entries(): Promise<ModelEntry[]>;
+  image(id: string, onProgress?: (p: LoadProgress) => void): Promise<{ key: string; info: ModelInfo; entry: ModelEntry }>;
+  spiral(id: string): Promise<{ key: string; entry: ModelEntry }>;
+}
+
+/** What each attribute of <ddpm-demo> does. */
+export const ATTRIBUTES: Record<string, string>;
+
+/** <ddpm-demo view="fork" model="faces64" seed="7" t="250,500,750">: starts when scrolled into view. */
+export class DdpmDemo extends HTMLElement {
+  /** 'starting' | 'ready' | 'error' once started. */
+  readonly dataset: DOMStringMap;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'ddpm-demo': DdpmDemo;
+  }
+}

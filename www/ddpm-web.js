@@ -1,0 +1,193 @@
+// <ddpm-demo>: any view of the page as an element for blog posts.
+//
+//   <script type="module" src=".../www/ddpm-web.js"></script>
+//   <ddpm-demo view="fork" model="faces64" seed="7" t="250,500,750"></ddpm-demo>
+//
+// Every element on a page shares one worker, one wasm module, one GPU device and each model's
+// weights; an element starts (downloads, compiles) only once it is scrolled into view.
+// Attributes are listed in ATTRIBUTES and documented in the README.
+import { cpuReason, DdpmClient, describeAdapter } from './client.js';
+import { ModelStore } from './models.js';
+import { showStatus } from './status.js';
+import * as compare from './views/compare.js';
+import * as forward from './views/forward.js';
+import * as guidance from './views/guidance.js';
+import * as inpaint from './views/inpaint.js';
+import * as reverse from './views/reverse.js';
+import * as spiral from './views/spiral.js';
+
+export { DdpmClient, describeAdapter, ModelStore };
+
+export const ATTRIBUTES = {
+  view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork)',
+  model: 'a shipped model id (www/models/index.json); default: faces64, fashion32 for guidance, spiral2d for spiral',
+  seed: 'the random seed (default 0)',
+  t: 'forward: the timestep shown; fork: the timesteps to fork at, e.g. "250,500,750"',
+  sampler: 'reverse, fork: ddpm-small | ddpm-large | ddim',
+  steps: 'reverse, fork: sampler steps; inpaint: steps; guidance: DDIM steps',
+  n: 'fork: samples per t; inpaint, guidance: samples',
+  class: 'reverse, guidance: the class of a class-conditional model',
+  w: 'guidance: the largest guidance weight (rows 0 … w)',
+  weights: 'guidance: exact weights for the rows instead, e.g. "0,4"',
+  quadrants: 'inpaint: known quadrants TL TR BL BR as four 0/1, e.g. "1100" (top half known)',
+  method: 'inpaint: replacement | repaint',
+  autorun: 'run once ready, without waiting for a click',
+  cpu: 'present on the first element to start: use the CPU even where WebGPU works',
+};
+
+let shared = null;
+
+/** The one client, model store and backend of this page. */
+function services(forceCpu) {
+  shared ??= (async () => {
+    const client = new DdpmClient();
+    const [backend, adapter] = await Promise.all([client.init(forceCpu), describeAdapter()]);
+    const label = backend.kind === 'webgpu' ? `WebGPU — ${adapter.name ?? 'adapter'}` : `CPU (wasm) — ${cpuReason(backend, adapter, forceCpu)}`;
+    return { client, models: new ModelStore(client), backend: { ...backend, label } };
+  })();
+  return shared;
+}
+
+const number = (value, fallback) => (value === null || value === '' || !Number.isFinite(Number(value)) ? fallback : Number(value));
+
+/** Views 1–3 of the page, hosted in a shadow root: their controls are found by id within it. */
+class Hosted {
+  constructor(root, { client, models, model, view, attr }) {
+    const parts = {
+      forward: [forward.template, forward.ForwardView],
+      reverse: [reverse.template, reverse.ReverseView],
+      fork: [`${reverse.samplerTemplate}${compare.template}`, compare.CompareView],
+    }[view];
+    root.innerHTML = parts[0];
+    this.$ = (id) => root.querySelector(`#${id}`);
+    this.models = models;
+    this.modelId = model;
+    this.kind = view;
+    this.attr = attr;
+    this.state = {
+      key: null, info: null, seed: number(attr('seed'), 0), t: number(attr('t'), 250), image: 'faces:0', forwardSeed: number(attr('seed'), 0),
+      film: '999,750,500,250,100,0', ts: attr('t') ?? '999,750,500,250,100', n: number(attr('n'), 4), layout: 'rows', class: number(attr('class'), 0),
+    };
+    this.view = new parts[1]({ client, $: this.$, state: this.state, onChange: () => {} });
+    if (view === 'reverse') root.host.addEventListener('keydown', (event) => this.onKey(event));
+  }
+
+  async start(onProgress) {
+    const { key, info, entry } = await this.models.image(this.modelId, onProgress);
+    Object.assign(this.state, { key, info });
+    const $ = this.$;
+    if (this.kind !== 'forward') {
+      reverse.fillClasses($, info, entry.classes ?? [], this.state.class);
+      $('sampler').value = this.attr('sampler') ?? 'ddpm-small';
+      $('steps').value = String(number(this.attr('steps'), this.kind === 'fork' ? 100 : 1000));
+      $('seed').value = String(this.state.seed);
+      $('batch').value = String(number(this.attr('n'), 4));
+      this.view.showEta?.();
+    }
+    if (this.kind === 'fork') {
+      $('compare-ts').value = this.state.ts;
+      $('compare-n').value = String(this.state.n);
+    }
+    if (this.kind === 'forward') await this.view.restore();
+    else await this.view.modelChanged();
+    if (this.attr('autorun') !== null) {
+      if (this.kind === 'fork') await this.view.start();
+      if (this.kind === 'reverse') await this.view.togglePlay();
+    }
+  }
+
+  onKey(event) {
+    const target = event.composedPath()[0];
+    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) && !['range', 'checkbox'].includes(target.type)) return;
+    if (event.key === ' ' && target.tagName !== 'BUTTON') this.view.togglePlay();
+    else if (event.key === 'ArrowRight' && target.type !== 'range') this.view.stepOnce();
+    else if (event.key === 'ArrowLeft' && target.type !== 'range') this.view.stepBack();
+    else return;
+    event.preventDefault();
+  }
+}
+
+/** Views 4–6 are self-contained: they take their settings and fetch their own model. */
+function selfContained(view, root, { client, models, model, attr }) {
+  const [module, defaults] = { inpaint: [inpaint, inpaint.DEFAULTS], guidance: [guidance, guidance.DEFAULTS], spiral: [spiral, spiral.DEFAULTS] }[view];
+  const settings = {};
+  for (const [key, value] of Object.entries(defaults)) {
+    const given = attr(key === 'trainSteps' ? 'train-steps' : key);
+    if (given !== null) settings[key] = typeof value === 'number' ? number(given, value) : given;
+  }
+  const View = { inpaint: module.InpaintView, guidance: module.GuidanceView, spiral: module.SpiralView }[view];
+  const instance = new View(root, { client, models, settings, ...(model ? { model } : {}) });
+  return {
+    view: instance,
+    async start() {
+      await instance.start();
+      if (attr('autorun') === null) return;
+      if (view === 'inpaint') await instance.fill();
+      if (view === 'guidance') await instance.sample();
+    },
+  };
+}
+
+const DEFAULT_MODEL = { guidance: 'fashion32', spiral: 'spiral2d' };
+const VIEWS = ['forward', 'reverse', 'fork', 'inpaint', 'guidance', 'spiral'];
+
+export class DdpmDemo extends HTMLElement {
+  static observedAttributes = ['view'];
+
+  connectedCallback() {
+    if (this.shadowRoot) return;
+    const shadow = this.attachShadow({ mode: 'open' });
+    shadow.innerHTML = `
+      <link rel="stylesheet" href="${new URL('./style.css', import.meta.url).href}">
+      <style>:host { display: block; min-height: 16rem; border: 1px solid #8886; border-radius: 8px; padding: 0.5rem 1rem; margin: 1rem 0; }
+        .head { display: flex; flex-wrap: wrap; gap: 0 1rem; font-size: 0.9em; }</style>
+      <div class="head"><span part="backend" data-part="backend" role="status">Waiting to be scrolled into view…</span>
+        <span data-part="model-status" role="status" aria-live="polite"></span></div>
+      <progress data-part="model-progress" hidden></progress>
+      <div data-part="view"></div>`;
+    this.observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        this.observer.disconnect();
+        this.start();
+      }
+    }, { rootMargin: '200px' });
+    this.observer.observe(this);
+  }
+
+  disconnectedCallback() {
+    this.observer?.disconnect();
+  }
+
+  async start() {
+    const part = (name) => this.shadowRoot.querySelector(`[data-part="${name}"]`);
+    const attr = (name) => this.getAttribute(name);
+    const view = VIEWS.includes(attr('view')) ? attr('view') : 'fork';
+    this.dataset.state = 'starting';
+    try {
+      const { client, models, backend } = await services(attr('cpu') !== null);
+      showStatus(part('backend'), backend.label, backend.kind);
+      const model = attr('model') ?? DEFAULT_MODEL[view] ?? 'faces64';
+      const root = part('view');
+      const host = ['inpaint', 'guidance', 'spiral'].includes(view)
+        ? selfContained(view, root, { client, models, model: attr('model') ?? DEFAULT_MODEL[view], attr })
+        : new Hosted(root, { client, models, model, view, attr });
+      this.view = host.view;
+      const progress = part('model-progress');
+      const started = host.start((p) => {
+        progress.hidden = false;
+        if (p.phase === 'download' && p.total) Object.assign(progress, { max: p.total, value: p.loaded });
+        else progress.removeAttribute('value');
+        showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${model}…` : `Warming up ${model}…`);
+      });
+      await started;
+      progress.hidden = true;
+      if (!['inpaint', 'guidance', 'spiral'].includes(view)) showStatus(part('model-status'), `${model} ready`, 'ok');
+      this.dataset.state = 'ready';
+    } catch (error) {
+      showStatus(part('model-status'), `This demo could not start: ${error.message}`, 'error');
+      this.dataset.state = 'error';
+    }
+  }
+}
+
+if (!customElements.get('ddpm-demo')) customElements.define('ddpm-demo', DdpmDemo);

@@ -1,0 +1,54 @@
+// The shipped models (www/models/index.json), each loaded once per worker and shared by every
+// view and embedded element that asks for it. Paths resolve against this module, so the list
+// works from any page that imports it, not only from index.html.
+
+const ROOT = new URL('..', import.meta.url);
+
+export class ModelStore {
+  constructor(client) {
+    this.client = client;
+    this.loads = new Map();
+    this.list = null;
+  }
+
+  /** The index entries: {id, path, layout, label, kind?, classes?}. */
+  entries() {
+    this.list ??= fetch(new URL('www/models/index.json', ROOT)).then((response) => {
+      if (!response.ok) throw new Error(`www/models/index.json: HTTP ${response.status}`);
+      return response.json();
+    });
+    return this.list;
+  }
+
+  async entry(id) {
+    const entry = (await this.entries()).find((e) => e.id === id);
+    if (!entry) throw new Error(`no shipped model "${id}" (see www/models/index.json)`);
+    return entry;
+  }
+
+  /** An image model → {key, info, entry}; loaded once, whoever asks first sees the progress. */
+  image(id, onProgress) {
+    if (!this.loads.has(id)) {
+      const load = this.entry(id).then(async (entry) => {
+        const { key, info } = await this.client.load(new URL(entry.path, ROOT).href, onProgress, entry.layout);
+        return { key, info, entry };
+      });
+      load.catch(() => this.loads.delete(id));
+      this.loads.set(id, load);
+    }
+    return this.loads.get(id);
+  }
+
+  /** A 2-D (spiral) model → {key, entry}. */
+  spiral(id) {
+    if (!this.loads.has(id)) {
+      const load = this.entry(id).then(async (entry) => ({ ...(await this.client.spiralLoad(new URL(entry.path, ROOT).href)), entry }));
+      load.catch(() => this.loads.delete(id));
+      this.loads.set(id, load);
+    }
+    return this.loads.get(id);
+  }
+}
+
+/** A file shipped with the page (sample images), as a URL that works from any embedding page. */
+export const asset = (path) => new URL(path, ROOT).href;

@@ -1,0 +1,206 @@
+// View 5, classifier-free guidance (Ho & Salimans; the reference's Imagen section): one class,
+// one row of samples per guidance weight w, all from the same x_T, so the only difference
+// between rows is w. Each row's distance to the class's mean training image is measured.
+import { asset } from '../models.js';
+import { drawGrid, enlarge, savePng, spriteTile } from '../render.js';
+import { showStatus } from '../status.js';
+
+/** The weights shown: this ladder up to the slider's w, and w itself. */
+const LADDER = [0, 0.5, 1, 2, 4, 8];
+
+// `weights`: exact weights for the rows (e.g. '0,4'); empty: the ladder up to w.
+export const DEFAULTS = { class: 9, w: 4, n: 6, steps: 50, seed: 0, weights: '' };
+
+export const template = `
+  <p>A class-conditional model, trained with its label dropped 10% of the time, can be pushed
+    towards its class: ε̃ = (1 + w) ε<sub>θ</sub>(x<sub>t</sub>, y) − w ε<sub>θ</sub>(x<sub>t</sub>, ∅). Every row starts from the
+    same noise; only w differs. As w grows the samples look more like the class (fidelity) and
+    less like each other (variety).</p>
+  <div class="controls">
+    <label>Class <select data-part="class"></select></label>
+    <label class="slider">w <input type="range" data-part="w" min="0" max="8" step="0.5" value="4">
+      <output data-part="w-value">4</output></label>
+    <label>Samples per row <input type="number" data-part="n" value="6" min="1" max="10"></label>
+    <label>DDIM steps <input type="number" data-part="steps" value="50" min="2" max="1000"></label>
+    <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
+  </div>
+  <div class="controls">
+    <button data-part="run" disabled>Sample</button>
+    <button data-part="cancel" disabled>■ Cancel</button>
+    <button data-part="save" disabled>Save PNG</button>
+  </div>
+  <progress data-part="progress" value="0" max="1"></progress>
+  <p data-part="status" role="status" aria-live="polite"></p>
+  <div class="guidance">
+    <figure><canvas data-part="mean" aria-label="the class's mean training image"></canvas><figcaption>class mean</figcaption></figure>
+    <canvas data-part="grid" class="wide" aria-label="samples, one row per guidance weight w"></canvas>
+  </div>
+  <table aria-label="distance of each row to the class mean">
+    <thead><tr><th scope="col">w</th><th scope="col">shape distance to the class mean (1 − correlation)</th><th scope="col">RMS distance to the class mean</th><th scope="col">spread across the row (RMS)</th></tr></thead>
+    <tbody data-part="table"></tbody>
+  </table>
+`;
+
+export function rowWeights(w, weights = '') {
+  const given = String(weights).split(/[\s,]+/).filter(Boolean).map(Number).filter((v) => Number.isFinite(v) && v >= 0 && v <= 8);
+  return given.length ? [...new Set(given)] : [...new Set([...LADDER.filter((v) => v < w), w])];
+}
+
+const rms = (a, b) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length);
+
+/**
+ * 1 − Pearson correlation: how far the sample's shape is from the class mean's, whatever its
+ * brightness and contrast. The mean of a class is a blur of many items, so a sharp, bright,
+ * typical item can be far from it in RMS yet match its shape closely.
+ */
+export function shapeDistance(a, b) {
+  const n = a.length;
+  const [ma, mb] = [a.reduce((s, v) => s + v, 0) / n, b.reduce((s, v) => s + v, 0) / n];
+  let [ab, aa, bb] = [0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) ** 2;
+    bb += (b[i] - mb) ** 2;
+  }
+  return 1 - ab / Math.sqrt(aa * bb || 1);
+}
+
+export class GuidanceView {
+  /** `settings`: {class, w, n, steps, seed}. */
+  constructor(root, { client, models, model = 'fashion32', settings = {}, onChange = () => {} }) {
+    Object.assign(this, { root, client, models, modelId: model, onChange });
+    root.innerHTML = template;
+    this.part = (name) => root.querySelector(`[data-part="${name}"]`);
+    this.settings = { ...DEFAULTS, ...settings };
+    for (const name of ['w', 'n', 'steps', 'seed']) {
+      this.part(name).value = String(this.settings[name]);
+      this.part(name).addEventListener('change', () => this.readControls());
+    }
+    this.part('w').addEventListener('input', () => { this.part('w-value').value = this.part('w').value; });
+    this.part('w-value').value = String(this.settings.w);
+    this.part('class').addEventListener('change', () => this.readControls());
+    this.part('run').addEventListener('click', () => this.sample());
+    this.part('cancel').addEventListener('click', () => { if (this.run) this.run.cancelled = true; });
+    this.part('save').addEventListener('click', () => savePng(this.part('grid'), `guidance-class${this.settings.class}-seed${this.settings.seed}.png`));
+    this.run = null;
+  }
+
+  async start() {
+    this.starting ??= (async () => {
+      try {
+        this.status('Loading the class-conditional model…');
+        this.model = await this.models.image(this.modelId);
+        const { info, entry } = this.model;
+        if (!info.numClasses) throw new Error(`${entry.label} is not class-conditional`);
+        const select = this.part('class');
+        for (let c = 0; c < info.numClasses - 1; c++) select.add(new Option(`${c} · ${entry.classes?.[c] ?? `class ${c}`}`, String(c)));
+        select.value = String(Math.min(this.settings.class, info.numClasses - 2));
+        const response = await fetch(asset('www/samples/fashion-class-means.png'));
+        if (!response.ok) throw new Error(`class means: HTTP ${response.status}`);
+        this.means = await createImageBitmap(await response.blob());
+        this.showMean();
+        this.part('run').disabled = false;
+        this.status('Pick a class and w, then press Sample.', 'ok');
+      } catch (error) {
+        this.status(`The guidance view could not start: ${error.message}`, 'error');
+      }
+    })();
+    return this.starting;
+  }
+
+  readControls() {
+    this.settings.class = Number(this.part('class').value);
+    this.settings.w = Math.min(8, Math.max(0, Number(this.part('w').value) || 0));
+    this.settings.weights = '';
+    for (const name of ['n', 'steps', 'seed']) this.settings[name] = Math.max(0, Math.round(Number(this.part(name).value) || 0));
+    this.showMean();
+    this.onChange(this.settings);
+  }
+
+  /** The class's mean training image in the model's range, [−1, 1]. */
+  classMean() {
+    const size = this.model.info.sampleSize;
+    const tile = spriteTile(this.means, size, this.settings.class, 0);
+    const { data } = tile.getContext('2d').getImageData(0, 0, size, size);
+    return Float32Array.from({ length: size * size }, (_, p) => data[p * 4] / 127.5 - 1);
+  }
+
+  showMean() {
+    if (!this.means) return;
+    const size = this.model.info.sampleSize;
+    const canvas = this.part('mean');
+    drawGrid(canvas, this.classMean(), [1, 1, size, size]);
+    enlarge(canvas, size * 2);
+  }
+
+  /** One row per w; resolves to [{w, shape, distance, spread}] (null when cancelled or failed). */
+  async sample() {
+    if (this.run || !this.model) return null;
+    const { info } = this.model;
+    const size = info.sampleSize;
+    const plane = size * size;
+    const n = Math.min(10, Math.max(1, this.settings.n));
+    const weights = rowWeights(this.settings.w, this.settings.weights);
+    const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(2, this.settings.steps));
+    const run = { cancelled: false };
+    this.run = run;
+    this.part('run').disabled = true;
+    this.part('cancel').disabled = false;
+    const mean = this.classMean();
+    const rows = [];
+    const grid = new Float32Array(weights.length * n * plane);
+    const progress = this.part('progress');
+    progress.max = weights.length * steps;
+    progress.value = 0;
+    const table = this.part('table');
+    table.replaceChildren();
+    const begun = performance.now();
+    try {
+      for (const [r, w] of weights.entries()) {
+        const settings = {
+          seed: this.settings.seed, batch: n, class: this.settings.class,
+          // DDIM steps with the ε of the clipped x̂_0: guidance pushes x̂_0 outside [−1, 1].
+          sampler: { ...info.defaultSettings, steps, method: { kind: 'ddim', eta: 0, set_alpha_to_one: true, use_clipped_model_output: true } },
+          guidance: { weight: w, nullClass: info.numClasses - 1 },
+        };
+        const sampling = this.client.sample(this.model.key, settings, ({ step }) => {
+          progress.value = r * steps + step;
+          if (run.cancelled) sampling.cancel();
+        });
+        const { cancelled, last } = await sampling.done;
+        if (cancelled) {
+          this.status('Cancelled.', 'ok');
+          return null;
+        }
+        grid.set(last.xt, r * n * plane);
+        const samples = Array.from({ length: n }, (_, i) => last.xt.subarray(i * plane, (i + 1) * plane));
+        const shape = samples.reduce((s, x) => s + shapeDistance(x, mean), 0) / n;
+        const distance = samples.reduce((s, x) => s + rms(x, mean), 0) / n;
+        const centre = new Float32Array(plane).map((_, p) => samples.reduce((s, x) => s + x[p], 0) / n);
+        const spread = samples.reduce((s, x) => s + rms(x, centre), 0) / n;
+        rows.push({ w, shape, distance, spread });
+        table.insertAdjacentHTML('beforeend', `<tr><td>${w}</td><td>${shape.toFixed(4)}</td><td>${distance.toFixed(4)}</td><td>${spread.toFixed(4)}</td></tr>`);
+        const canvas = this.part('grid');
+        drawGrid(canvas, grid.subarray(0, (r + 1) * n * plane), [(r + 1) * n, 1, size, size], { columns: n });
+        enlarge(canvas, size * 2);
+        this.status(`w = ${w} done (${r + 1}/${weights.length} rows, ${((performance.now() - begun) / 1000).toFixed(1)} s)`);
+      }
+      this.part('save').disabled = false;
+      this.rows = rows;
+      const [first, last] = [rows[0], rows[rows.length - 1]];
+      this.status(`Done. Shape distance to the class mean: ${first.shape.toFixed(3)} at w = ${first.w}, ${last.shape.toFixed(3)} at w = ${last.w}; spread within a row ${first.spread.toFixed(3)} → ${last.spread.toFixed(3)}.`, 'ok');
+      return rows;
+    } catch (error) {
+      this.status(`Sampling failed: ${error.message}`, 'error');
+      return null;
+    } finally {
+      this.run = null;
+      this.part('run').disabled = false;
+      this.part('cancel').disabled = true;
+    }
+  }
+
+  status(text, kind = 'info') {
+    showStatus(this.part('status'), text, kind);
+  }
+}

@@ -1,0 +1,278 @@
+// View 4, inpainting: a held-out face (or an upload) with a mask — quadrants clicked known or
+// to fill, or a free brush — filled in by replacement or RePaint; the step-by-step fill and N
+// results beside the original. The known region of every result equals the input.
+import { clearSelection, showGallery } from '../gallery.js';
+import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
+import { showStatus } from '../status.js';
+
+const QUADRANTS = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
+
+export const DEFAULTS = { image: 'faces:0', quadrants: '1010', method: 'replacement', steps: 100, jump: 10, resample: 3, n: 4, seed: 0 };
+
+export const template = `
+  <p>Inpainting with a model that never saw a mask: at every reverse step the known pixels are
+    replaced by the input noised to the same t (replacement), and RePaint also jumps back up a few
+    steps now and then so that the filled part agrees with the known part. Click the quadrant
+    buttons (or paint with the brush on the image) to choose what is <strong>known</strong>; the
+    rest is filled. The faces are people the model never saw.</p>
+  <div class="controls">
+    <label>Images <select data-part="source">
+      <option value="faces">held-out faces (ORL, never trained on)</option>
+      <option value="upload">your face photo…</option>
+    </select></label>
+    <input type="file" data-part="upload" accept="image/*" hidden aria-label="Upload a face photo">
+  </div>
+  <div data-part="gallery" class="gallery" role="listbox" aria-label="Pick a face"></div>
+  <div class="panels">
+    <figure>
+      <canvas data-part="mask-canvas" class="maskable" aria-label="the input and its mask: dark = to fill"></canvas>
+      <figcaption>input; darkened = to fill</figcaption>
+    </figure>
+    <fieldset class="quadrants">
+      <legend>Known quadrants</legend>
+      ${QUADRANTS.map((q) => `<button type="button" data-quadrant="${q}" aria-pressed="true">${q.replace('-', ' ')}</button>`).join('')}
+      <label><input type="checkbox" data-part="brush"> Brush (drag on the image: paint = fill, Shift = known)</label>
+      <button type="button" data-part="clear">Reset mask</button>
+    </fieldset>
+  </div>
+  <fieldset class="controls">
+    <legend>Method</legend>
+    <label>Method <select data-part="method">
+      <option value="replacement">replacement (DDPM)</option>
+      <option value="repaint">RePaint</option>
+    </select></label>
+    <label>Steps <input type="number" data-part="steps" value="100" min="2" max="1000"></label>
+    <label data-part="jump-label">Jump length <input type="number" data-part="jump" value="10" min="1" max="50"></label>
+    <label data-part="resample-label">Resamplings <input type="number" data-part="resample" value="3" min="1" max="20"></label>
+    <label>Samples <input type="number" data-part="n" value="4" min="1" max="8"></label>
+    <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
+  </fieldset>
+  <div class="controls">
+    <button data-part="run" disabled>Fill</button>
+    <button data-part="cancel" disabled>■ Cancel</button>
+    <button data-part="save" disabled>Save PNG</button>
+  </div>
+  <progress data-part="progress" value="0" max="1"></progress>
+  <p data-part="status" role="status" aria-live="polite"></p>
+  <div class="panels">
+    <figure><canvas data-part="live" aria-label="the fill in progress, x_t"></canvas><figcaption data-part="live-caption">x<sub>t</sub> while filling</figcaption></figure>
+  </div>
+  <h3>Results beside the original</h3>
+  <canvas data-part="results" class="wide" aria-label="the original, then the inpainted samples"></canvas>
+`;
+
+export class InpaintView {
+  /** `settings`: {image, quadrants ('1111': TL TR BL BR known), method, steps, jump, resample, n, seed}. */
+  constructor(root, { client, models, model = 'faces64', settings = {}, onChange = () => {} }) {
+    Object.assign(this, { root, client, models, modelId: model, onChange });
+    root.innerHTML = template;
+    this.part = (name) => root.querySelector(`[data-part="${name}"]`);
+    this.settings = { ...DEFAULTS, ...settings };
+    this.run = null;
+    this.mask = null;
+    for (const name of ['method', 'steps', 'jump', 'resample', 'n', 'seed']) {
+      this.part(name).value = String(this.settings[name]);
+      this.part(name).addEventListener('change', () => this.readControls());
+    }
+    this.showMethod();
+    root.querySelectorAll('[data-quadrant]').forEach((button, i) => {
+      button.addEventListener('click', () => this.toggleQuadrant(i));
+    });
+    this.part('clear').addEventListener('click', () => this.setQuadrants(this.settings.quadrants));
+    this.part('source').addEventListener('change', () => this.pickSource());
+    this.part('upload').addEventListener('change', (e) => e.target.files[0] && this.useUpload(e.target.files[0]));
+    this.part('run').addEventListener('click', () => this.fill());
+    this.part('cancel').addEventListener('click', () => this.cancel());
+    this.part('save').addEventListener('click', () => savePng(this.part('results'), `inpaint-seed${this.settings.seed}.png`));
+    this.bindBrush();
+  }
+
+  /** Loads the model and the first image (called when the view is first shown). */
+  async start() {
+    this.starting ??= (async () => {
+      try {
+        this.status('Loading the face model…');
+        this.model = await this.models.image(this.modelId);
+        const { info } = this.model;
+        this.size = info.sampleSize ?? 64;
+        this.channels = info.inChannels;
+        const [, index] = String(this.settings.image).split(':');
+        await showGallery(this.part('gallery'), 'faces', Number(index) || 0, (i, tile) => {
+          this.settings.image = `faces:${i}`;
+          this.onChange(this.settings);
+          this.useImage(tile);
+        });
+        this.part('run').disabled = false;
+        this.status('Choose what is known, then press Fill.', 'ok');
+      } catch (error) {
+        this.status(`The inpainting view could not start: ${error.message}`, 'error');
+      }
+    })();
+    return this.starting;
+  }
+
+  readControls() {
+    for (const name of ['steps', 'jump', 'resample', 'n', 'seed']) this.settings[name] = Math.max(0, Math.round(Number(this.part(name).value) || 0));
+    this.settings.method = this.part('method').value;
+    this.showMethod();
+    this.onChange(this.settings);
+  }
+
+  showMethod() {
+    const repaint = this.part('method').value === 'repaint';
+    this.part('jump-label').hidden = !repaint;
+    this.part('resample-label').hidden = !repaint;
+  }
+
+  pickSource() {
+    if (this.part('source').value === 'upload') this.part('upload').click();
+  }
+
+  async useUpload(file) {
+    try {
+      const bitmap = await createImageBitmap(file);
+      clearSelection(this.part('gallery'));
+      this.settings.image = 'upload';
+      this.useImage(bitmap);
+    } catch (error) {
+      this.status(`That file could not be read as an image: ${error.message}`, 'error');
+    }
+  }
+
+  useImage(source) {
+    this.image = imageToInput(source, this.size, this.channels);
+    if (!this.mask) this.setQuadrants(this.settings.quadrants);
+    else this.drawMask();
+  }
+
+  /** '1010' → the mask (1 = known) with those quadrants known. */
+  setQuadrants(code) {
+    const size = this.size;
+    const known = String(code).padEnd(4, '0').split('').map((c) => c === '1');
+    this.settings.quadrants = known.map((k) => (k ? '1' : '0')).join('');
+    this.mask = new Float32Array(size * size);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) this.mask[y * size + x] = known[(y < size / 2 ? 0 : 2) + (x < size / 2 ? 0 : 1)] ? 1 : 0;
+    }
+    this.root.querySelectorAll('[data-quadrant]').forEach((b, i) => b.setAttribute('aria-pressed', String(known[i])));
+    this.onChange(this.settings);
+    this.drawMask();
+  }
+
+  toggleQuadrant(i) {
+    const code = this.settings.quadrants.split('');
+    code[i] = code[i] === '1' ? '0' : '1';
+    this.setQuadrants(code.join(''));
+  }
+
+  /** The input with the region to fill darkened. */
+  drawMask() {
+    if (!this.image) return;
+    const shown = this.image.map((v, i) => (this.mask[i % this.mask.length] ? v : -1 + (v + 1) * 0.25));
+    const canvas = this.part('mask-canvas');
+    drawGrid(canvas, shown, [1, this.channels, this.size, this.size]);
+    enlarge(canvas, this.size);
+  }
+
+  bindBrush() {
+    const canvas = this.part('mask-canvas');
+    const paint = (event) => {
+      if (!this.part('brush').checked || !this.mask || !(event.buttons & 1)) return;
+      const rect = canvas.getBoundingClientRect();
+      const cx = ((event.clientX - rect.left) / rect.width) * this.size;
+      const cy = ((event.clientY - rect.top) / rect.height) * this.size;
+      const radius = this.size / 12;
+      for (let y = Math.max(0, Math.floor(cy - radius)); y < Math.min(this.size, cy + radius); y++) {
+        for (let x = Math.max(0, Math.floor(cx - radius)); x < Math.min(this.size, cx + radius); x++) {
+          if ((x - cx) ** 2 + (y - cy) ** 2 <= radius ** 2) this.mask[y * this.size + x] = event.shiftKey ? 1 : 0;
+        }
+      }
+      this.settings.quadrants = 'brush';
+      this.drawMask();
+      event.preventDefault();
+    };
+    canvas.addEventListener('pointerdown', paint);
+    canvas.addEventListener('pointermove', paint);
+  }
+
+  methodSettings() {
+    const { method, steps, jump, resample } = this.settings;
+    const T = this.model.info.scheduler.num_train_timesteps;
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    if (method === 'repaint') {
+      return { kind: 'repaint', steps: clamp(steps, 2, T), jump_length: clamp(jump, 1, 50), jump_n_sample: clamp(resample, 1, 20), eta: 1, clip_sample: 1 };
+    }
+    return { kind: 'replacement', sampler: { ...this.model.info.defaultSettings, steps: clamp(steps, 1, T) } };
+  }
+
+  /** Runs the fill to the end unless cancelled; returns the final samples (NCHW). */
+  async fill() {
+    if (this.run || !this.model || !this.image) return null;
+    const n = Math.min(8, Math.max(1, this.settings.n));
+    const shape = [n, this.channels, this.size, this.size];
+    const run = { cancelled: false };
+    this.run = run;
+    this.setRunning(true);
+    let runId = null;
+    try {
+      const started = await this.client.inpaintStart(this.model.key, {
+        seed: this.settings.seed, batch: n, image: this.image, mask: this.mask, method: this.methodSettings(),
+      });
+      runId = started.runId;
+      const progress = this.part('progress');
+      progress.max = started.total;
+      const begun = performance.now();
+      let out = null;
+      for (let i = 0; i < started.total; i++) {
+        if (run.cancelled) {
+          this.status(`Cancelled after ${i} of ${started.total} steps.`, 'ok');
+          return null;
+        }
+        out = await this.client.step(runId);
+        progress.value = i + 1;
+        if (i % 5 === 0 || i === started.total - 1) {
+          const live = this.part('live');
+          drawTiles(live, toTiles(out.xt, shape), Math.min(n, 4));
+          enlarge(live, this.size);
+          this.part('live-caption').textContent = out.renoise ? 'RePaint: jumped back up (re-noised)' : `x_t after the step at t = ${out.t}`;
+          const rate = (i + 1) / ((performance.now() - begun) / 1000);
+          this.status(`Step ${i + 1}/${started.total} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((started.total - i - 1) / rate)} s left`);
+        }
+      }
+      this.showResults(out.xt, shape);
+      this.status(`Done: ${started.total} steps in ${((performance.now() - begun) / 1000).toFixed(1)} s. The known region of every result is the input's.`, 'ok');
+      return out.xt;
+    } catch (error) {
+      this.status(`Inpainting failed: ${error.message}`, 'error');
+      return null;
+    } finally {
+      if (runId) this.client.stop(runId);
+      this.run = null;
+      this.setRunning(false);
+    }
+  }
+
+  showResults(xt, [n, c, h, w]) {
+    const all = new Float32Array((n + 1) * c * h * w);
+    all.set(this.image, 0);
+    all.set(xt, c * h * w);
+    const canvas = this.part('results');
+    drawGrid(canvas, all, [n + 1, c, h, w], { columns: n + 1 });
+    enlarge(canvas, w);
+    this.part('save').disabled = false;
+    this.last = xt;
+  }
+
+  cancel() {
+    if (this.run) this.run.cancelled = true;
+  }
+
+  setRunning(running) {
+    this.part('run').disabled = running || !this.model;
+    this.part('cancel').disabled = !running;
+  }
+
+  status(text, kind = 'info') {
+    showStatus(this.part('status'), text, kind);
+  }
+}
