@@ -10,7 +10,7 @@ VENV := $(CACHE)/venv
 DDPM := $(CARGO_TARGET_DIR)/debug/ddpm
 WASM_PACK := wasm-pack build --target web --release --out-dir pkg --no-pack . -- --no-default-features
 
-.PHONY: demo test test-rust test-train test-browser pkg setup-rust setup-browser setup-python fixtures bench
+.PHONY: demo test test-rust test-train test-browser pkg package setup-rust setup-browser setup-python fixtures bench
 
 demo: setup-rust pkg
 	@echo "ddpm-web: serving http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
@@ -31,6 +31,10 @@ test-browser:
 
 pkg:
 	$(WASM_PACK)
+
+# The npm package (dist/pkg/ddpm-web-<version>.tgz): wasm-pack's output, www/ and pkg-config/.
+package: setup-rust pkg
+	bash scripts/npm-package.sh
 
 setup-rust:
 	bash scripts/setup.sh rust_wasm

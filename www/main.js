@@ -105,7 +105,16 @@ function showView(view, focus = false) {
   if (focus) $(`tab-${state.view}`).focus();
   document.body.dataset.view = state.view;
   saveHash();
-  if (SELF_CONTAINED[state.view] && backendReady) mount(state.view);
+  if (!backendReady) return;
+  if (SELF_CONTAINED[state.view]) mount(state.view);
+  else pickerModel();
+}
+
+let pickerLoad = null;
+/** Views 1–3's model (the picker's), loaded the first time one of them is shown. */
+function pickerModel() {
+  pickerLoad ??= views.forward.restore().then(() => loadModel(...selectedModel()));
+  return pickerLoad;
 }
 
 let backendReady = false;
@@ -257,9 +266,13 @@ async function main() {
   for (const name of VIEWS) $(`tab-${name}`).addEventListener('click', () => showView(name));
   showView(state.view);
   document.addEventListener('keydown', onKey);
-  $('force-cpu').addEventListener('change', async () => {
-    await startBackend();
-    await loadModel(...selectedModel());
+  // Every loaded model lives on the device it was loaded on: switching reloads the page, with
+  // the view and its settings kept in the hash.
+  $('force-cpu').addEventListener('change', () => {
+    const url = new URL(location.href);
+    if ($('force-cpu').checked) url.searchParams.set('cpu', '1');
+    else url.searchParams.delete('cpu');
+    location.replace(url.href);
   });
   $('model').addEventListener('change', () => {
     if ($('model').value === 'user') return;
@@ -275,11 +288,15 @@ async function main() {
   });
   await listModels();
   await startBackend();
-  await views.forward.restore();
-  await loadModel(...selectedModel());
+  if (SELF_CONTAINED[state.view]) {
+    // Views 4–6 load their own models; the picker's model waits until a view 1–3 is shown.
+    document.body.dataset.ready = 'true';
+    await mount(state.view);
+  } else {
+    await pickerModel();
+    document.body.dataset.ready = state.key ? 'true' : 'error';
+  }
   saveHash();
-  document.body.dataset.ready = state.key ? 'true' : 'error';
-  if (SELF_CONTAINED[state.view]) await mount(state.view);
 }
 
 main().catch((error) => {

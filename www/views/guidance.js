@@ -4,6 +4,7 @@
 import { asset } from '../models.js';
 import { drawGrid, enlarge, savePng, spriteTile } from '../render.js';
 import { showStatus } from '../status.js';
+import { mount, runControls } from './parts.js';
 
 /** The weights shown: this ladder up to the slider's w, and w itself. */
 const LADDER = [0, 0.5, 1, 2, 4, 8];
@@ -24,13 +25,7 @@ export const template = `
     <label>DDIM steps <input type="number" data-part="steps" value="50" min="2" max="1000"></label>
     <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
   </div>
-  <div class="controls">
-    <button data-part="run" disabled>Sample</button>
-    <button data-part="cancel" disabled>■ Cancel</button>
-    <button data-part="save" disabled>Save PNG</button>
-  </div>
-  <progress data-part="progress" value="0" max="1"></progress>
-  <p data-part="status" role="status" aria-live="polite"></p>
+  ${runControls('Sample')}
   <div class="guidance">
     <figure><canvas data-part="mean" aria-label="the class's mean training image"></canvas><figcaption>class mean</figcaption></figure>
     <canvas data-part="grid" class="wide" aria-label="samples, one row per guidance weight w"></canvas>
@@ -69,8 +64,7 @@ export class GuidanceView {
   /** `settings`: {class, w, n, steps, seed}. */
   constructor(root, { client, models, model = 'fashion32', settings = {}, onChange = () => {} }) {
     Object.assign(this, { root, client, models, modelId: model, onChange });
-    root.innerHTML = template;
-    this.part = (name) => root.querySelector(`[data-part="${name}"]`);
+    this.part = mount(root, template);
     this.settings = { ...DEFAULTS, ...settings };
     for (const name of ['w', 'n', 'steps', 'seed']) {
       this.part(name).value = String(this.settings[name]);

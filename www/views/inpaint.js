@@ -4,6 +4,7 @@
 import { clearSelection, showGallery } from '../gallery.js';
 import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
 import { showStatus } from '../status.js';
+import { mount, runControls } from './parts.js';
 
 const QUADRANTS = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
 
@@ -47,13 +48,7 @@ export const template = `
     <label>Samples <input type="number" data-part="n" value="4" min="1" max="8"></label>
     <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
   </fieldset>
-  <div class="controls">
-    <button data-part="run" disabled>Fill</button>
-    <button data-part="cancel" disabled>■ Cancel</button>
-    <button data-part="save" disabled>Save PNG</button>
-  </div>
-  <progress data-part="progress" value="0" max="1"></progress>
-  <p data-part="status" role="status" aria-live="polite"></p>
+  ${runControls('Fill')}
   <div class="panels">
     <figure><canvas data-part="live" aria-label="the fill in progress, x_t"></canvas><figcaption data-part="live-caption">x<sub>t</sub> while filling</figcaption></figure>
   </div>
@@ -65,8 +60,7 @@ export class InpaintView {
   /** `settings`: {image, quadrants ('1111': TL TR BL BR known), method, steps, jump, resample, n, seed}. */
   constructor(root, { client, models, model = 'faces64', settings = {}, onChange = () => {} }) {
     Object.assign(this, { root, client, models, modelId: model, onChange });
-    root.innerHTML = template;
-    this.part = (name) => root.querySelector(`[data-part="${name}"]`);
+    this.part = mount(root, template);
     this.settings = { ...DEFAULTS, ...settings };
     this.run = null;
     this.mask = null;

@@ -4,6 +4,7 @@
 // shipped model.
 import { plotCurve } from '../plot.js';
 import { showStatus } from '../status.js';
+import { mount } from './parts.js';
 
 const EXTENT = 1.6;
 const ARROWS = 15;
@@ -40,8 +41,7 @@ export class SpiralView {
   /** `settings`: {n, seed, trainSteps}. */
   constructor(root, { client, models, model = 'spiral2d', settings = {}, onChange = () => {} }) {
     Object.assign(this, { root, client, models, modelId: model, onChange });
-    root.innerHTML = template;
-    this.part = (name) => root.querySelector(`[data-part="${name}"]`);
+    this.part = mount(root, template);
     this.settings = { ...DEFAULTS, ...settings };
     this.part('n').value = String(this.settings.n);
     this.part('seed').value = String(this.settings.seed);
@@ -181,7 +181,8 @@ export class SpiralView {
           this.status(`Step ${step}/${steps}: loss ${out.loss.toFixed(4)}, particles ${distance.toFixed(4)} from the spiral — ${rate.toFixed(0)} steps/s`);
         }
       }
-      this.status(`Trained ${steps} steps from scratch in ${((performance.now() - begun) / 1000).toFixed(1)} s; final loss ${this.losses[this.losses.length - 1].toFixed(4)}. Run the reverse process with the new weights.`, 'ok');
+      const [first, last] = [this.losses[0], this.losses[this.losses.length - 1]];
+      this.status(`Trained ${steps} steps from scratch in ${((performance.now() - begun) / 1000).toFixed(1)} s; loss ${first.toFixed(4)} (first ${chunk} steps) → ${last.toFixed(4)} (last ${chunk}). Run the reverse process with the new weights.`, 'ok');
     } catch (error) {
       this.status(`Training failed: ${error.message}`, 'error');
     } finally {

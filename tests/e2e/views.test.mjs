@@ -1,0 +1,196 @@
+// Views 4–6 end to end, on WebGPU (SwiftShader) and forced to the CPU: inpainting keeps the
+// known quadrants and fills the rest; guidance at w = 4 is closer to the class than at w = 0;
+// the spiral's particles land on the spiral and live training lowers the loss. Then embedding:
+// the iframe form, the copy-snippet button, and embed.html's three elements.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ARTIFACTS, launch, openPage, serve } from './harness.mjs';
+
+let server;
+before(async () => {
+  server = await serve();
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+after(() => server.close());
+
+const part = (view, name) => `#${view} [data-part="${name}"]`;
+
+async function openView(browser, webgpu, hash) {
+  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
+  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  return opened;
+}
+
+const statusMatches = (page, selector, pattern, timeout = 300_000) =>
+  page.waitForFunction(({ selector, source }) => new RegExp(source).test(document.querySelector(selector).textContent), { selector, source: pattern.source }, { timeout });
+
+/** The tiles of a grid canvas drawn by drawTiles (1-pixel gaps): grey values per tile. */
+const tiles = (page, selector, size) => page.evaluate(({ selector, size }) => {
+  const c = document.querySelector(selector);
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const columns = Math.round((c.width + 1) / (size + 1));
+  const rows = Math.round((c.height + 1) / (size + 1));
+  const out = [];
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < columns; k++) {
+      const tile = [];
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) tile.push(data[((r * (size + 1) + y) * c.width + k * (size + 1) + x) * 4]);
+      out.push(tile);
+    }
+  }
+  return out;
+}, { selector, size });
+
+const std = (v) => {
+  const m = v.reduce((a, b) => a + b, 0) / v.length;
+  return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / v.length);
+};
+const meanAbsDiff = (a, b) => a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
+
+for (const webgpu of [true, false]) {
+  const backend = webgpu ? 'webgpu' : 'cpu';
+  describe(webgpu ? 'views 4–6 on WebGPU (SwiftShader)' : 'views 4–6 on the CPU (forced)', () => {
+    let browser;
+    before(async () => {
+      browser = await launch({ webgpu });
+    });
+    after(() => browser.close());
+
+    test('inpainting keeps the known quadrants and fills the others, differently per seed', async () => {
+      // SwiftShader runs WebGPU on the CPU, slowly: fewer steps there.
+      const steps = webgpu ? 4 : 10;
+      const { page, errors } = await openView(browser, webgpu, `view=inpaint&inpaint.image=faces:13&inpaint.quadrants=1010&inpaint.steps=${steps}&inpaint.n=2`);
+      await statusMatches(page, part('inpaint', 'status'), /Choose what is known/, 120_000);
+      const fill = async () => {
+        await page.$eval(part('inpaint', 'status'), (p) => { p.textContent = ''; });
+        await page.click(part('inpaint', 'run'));
+        await statusMatches(page, part('inpaint', 'status'), new RegExp(`^Done: ${steps} steps`));
+        return tiles(page, part('inpaint', 'results'), 64);
+      };
+      const [original, ...results] = await fill();
+      assert.equal(results.length, 2);
+      const half = (tile, left) => tile.filter((_, i) => (i % 64 < 32) === left);
+      for (const result of results) {
+        const moved = half(result, true).reduce((m, v, i) => Math.max(m, Math.abs(v - half(original, true)[i])), 0);
+        assert.ok(moved <= 1, `the known left half moved by ${moved} grey levels`);
+        assert.ok(std(half(result, false)) > 8, 'the filled right half is not blank');
+      }
+      await page.screenshot({ path: join(ARTIFACTS, `view-inpaint-${backend}.png`), fullPage: true });
+      await page.fill(part('inpaint', 'seed'), '1');
+      await page.dispatchEvent(part('inpaint', 'seed'), 'change');
+      const [, other] = await fill();
+      const change = meanAbsDiff(half(other, false), half(results[0], false));
+      console.log(`inpainting (${backend}): filled halves of seeds 0 and 1 differ by ${change.toFixed(1)} grey levels on average`);
+      assert.ok(change > 3, `another seed fills alike (${change})`);
+      assert.ok(meanAbsDiff(half(other, true), half(original, true)) < 0.5, 'the known half stays the input');
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('guidance: the w = 4 row is closer to the class mean than the w = 0 row', async () => {
+      // Ankle boots (class 9), 4 samples from one x_T per row, DDIM 10 steps.
+      const { page, errors } = await openView(browser, webgpu, 'view=guidance&guidance.class=9&guidance.weights=0,4&guidance.n=4&guidance.steps=10&guidance.seed=0');
+      await statusMatches(page, part('guidance', 'status'), /Pick a class/, 120_000);
+      await page.click(part('guidance', 'run'));
+      await statusMatches(page, part('guidance', 'status'), /^Done\./, 900_000);
+      const rows = await page.$$eval(`${part('guidance', 'table')} tr`, (trs) => trs.map((tr) => [...tr.cells].map((c) => Number(c.textContent))));
+      console.log(`guidance (${backend}), ankle boot: shape distance to the class mean ${rows.map(([w, shape]) => `w=${w}: ${shape.toFixed(4)}`).join(', ')}; RMS ${rows.map(([, , rms]) => rms.toFixed(4)).join(' → ')}; spread ${rows.map(([, , , s]) => s.toFixed(4)).join(' → ')}`);
+      assert.deepEqual(rows.map(([w]) => w), [0, 4]);
+      assert.ok(rows[1][1] < rows[0][1], `w = 4 is not closer to the class mean (${rows[0][1]} → ${rows[1][1]})`);
+      const grid = await tiles(page, part('guidance', 'grid'), 32);
+      assert.equal(grid.length, 8);
+      assert.ok(meanAbsDiff(grid[0], grid[4]) > 5, 'the same x_T with w = 0 and w = 4 gives different samples');
+      await page.screenshot({ path: join(ARTIFACTS, `view-guidance-${backend}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('spiral: the particles land on the spiral; live training lowers the loss', async () => {
+      const { page, errors } = await openView(browser, webgpu, 'view=spiral&spiral.n=1000&spiral.trainSteps=600');
+      await statusMatches(page, part('spiral', 'status'), /^Done in/, 120_000);
+      const text = await page.textContent(part('spiral', 'status'));
+      const [distance, floor] = [...text.matchAll(/(\d+\.\d+)\)?/g)].map((m) => Number(m[1])).slice(1, 3);
+      console.log(`spiral (${backend}): sliced Wasserstein ${distance} to the spiral; two spiral draws ${floor}`);
+      assert.ok(distance < 2 * floor && distance < 0.1, `the particles are ${distance} from the spiral (floor ${floor})`);
+      const painted = await page.evaluate((selector) => {
+        const c = document.querySelector(selector);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) n += d[i] > 0;
+        return n / (d.length / 4);
+      }, part('spiral', 'plot'));
+      assert.ok(painted > 0.02, `the particles are drawn (${painted})`);
+      // The drift field at an intermediate t: scrub back.
+      await page.evaluate((selector) => {
+        const input = document.querySelector(selector);
+        input.value = '300';
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      }, part('spiral', 't'));
+      await page.waitForFunction((selector) => document.querySelector(selector).value !== '0', part('spiral', 't-value'));
+      await page.click(part('spiral', 'train'));
+      await statusMatches(page, part('spiral', 'status'), /^Trained 600 steps/, 300_000);
+      const [first, last] = (await page.textContent(part('spiral', 'status'))).match(/loss (\d+\.\d+) \(first 100 steps\) → (\d+\.\d+)/).slice(1).map(Number);
+      console.log(`spiral live training (${backend}): loss ${first} → ${last}`);
+      assert.ok(last < 0.85 * first, `the loss did not fall (${first} → ${last})`);
+      await page.screenshot({ path: join(ARTIFACTS, `view-spiral-${backend}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  });
+}
+
+test('the iframe form shows only the view; the page hands out the embed code', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const embedded = await openView(browser, false, 'view=spiral&spiral.n=300');
+    const { page, errors } = embedded;
+    await page.click('#copy-embed');
+    const iframe = await page.inputValue('#embed-iframe');
+    const element = await page.inputValue('#embed-element');
+    assert.match(iframe, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/index\.html\?cpu=1&embed=1#view=spiral&spiral\.n=300"/, 'the iframe holds only what the view needs');
+    assert.match(element, /<script type="module" src="http:\/\/127\.0\.0\.1:\d+\/www\/ddpm-web\.js"><\/script>\n<ddpm-demo view="spiral" n="300"><\/ddpm-demo>/);
+    const src = iframe.match(/src="([^"]+)"/)[1];
+    const framed = await openPage(browser, src);
+    await framed.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    const visible = await framed.page.evaluate(() => ['header', 'nav', 'section.model', '#spiral', '#open-full'].map((s) => document.querySelector(s).checkVisibility()));
+    assert.deepEqual(visible, [false, false, false, true, true], 'header, tabs and model picker hidden; the view and a link out shown');
+    await statusMatches(framed.page, part('spiral', 'status'), /^Done in/, 120_000);
+    assert.deepEqual([...errors, ...framed.errors], []);
+  } finally {
+    await browser.close();
+  }
+});
+
+for (const webgpu of [true, false]) {
+  test(`embed.html: three <ddpm-demo> elements share one worker and start when scrolled into view (${webgpu ? 'WebGPU' : 'CPU'})`, async () => {
+    const browser = await launch({ webgpu });
+    try {
+      const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
+      const errors = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      page.on('pageerror', (e) => errors.push(String(e)));
+      let workers = 0;
+      page.on('worker', () => workers++);
+      await page.goto(`${server.url}/embed.html`);
+      const states = () => page.$$eval('ddpm-demo', (els) => els.map((e) => e.dataset.state ?? 'idle'));
+      await page.waitForFunction(() => document.querySelector('ddpm-demo').dataset.state, null, { timeout: 30_000 });
+      assert.equal((await states())[2], 'idle', 'the last demo waits below the fold');
+      for (let i = 0; i < 3; i++) await page.locator('ddpm-demo').nth(i).scrollIntoViewIfNeeded();
+      await page.waitForFunction(() => [...document.querySelectorAll('ddpm-demo')].every((e) => ['ready', 'error'].includes(e.dataset.state)), null, { timeout: 300_000 });
+      assert.deepEqual(await states(), ['ready', 'ready', 'ready']);
+      assert.equal(workers, 1, 'one worker for all three');
+      await page.waitForFunction(() => /sliced Wasserstein/.test(document.querySelectorAll('ddpm-demo')[2].shadowRoot.querySelector('[data-part="status"]').textContent), null, { timeout: 120_000 });
+      const forward = await page.evaluate(() => {
+        const c = document.querySelector('ddpm-demo').shadowRoot.getElementById('forward-xt');
+        return [c.width, c.height];
+      });
+      assert.deepEqual(forward, [64, 64], 'the forward demo drew x_t of faces64');
+      await page.screenshot({ path: join(ARTIFACTS, `embed-${webgpu ? 'webgpu' : 'cpu'}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+}
