@@ -8,7 +8,8 @@
 - Not copies: samples drawn by the Rust CLI (`ddpm sample`, which proves the shipped files load in
   the core) against their nearest training image, and held-out images against theirs.
 - Guidance (class-conditional models): per class, samples at w = 0 and w = 4 and their mean
-  distance to the class's training mean image.
+  distance to the class's training mean image: L2, and the shape distance 1 − Pearson
+  correlation, which ignores brightness and contrast (what the page's guidance view shows).
 Prints every figure and writes them to <model>/evaluation.json (+ PNGs).
 """
 import argparse
@@ -95,6 +96,13 @@ def gaussian_baseline_bpd(train, test):
     return (-ll.flatten(1).sum(1) / (test[0].numel() * math.log(2))).mean().item()
 
 
+def shape_distance(samples, mean):
+    """1 − Pearson correlation of each sample with `mean`: [N,1,H,W] → [N]."""
+    a = samples.flatten(1) - samples.flatten(1).mean(1, keepdim=True)
+    b = (mean.flatten() - mean.flatten().mean()).unsqueeze(0)
+    return 1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp(min=1e-12)
+
+
 def to_range(images):
     return torch.from_numpy(images).float().div(127.5).sub(1.0).unsqueeze(1)
 
@@ -138,6 +146,27 @@ def loss_curve(history, path):
     img.save(path)
 
 
+def guidance_figures(args, data, train, null, tmp):
+    """Per class: 16 samples at w = 0 and w = 4 (one seed, so the same x_T) and their mean distance
+    to the class's mean training image, L2 and shape (1 − correlation)."""
+    labels = torch.from_numpy(data["train_labels"])
+    guidance = {}
+    for c in range(null):
+        class_mean = train[labels == c].mean(0)
+        row = {}
+        for w in (0, 4):
+            npy_c = tmp / f"c{c}w{w}.npy"
+            ddpm_cli("sample", "--model", str(args.model), "--sampler", "ddim", "--steps", "50", "--seed", "2", "--n", "16",
+                     "--class", str(c), "--guidance", str(w), "--out", str(tmp / "g.png"), "--npy", str(npy_c))
+            samples = read_npy(npy_c)
+            row[f"w{w}"] = (samples - class_mean).flatten(1).norm(dim=1).mean().item()
+            row[f"shape_w{w}"] = shape_distance(samples, class_mean).mean().item()
+        guidance[c] = row
+        print(f"class {c}: L2 to the class mean at w=0 {row['w0']:.3f}, w=4 {row['w4']:.3f}; "
+              f"shape distance at w=0 {row['shape_w0']:.4f}, w=4 {row['shape_w4']:.4f}")
+    return guidance
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(DATA))
@@ -147,6 +176,8 @@ def main():
     parser.add_argument("--data", type=Path, default=default_out())
     parser.add_argument("--grid-sampler", choices=["ddpm", "ddim"], default="ddpm", help="sampler of the 64-sample grid (Algorithm 2 by default)")
     parser.add_argument("--grid-steps", type=int, default=1000)
+    parser.add_argument("--guidance-only", action="store_true",
+                        help="redo only the guidance figures, keeping the rest of evaluation.json")
     parser.add_argument("--reuse-bound", action="store_true",
                         help="keep the bound from the last evaluation.json (it takes ~40 min of CPU for fashion32)")
     args = parser.parse_args()
@@ -161,6 +192,12 @@ def main():
     out = {"model": args.name, "held_out_images": args.images}
 
     previous = args.model / "evaluation.json"
+    if args.guidance_only:
+        out = json.loads(previous.read_text())
+        with tempfile.TemporaryDirectory() as tmp:
+            out["guidance_distance_to_class_mean"] = guidance_figures(args, data, train, null, Path(tmp))
+        previous.write_text(json.dumps(out, indent=1))
+        return 0
     if args.reuse_bound and previous.exists():
         old = json.loads(previous.read_text())
         out["held_out_images"] = old["held_out_images"]
@@ -191,19 +228,7 @@ def main():
         tile(pairs, 2, args.model / "closest_pairs.png")
 
         if conditional:
-            labels = torch.from_numpy(data["train_labels"])
-            guidance = {}
-            for c in range(null):
-                class_mean = train[labels == c].mean(0)
-                row = {}
-                for w in (0, 4):
-                    npy_c = Path(tmp) / f"c{c}w{w}.npy"
-                    ddpm_cli("sample", "--model", str(args.model), "--sampler", "ddim", "--steps", "50", "--seed", "2", "--n", "16",
-                             "--class", str(c), "--guidance", str(w), "--out", str(Path(tmp) / "g.png"), "--npy", str(npy_c))
-                    row[f"w{w}"] = (read_npy(npy_c) - class_mean).flatten(1).norm(dim=1).mean().item()
-                guidance[c] = row
-                print(f"class {c}: distance to class mean at w=0 {row['w0']:.3f}, w=4 {row['w4']:.3f}")
-            out["guidance_distance_to_class_mean"] = guidance
+            out["guidance_distance_to_class_mean"] = guidance_figures(args, data, train, null, Path(tmp))
     history = json.loads((args.model / "training.json").read_text())["history"] if (args.model / "training.json").exists() else None
     if history:
         loss_curve(history, args.model / "loss.png")

@@ -63,6 +63,14 @@ for (const webgpu of [true, false]) {
       const steps = webgpu ? 4 : 10;
       const { page, errors } = await openView(browser, webgpu, `view=inpaint&inpaint.image=faces:13&inpaint.quadrants=1010&inpaint.steps=${steps}&inpaint.n=2`);
       await statusMatches(page, part('inpaint', 'status'), /Choose what is known/, 120_000);
+      // Clicking a quadrant of the image toggles it; so does its button.
+      const pressed = () => page.$$eval('#inpaint [data-quadrant]', (bs) => bs.map((b) => b.getAttribute('aria-pressed')).join(''));
+      assert.equal(await pressed(), 'truefalsetruefalse');
+      const box = await page.locator(part('inpaint', 'mask-canvas')).boundingBox();
+      await page.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.25);
+      assert.equal(await pressed(), 'truetruetruefalse', 'a click on the top-right quadrant marks it known');
+      await page.click('#inpaint [data-quadrant="top-right"]');
+      assert.equal(await pressed(), 'truefalsetruefalse');
       const fill = async () => {
         await page.$eval(part('inpaint', 'status'), (p) => { p.textContent = ''; });
         await page.click(part('inpaint', 'run'));

@@ -13,9 +13,9 @@ export const DEFAULTS = { image: 'faces:0', quadrants: '1010', method: 'replacem
 export const template = `
   <p>Inpainting with a model that never saw a mask: at every reverse step the known pixels are
     replaced by the input noised to the same t (replacement), and RePaint also jumps back up a few
-    steps now and then so that the filled part agrees with the known part. Click the quadrant
-    buttons (or paint with the brush on the image) to choose what is <strong>known</strong>; the
-    rest is filled. The faces are people the model never saw.</p>
+    steps now and then so that the filled part agrees with the known part. Click the image's
+    quadrants (or use the buttons, or paint with the brush) to choose what is <strong>known</strong>;
+    the rest is filled. The faces are people the model never saw.</p>
   <div class="controls">
     <label>Images <select data-part="source">
       <option value="faces">held-out faces (ORL, never trained on)</option>
@@ -142,7 +142,7 @@ export class InpaintView {
   /** '1010' → the mask (1 = known) with those quadrants known. */
   setQuadrants(code) {
     const size = this.size;
-    const known = String(code).padEnd(4, '0').split('').map((c) => c === '1');
+    const known = (/^[01]{4}$/.test(code) ? code : DEFAULTS.quadrants).split('').map((c) => c === '1');
     this.settings.quadrants = known.map((k) => (k ? '1' : '0')).join('');
     this.mask = new Float32Array(size * size);
     for (let y = 0; y < size; y++) {
@@ -154,7 +154,7 @@ export class InpaintView {
   }
 
   toggleQuadrant(i) {
-    const code = this.settings.quadrants.split('');
+    const code = [...this.root.querySelectorAll('[data-quadrant]')].map((b) => (b.getAttribute('aria-pressed') === 'true' ? '1' : '0'));
     code[i] = code[i] === '1' ? '0' : '1';
     this.setQuadrants(code.join(''));
   }
@@ -171,7 +171,7 @@ export class InpaintView {
   bindBrush() {
     const canvas = this.part('mask-canvas');
     const paint = (event) => {
-      if (!this.part('brush').checked || !this.mask || !(event.buttons & 1)) return;
+      if (!this.mask || !(event.buttons & 1)) return;
       const rect = canvas.getBoundingClientRect();
       const cx = ((event.clientX - rect.left) / rect.width) * this.size;
       const cy = ((event.clientY - rect.top) / rect.height) * this.size;
@@ -185,8 +185,15 @@ export class InpaintView {
       this.drawMask();
       event.preventDefault();
     };
-    canvas.addEventListener('pointerdown', paint);
-    canvas.addEventListener('pointermove', paint);
+    canvas.addEventListener('pointerdown', (event) => {
+      if (this.part('brush').checked) return paint(event);
+      // Without the brush a click toggles the quadrant under the pointer.
+      const rect = canvas.getBoundingClientRect();
+      const right = event.clientX - rect.left >= rect.width / 2;
+      const bottom = event.clientY - rect.top >= rect.height / 2;
+      this.toggleQuadrant((bottom ? 2 : 0) + (right ? 1 : 0));
+    });
+    canvas.addEventListener('pointermove', (event) => this.part('brush').checked && paint(event));
   }
 
   methodSettings() {
