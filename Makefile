@@ -32,8 +32,8 @@ test-browser:
 pkg:
 	$(WASM_PACK)
 
-# The npm package (dist/pkg/ddpm-web-<version>.tgz): wasm-pack's output, www/ and pkg-config/.
-package: setup-rust pkg
+# The npm package (dist/npm/pkg/ddpm-web-<version>.tgz): wasm-pack's output, www/ and pkg-config/.
+package: setup-rust setup-browser pkg
 	bash scripts/npm-package.sh
 
 setup-rust:

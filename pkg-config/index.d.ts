@@ -9,8 +9,8 @@ export interface SamplerSettings {
   steps: number;
   spacing: 'leading' | 'trailing' | 'linspace';
   steps_offset: number;
-  /** Clip x̂_0 to [−range, range]; null: no clipping. */
-  clip_sample: number | null;
+  /** Clip x̂_0 to [−range, range]; absent or null: no clipping. */
+  clip_sample?: number | null;
 }
 
 /** The parts of a diffusers scheduler_config.json the core reads; absent fields: diffusers' defaults. */
@@ -33,9 +33,10 @@ export interface ModelInfo {
   parameters: number;
   dtypes: string[];
   inChannels: number;
-  sampleSize: number | null;
-  /** With the null class (the last one), for class-conditional models. */
-  numClasses: number | null;
+  /** Absent when the config has none (any size works). */
+  sampleSize?: number;
+  /** With the null class (the last one); absent for unconditional models. */
+  numClasses?: number;
   defaultSettings: SamplerSettings;
   scheduler: Required<SchedulerConfig>;
   /** Milliseconds of the first ε_θ evaluation (shader compilation on WebGPU). */
@@ -44,8 +45,8 @@ export interface ModelInfo {
 
 export interface Backend {
   kind: 'webgpu' | 'cpu';
-  /** Why the CPU runs; null on WebGPU. */
-  reason: string | null;
+  /** Why the CPU runs; absent on WebGPU. */
+  reason?: string;
 }
 
 export interface RunSettings {
@@ -136,11 +137,11 @@ export class ModelStore {
 /** What each attribute of <ddpm-demo> does. */
 export const ATTRIBUTES: Record<string, string>;
 
-/** <ddpm-demo view="fork" model="faces64" seed="7" t="250,500,750">: starts when scrolled into view. */
-export class DdpmDemo extends HTMLElement {
-  /** 'starting' | 'ready' | 'error' once started. */
-  readonly dataset: DOMStringMap;
-}
+/**
+ * <ddpm-demo view="fork" model="faces64" seed="7" t="250,500,750">: starts when scrolled into
+ * view; its `data-state` is then 'starting', 'ready' or 'error'.
+ */
+export class DdpmDemo extends HTMLElement {}
 
 declare global {
   interface HTMLElementTagNameMap {

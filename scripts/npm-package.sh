@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # The npm package: wasm-pack's output (pkg/, from `make pkg`), the front end and the shipped
-# models (www/), and the npm metadata, README and types of pkg-config/, assembled in dist/pkg
-# and packed by `wasm-pack pack` into dist/pkg/ddpm-web-<version>.tgz.
+# models (www/: its files under version control, not whatever else lies there), and the npm
+# metadata, README and types of pkg-config/, assembled in dist/npm/pkg and packed by
+# `wasm-pack pack dist/npm` into dist/npm/pkg/ddpm-web-<version>.tgz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=dist/pkg
+out=dist/npm/pkg
 for f in ddpm_web.js ddpm_web.d.ts ddpm_web_bg.wasm ddpm_web_bg.wasm.d.ts; do
   [ -f "pkg/$f" ] || { echo "pkg/$f is missing: run make pkg first" >&2; exit 1; }
 done
-rm -rf "$out"
+rm -rf dist/npm
 mkdir -p "$out/pkg"
 cp pkg/ddpm_web.js pkg/ddpm_web.d.ts pkg/ddpm_web_bg.wasm pkg/ddpm_web_bg.wasm.d.ts "$out/pkg/"
-cp -r www "$out/www"
-cp pkg-config/README.md pkg-config/index.d.ts LICENSE-MIT "$out/"
+git ls-files --cached --others --exclude-standard -z www | xargs -0 cp --parents -t "$out"
+cp pkg-config/README.md pkg-config/index.d.ts LICENSE-MIT LICENSE-APACHE "$out/"
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 node -e '
   const fs = require("fs");
@@ -20,5 +21,5 @@ node -e '
   meta.version = process.argv[1];
   fs.writeFileSync(process.argv[2], JSON.stringify(meta, null, 2) + "\n");
 ' "$version" "$out/package.json"
-wasm-pack pack --pkg-dir dist/pkg . >&2
+wasm-pack pack dist/npm >&2
 ls "$out"/ddpm-web-"$version".tgz

@@ -1,4 +1,5 @@
-//! Every model shipped in www/models loads in the core and gives finite ε_θ.
+//! Every model shipped in www/models loads in the core and gives finite ε_θ; the three of the
+//! page are there, and their weights together stay under 30 MB.
 
 use burn::tensor::{Device, Tensor};
 use ddpm_web::checkpoint::{self, Network};
@@ -8,7 +9,8 @@ use ddpm_web::noise::BatchNoise;
 #[test]
 fn shipped_models_load_and_give_finite_outputs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
-    let mut seen = 0;
+    let mut seen = Vec::new();
+    let mut weight_bytes = 0;
     for entry in std::fs::read_dir(&root).unwrap() {
         let dir = entry.unwrap().path();
         if !dir.is_dir() {
@@ -31,7 +33,12 @@ fn shipped_models_load_and_give_finite_outputs() {
         };
         assert!(values.iter().all(|v| v.is_finite()), "{}", dir.display());
         assert!(values.iter().any(|v| v.abs() > 1e-3), "{}: ε̂ is not all zero", dir.display());
-        seen += 1;
+        for file in ["diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.safetensors"] {
+            weight_bytes += std::fs::metadata(dir.join(file)).map_or(0, |m| m.len());
+        }
+        seen.push(dir.file_name().unwrap().to_string_lossy().into_owned());
     }
-    assert!(seen >= 1, "no shipped models found");
+    seen.sort();
+    assert_eq!(seen, ["faces64", "fashion32", "spiral2d"]);
+    assert!(weight_bytes < 30_000_000, "the shipped weights take {weight_bytes} bytes");
 }

@@ -163,7 +163,8 @@ export async function describeAdapter() {
   }
 }
 
-/** Why the CPU runs: the browser's own words (no navigator.gpu, no adapter) before the backend's. */
-export function cpuReason(backend, adapter, forced) {
-  return !forced && !adapter.available && adapter.reason ? adapter.reason : backend.reason;
+/** "WebGPU — adapter" or "CPU (wasm) — why": the browser's own words (no navigator.gpu, no adapter) before the backend's. */
+export function backendLabel(backend, adapter, forced) {
+  if (backend.kind === 'webgpu') return `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`;
+  return `CPU (wasm) — ${!forced && !adapter.available && adapter.reason ? adapter.reason : backend.reason}`;
 }

@@ -6,7 +6,7 @@
 // Every element on a page shares one worker, one wasm module, one GPU device and each model's
 // weights; an element starts (downloads, compiles) only once it is scrolled into view.
 // Attributes are listed in ATTRIBUTES and documented in the README.
-import { cpuReason, DdpmClient, describeAdapter } from './client.js';
+import { backendLabel, DdpmClient, describeAdapter } from './client.js';
 import { ModelStore } from './models.js';
 import { showStatus } from './status.js';
 import * as compare from './views/compare.js';
@@ -30,7 +30,11 @@ export const ATTRIBUTES = {
   w: 'guidance: the largest guidance weight (rows 0 … w)',
   weights: 'guidance: exact weights for the rows instead, e.g. "0,4"',
   quadrants: 'inpaint: known quadrants TL TR BL BR as four 0/1, e.g. "1100" (top half known)',
+  image: 'inpaint: the held-out face, "faces:0" … "faces:39"',
   method: 'inpaint: replacement | repaint',
+  jump: 'inpaint, RePaint: jump length',
+  resample: 'inpaint, RePaint: resamplings',
+  'train-steps': 'spiral: steps of a live training run (Train button)',
   autorun: 'run once ready, without waiting for a click',
   cpu: 'present on the first element to start: use the CPU even where WebGPU works',
 };
@@ -42,9 +46,9 @@ function services(forceCpu) {
   shared ??= (async () => {
     const client = new DdpmClient();
     const [backend, adapter] = await Promise.all([client.init(forceCpu), describeAdapter()]);
-    const label = backend.kind === 'webgpu' ? `WebGPU — ${adapter.name ?? 'adapter'}` : `CPU (wasm) — ${cpuReason(backend, adapter, forceCpu)}`;
-    return { client, models: new ModelStore(client), backend: { ...backend, label } };
+    return { client, models: new ModelStore(client), backend: { ...backend, label: backendLabel(backend, adapter, forceCpu) } };
   })();
+  shared.catch(() => { shared = null; });
   return shared;
 }
 
@@ -65,11 +69,17 @@ class Hosted {
     this.kind = view;
     this.attr = attr;
     this.state = {
-      key: null, info: null, seed: number(attr('seed'), 0), t: number(attr('t'), 250), image: 'faces:0', forwardSeed: number(attr('seed'), 0),
+      key: null, info: null, model, seed: number(attr('seed'), 0), t: number(attr('t'), 250), image: 'faces:0', forwardSeed: number(attr('seed'), 0),
       film: '999,750,500,250,100,0', ts: attr('t') ?? '999,750,500,250,100', n: number(attr('n'), 4), layout: 'rows', class: number(attr('class'), 0),
     };
     this.view = new parts[1]({ client, $: this.$, state: this.state, onChange: () => {} });
-    if (view === 'reverse') root.host.addEventListener('keydown', (event) => this.onKey(event));
+    if (view === 'reverse') root.getRootNode().host.addEventListener('keydown', (event) => this.onKey(event));
+    if (view === 'fork') {
+      // The sampler controls come from view 2, whose code shows η for DDIM only.
+      const showEta = () => { this.$('eta-label').hidden = this.$('sampler').value !== 'ddim'; };
+      this.$('sampler').addEventListener('change', showEta);
+      this.showEta = showEta;
+    }
   }
 
   async start(onProgress) {
@@ -82,7 +92,7 @@ class Hosted {
       $('steps').value = String(number(this.attr('steps'), this.kind === 'fork' ? 100 : 1000));
       $('seed').value = String(this.state.seed);
       $('batch').value = String(number(this.attr('n'), 4));
-      this.view.showEta?.();
+      (this.view.showEta ?? this.showEta)?.call(this.view);
     }
     if (this.kind === 'fork') {
       $('compare-ts').value = this.state.ts;
@@ -179,8 +189,11 @@ export class DdpmDemo extends HTMLElement {
         else progress.removeAttribute('value');
         showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${model}…` : `Warming up ${model}…`);
       });
-      await started;
-      progress.hidden = true;
+      try {
+        await started;
+      } finally {
+        progress.hidden = true;
+      }
       if (!['inpaint', 'guidance', 'spiral'].includes(view)) showStatus(part('model-status'), `${model} ready`, 'ok');
       this.dataset.state = 'ready';
     } catch (error) {

@@ -1,5 +1,5 @@
 // The page: the backend, the model, the six views, the permalink and the keyboard.
-import { cpuReason, DdpmClient, describeAdapter } from './client.js';
+import { backendLabel, DdpmClient, describeAdapter } from './client.js';
 import { ModelStore } from './models.js';
 import { readHash, writeHash } from './permalink.js';
 import { showStatus as status } from './status.js';
@@ -106,7 +106,8 @@ function showView(view, focus = false) {
   document.body.dataset.view = state.view;
   saveHash();
   if (!backendReady) return;
-  if (SELF_CONTAINED[state.view]) mount(state.view);
+  // A view that cannot start says so itself.
+  if (SELF_CONTAINED[state.view]) mount(state.view).catch(() => {});
   else pickerModel();
 }
 
@@ -123,9 +124,7 @@ async function startBackend() {
   status($('backend'), 'Starting the compute backend…');
   const adapter = await describeAdapter();
   const backend = await client.init($('force-cpu').checked);
-  const text = backend.kind === 'webgpu'
-    ? `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`
-    : `CPU (wasm) — ${cpuReason(backend, adapter, $('force-cpu').checked)}`;
+  const text = backendLabel(backend, adapter, $('force-cpu').checked);
   status($('backend'), text, backend.kind);
   document.body.dataset.backend = backend.kind;
   backendReady = true;
@@ -139,20 +138,24 @@ function describe(info) {
 
 let loads = 0;
 
-/** The newest request wins; the model it replaces is freed in the worker first. */
-async function loadModel(source, label, layout) {
+/**
+ * The newest request wins. A shipped model (`id`) comes from the shared store, so views 4–6
+ * reuse it; a folder or files of the user's are loaded for the picker alone and freed when
+ * replaced.
+ */
+async function loadModel(source, label, layout, id) {
   const ticket = ++loads;
   const progress = $('model-progress');
   progress.hidden = false;
   progress.removeAttribute('value');
   status($('model-status'), `Loading ${label}…`);
-  if (state.key) client.unload(state.key);
+  if (state.key && state.ownsKey) client.unload(state.key);
   state.key = null;
   state.info = null;
   views.reverse.modelChanged();
   views.compare.modelChanged();
   try {
-    const { key, info } = await client.load(source, (p) => {
+    const onProgress = (p) => {
       if (ticket !== loads) return;
       if (p.phase === 'download' && p.total) {
         progress.max = p.total;
@@ -162,11 +165,13 @@ async function loadModel(source, label, layout) {
         progress.removeAttribute('value');
         status($('model-status'), `Compiling shaders and warming up ${label}…`);
       }
-    }, layout);
+    };
+    const { key, info } = id ? await models.image(id, onProgress) : await client.load(source, onProgress, layout);
     if (ticket !== loads) {
-      client.unload(key);
+      if (!id) client.unload(key);
       return;
     }
+    state.ownsKey = !id;
     state.key = key;
     state.info = info;
     reverse.fillClasses($, info, state.models.find((m) => m.id === state.model)?.classes ?? [], state.class);
@@ -211,9 +216,7 @@ async function loadUserFiles(fileList) {
 
 async function listModels() {
   try {
-    const response = await fetch(new URL('www/models/index.json', document.baseURI));
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    state.models = await response.json();
+    state.models = await models.entries();
   } catch (error) {
     status($('model-status'), `The model list could not be read (${error.message}).`, 'error');
   }
@@ -228,7 +231,7 @@ async function listModels() {
 
 function selectedModel() {
   const entry = state.models.find((m) => m.id === state.model);
-  return entry ? [entry.path, entry.label, entry.layout] : [state.model, state.model];
+  return entry ? [entry.path, entry.label, entry.layout, entry.id] : [state.model, state.model];
 }
 
 function onKey(event) {
@@ -291,7 +294,7 @@ async function main() {
   if (SELF_CONTAINED[state.view]) {
     // Views 4–6 load their own models; the picker's model waits until a view 1–3 is shown.
     document.body.dataset.ready = 'true';
-    await mount(state.view);
+    await mount(state.view).catch(() => {});
   } else {
     await pickerModel();
     document.body.dataset.ready = state.key ? 'true' : 'error';

@@ -109,7 +109,17 @@ impl Model {
                 Sampler::fork(schedule, settings, x_t, start.t, dims[0], run.seed).map_err(js_error)?
             }
         };
+        let classes = self.unet.num_classes();
+        let in_range = |label: usize, what: &str| match classes {
+            Some(k) if label < k => Ok(()),
+            Some(k) => Err(js_error(format!("{what} {label} is outside this model's classes 0..{k}"))),
+            None => Err(js_error(format!("this model is not class-conditional: no {what}"))),
+        };
+        if let Some(g) = run.guidance {
+            in_range(g.null_class, "null class")?;
+        }
         if let Some(class) = run.class {
+            in_range(class, "class")?;
             sampler = sampler.with_labels(vec![class; dims[0]]).map_err(js_error)?;
         }
         Ok(SamplerSession { unet: self.unet.clone(), sampler, guidance: run.guidance })

@@ -208,8 +208,8 @@ pub fn spiral_points(n: usize, seed: u64) -> Float32Array {
 /// Sliced Wasserstein-1 distance between two equal-sized point sets [n, 2] (64 directions).
 #[wasm_bindgen(js_name = slicedWasserstein)]
 pub fn sliced_wasserstein(a: &[f32], b: &[f32]) -> Result<f64, JsError> {
-    if a.len() != b.len() || a.len() % 2 != 0 {
-        return Err(js_error("two point sets [n, 2] of the same size are needed"));
+    if a.len() != b.len() || a.len() % 2 != 0 || a.is_empty() {
+        return Err(js_error("two non-empty point sets [n, 2] of the same size are needed"));
     }
     Ok(crate::data2d::sliced_wasserstein(a, b, 64))
 }

@@ -13,7 +13,8 @@ let tarball;
 let consumer;
 
 before(async () => {
-  tarball = execFileSync('bash', [join(ROOT, 'scripts/npm-package.sh')], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop();
+  // stderr shows when the script fails (e.g. pkg/ not built).
+  tarball = execFileSync('bash', [join(ROOT, 'scripts/npm-package.sh')], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
   consumer = await mkdtemp(join(tmpdir(), 'ddpm-web-consumer-'));
   await writeFile(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', join(ROOT, tarball)], { cwd: consumer });
@@ -22,9 +23,10 @@ after(() => rm(consumer, { recursive: true, force: true }));
 
 test('the packed package holds the element, the wasm, the models and the types', () => {
   const files = execFileSync('tar', ['tzf', join(ROOT, tarball)], { encoding: 'utf8' }).split('\n');
-  for (const file of ['package.json', 'README.md', 'LICENSE-MIT', 'index.d.ts', 'www/ddpm-web.js', 'www/worker.js', 'www/client.js',
+  for (const file of ['package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'index.d.ts', 'www/ddpm-web.js', 'www/worker.js', 'www/client.js',
     'www/views/inpaint.js', 'pkg/ddpm_web.js', 'pkg/ddpm_web.d.ts', 'pkg/ddpm_web_bg.wasm', 'www/models/index.json',
     'www/models/spiral2d/diffusion_pytorch_model.safetensors', 'www/models/fashion32/unet/diffusion_pytorch_model.safetensors',
+    'www/models/faces64/unet/diffusion_pytorch_model.safetensors', 'www/samples/fashion-class-means.png',
     'www/samples/faces-heldout.png']) {
     assert.ok(files.includes(`package/${file}`), `${file} is not in the package`);
   }

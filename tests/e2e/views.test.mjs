@@ -136,7 +136,15 @@ for (const webgpu of [true, false]) {
         input.value = '300';
         input.dispatchEvent(new Event('input', { bubbles: true }));
       }, part('spiral', 't'));
-      await page.waitForFunction((selector) => document.querySelector(selector).value !== '0', part('spiral', 't-value'));
+      // The arrows (drawn in #4a90e2) show up at t = 300.
+      await page.waitForFunction((selector) => {
+        const c = document.querySelector(selector);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let blue = 0;
+        for (let i = 0; i < d.length; i += 4) blue += d[i + 2] > 200 && d[i] < 110 && d[i + 3] > 0;
+        return blue > 200;
+      }, part('spiral', 'plot'), { timeout: 60_000 });
+      assert.equal(await page.textContent(part('spiral', 't-value')), '300');
       await page.click(part('spiral', 'train'));
       await statusMatches(page, part('spiral', 'status'), /^Trained 600 steps/, 300_000);
       const [first, last] = (await page.textContent(part('spiral', 'status'))).match(/loss (\d+\.\d+) \(first 100 steps\) → (\d+\.\d+)/).slice(1).map(Number);
@@ -202,3 +210,24 @@ for (const webgpu of [true, false]) {
     }
   });
 }
+
+test('reverse, inpaint and guidance as elements: each runs in its shadow root, keyboard included', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/elements.html`);
+    for (let i = 0; i < 3; i++) await page.locator('ddpm-demo').nth(i).scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => [...document.querySelectorAll('ddpm-demo')].every((e) => ['ready', 'error'].includes(e.dataset.state)), null, { timeout: 300_000 });
+    assert.deepEqual(await page.$$eval('ddpm-demo', (els) => els.map((e) => e.dataset.state)), ['ready', 'ready', 'ready']);
+    const text = (i, selector) => page.evaluate(({ i, selector }) => document.querySelectorAll('ddpm-demo')[i].shadowRoot.querySelector(selector).textContent, { i, selector });
+    assert.match(await text(0, '#sample-status'), /^Done: 3 steps/);
+    assert.match(await text(1, '[data-part="status"]'), /^Done: 3 steps/);
+    assert.match(await text(2, '[data-part="status"]'), /^Done\. Shape distance/);
+    // Space on the reverse element plays it again (from the start: the run had finished).
+    await page.locator('ddpm-demo').nth(0).evaluate((e) => e.shadowRoot.getElementById('scrub').focus());
+    await page.keyboard.press('ArrowLeft');
+    assert.match(await text(0, '#scrub-value'), /^step 2:/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

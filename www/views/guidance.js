@@ -66,6 +66,11 @@ export class GuidanceView {
     Object.assign(this, { root, client, models, modelId: model, onChange });
     this.part = mount(root, template);
     this.settings = { ...DEFAULTS, ...settings };
+    const clamp = (v, lo, hi, fallback) => (Number.isFinite(Number(v)) ? Math.min(hi, Math.max(lo, Number(v))) : fallback);
+    Object.assign(this.settings, {
+      w: clamp(this.settings.w, 0, 8, DEFAULTS.w), n: Math.round(clamp(this.settings.n, 1, 10, DEFAULTS.n)),
+      steps: Math.round(clamp(this.settings.steps, 2, 1000, DEFAULTS.steps)), seed: Math.round(clamp(this.settings.seed, 0, 2 ** 53, 0)),
+    });
     for (const name of ['w', 'n', 'steps', 'seed']) {
       this.part(name).value = String(this.settings[name]);
       this.part(name).addEventListener('change', () => this.readControls());
@@ -88,7 +93,8 @@ export class GuidanceView {
         if (!info.numClasses) throw new Error(`${entry.label} is not class-conditional`);
         const select = this.part('class');
         for (let c = 0; c < info.numClasses - 1; c++) select.add(new Option(`${c} · ${entry.classes?.[c] ?? `class ${c}`}`, String(c)));
-        select.value = String(Math.min(this.settings.class, info.numClasses - 2));
+        this.settings.class = Math.min(Math.max(0, Math.round(this.settings.class) || 0), info.numClasses - 2);
+        select.value = String(this.settings.class);
         const response = await fetch(asset('www/samples/fashion-class-means.png'));
         if (!response.ok) throw new Error(`class means: HTTP ${response.status}`);
         this.means = await createImageBitmap(await response.blob());
@@ -97,6 +103,8 @@ export class GuidanceView {
         this.status('Pick a class and w, then press Sample.', 'ok');
       } catch (error) {
         this.status(`The guidance view could not start: ${error.message}`, 'error');
+        this.starting = null;
+        throw error;
       }
     })();
     return this.starting;
@@ -136,10 +144,11 @@ export class GuidanceView {
     const n = Math.min(10, Math.max(1, this.settings.n));
     const weights = rowWeights(this.settings.w, this.settings.weights);
     const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(2, this.settings.steps));
+    // One class and one x_T for every row: the controls wait until the run ends.
+    const { class: label, seed } = this.settings;
     const run = { cancelled: false };
     this.run = run;
-    this.part('run').disabled = true;
-    this.part('cancel').disabled = false;
+    this.setRunning(true);
     const mean = this.classMean();
     const rows = [];
     const grid = new Float32Array(weights.length * n * plane);
@@ -152,7 +161,7 @@ export class GuidanceView {
     try {
       for (const [r, w] of weights.entries()) {
         const settings = {
-          seed: this.settings.seed, batch: n, class: this.settings.class,
+          seed, batch: n, class: label,
           // DDIM steps with the ε of the clipped x̂_0: guidance pushes x̂_0 outside [−1, 1].
           sampler: { ...info.defaultSettings, steps, method: { kind: 'ddim', eta: 0, set_alpha_to_one: true, use_clipped_model_output: true } },
           guidance: { weight: w, nullClass: info.numClasses - 1 },
@@ -180,7 +189,6 @@ export class GuidanceView {
         this.status(`w = ${w} done (${r + 1}/${weights.length} rows, ${((performance.now() - begun) / 1000).toFixed(1)} s)`);
       }
       this.part('save').disabled = false;
-      this.rows = rows;
       const [first, last] = [rows[0], rows[rows.length - 1]];
       this.status(`Done. Shape distance to the class mean: ${first.shape.toFixed(3)} at w = ${first.w}, ${last.shape.toFixed(3)} at w = ${last.w}; spread within a row ${first.spread.toFixed(3)} → ${last.spread.toFixed(3)}.`, 'ok');
       return rows;
@@ -189,9 +197,13 @@ export class GuidanceView {
       return null;
     } finally {
       this.run = null;
-      this.part('run').disabled = false;
-      this.part('cancel').disabled = true;
+      this.setRunning(false);
     }
+  }
+
+  setRunning(running) {
+    for (const name of ['run', 'class', 'w', 'n', 'steps', 'seed']) this.part(name).disabled = running;
+    this.part('cancel').disabled = !running;
   }
 
   status(text, kind = 'info') {

@@ -62,6 +62,10 @@ export class InpaintView {
     Object.assign(this, { root, client, models, modelId: model, onChange });
     this.part = mount(root, template);
     this.settings = { ...DEFAULTS, ...settings };
+    const clamp = (v, lo, hi, fallback) => (Number.isFinite(Number(v)) ? Math.round(Math.min(hi, Math.max(lo, Number(v)))) : fallback);
+    for (const [key, lo, hi] of [['steps', 2, 1000], ['jump', 1, 50], ['resample', 1, 20], ['n', 1, 8], ['seed', 0, 2 ** 53]]) {
+      this.settings[key] = clamp(this.settings[key], lo, hi, DEFAULTS[key]);
+    }
     this.run = null;
     this.mask = null;
     for (const name of ['method', 'steps', 'jump', 'resample', 'n', 'seed']) {
@@ -72,7 +76,7 @@ export class InpaintView {
     root.querySelectorAll('[data-quadrant]').forEach((button, i) => {
       button.addEventListener('click', () => this.toggleQuadrant(i));
     });
-    this.part('clear').addEventListener('click', () => this.setQuadrants(this.settings.quadrants));
+    this.part('clear').addEventListener('click', () => this.setQuadrants(this.quadrantCode ?? DEFAULTS.quadrants));
     this.part('source').addEventListener('change', () => this.pickSource());
     this.part('upload').addEventListener('change', (e) => e.target.files[0] && this.useUpload(e.target.files[0]));
     this.part('run').addEventListener('click', () => this.fill());
@@ -100,6 +104,8 @@ export class InpaintView {
         this.status('Choose what is known, then press Fill.', 'ok');
       } catch (error) {
         this.status(`The inpainting view could not start: ${error.message}`, 'error');
+        this.starting = null;
+        throw error;
       }
     })();
     return this.starting;
@@ -119,10 +125,14 @@ export class InpaintView {
   }
 
   pickSource() {
-    if (this.part('source').value === 'upload') this.part('upload').click();
+    if (this.part('source').value !== 'upload') return;
+    this.part('upload').click();
+    // The select is an action menu: back to the gallery's entry, so "upload" can be chosen again.
+    this.part('source').value = 'faces';
   }
 
   async useUpload(file) {
+    if (!this.size) return;
     try {
       const bitmap = await createImageBitmap(file);
       clearSelection(this.part('gallery'));
@@ -143,7 +153,7 @@ export class InpaintView {
   setQuadrants(code) {
     const size = this.size;
     const known = (/^[01]{4}$/.test(code) ? code : DEFAULTS.quadrants).split('').map((c) => c === '1');
-    this.settings.quadrants = known.map((k) => (k ? '1' : '0')).join('');
+    this.settings.quadrants = this.quadrantCode = known.map((k) => (k ? '1' : '0')).join('');
     this.mask = new Float32Array(size * size);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) this.mask[y * size + x] = known[(y < size / 2 ? 0 : 2) + (x < size / 2 ? 0 : 1)] ? 1 : 0;
@@ -165,7 +175,7 @@ export class InpaintView {
     const shown = this.image.map((v, i) => (this.mask[i % this.mask.length] ? v : -1 + (v + 1) * 0.25));
     const canvas = this.part('mask-canvas');
     drawGrid(canvas, shown, [1, this.channels, this.size, this.size]);
-    enlarge(canvas, this.size);
+    enlarge(canvas, this.size / 2);
   }
 
   bindBrush() {
@@ -182,10 +192,12 @@ export class InpaintView {
         }
       }
       this.settings.quadrants = 'brush';
+      this.onChange(this.settings);
       this.drawMask();
       event.preventDefault();
     };
     canvas.addEventListener('pointerdown', (event) => {
+      if (event.button !== 0 || !this.mask) return;
       if (this.part('brush').checked) return paint(event);
       // Without the brush a click toggles the quadrant under the pointer.
       const rect = canvas.getBoundingClientRect();
@@ -209,6 +221,8 @@ export class InpaintView {
   /** Runs the fill to the end unless cancelled; returns the final samples (NCHW). */
   async fill() {
     if (this.run || !this.model || !this.image) return null;
+    // What this run fills: later picks and mask edits are for the next run.
+    const [image, mask, seed] = [this.image, this.mask.slice(), this.settings.seed];
     const n = Math.min(8, Math.max(1, this.settings.n));
     const shape = [n, this.channels, this.size, this.size];
     const run = { cancelled: false };
@@ -217,7 +231,7 @@ export class InpaintView {
     let runId = null;
     try {
       const started = await this.client.inpaintStart(this.model.key, {
-        seed: this.settings.seed, batch: n, image: this.image, mask: this.mask, method: this.methodSettings(),
+        seed, batch: n, image, mask, method: this.methodSettings(),
       });
       runId = started.runId;
       const progress = this.part('progress');
@@ -240,7 +254,7 @@ export class InpaintView {
           this.status(`Step ${i + 1}/${started.total} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((started.total - i - 1) / rate)} s left`);
         }
       }
-      this.showResults(out.xt, shape);
+      this.showResults(image, out.xt, shape);
       this.status(`Done: ${started.total} steps in ${((performance.now() - begun) / 1000).toFixed(1)} s. The known region of every result is the input's.`, 'ok');
       return out.xt;
     } catch (error) {
@@ -253,15 +267,14 @@ export class InpaintView {
     }
   }
 
-  showResults(xt, [n, c, h, w]) {
+  showResults(image, xt, [n, c, h, w]) {
     const all = new Float32Array((n + 1) * c * h * w);
-    all.set(this.image, 0);
+    all.set(image, 0);
     all.set(xt, c * h * w);
     const canvas = this.part('results');
     drawGrid(canvas, all, [n + 1, c, h, w], { columns: n + 1 });
     enlarge(canvas, w);
     this.part('save').disabled = false;
-    this.last = xt;
   }
 
   cancel() {

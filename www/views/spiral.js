@@ -43,11 +43,17 @@ export class SpiralView {
     Object.assign(this, { root, client, models, modelId: model, onChange });
     this.part = mount(root, template);
     this.settings = { ...DEFAULTS, ...settings };
+    const clamp = (v, lo, hi, fallback) => (Number.isFinite(Number(v)) ? Math.round(Math.min(hi, Math.max(lo, Number(v)))) : fallback);
+    for (const [key, lo, hi] of [['n', 100, 5000], ['seed', 0, 2 ** 53], ['trainSteps', 100, 20000]]) {
+      this.settings[key] = clamp(this.settings[key], lo, hi, DEFAULTS[key]);
+    }
     this.part('n').value = String(this.settings.n);
     this.part('seed').value = String(this.settings.seed);
     this.part('train-steps').value = String(this.settings.trainSteps);
     for (const name of ['n', 'seed', 'train-steps']) this.part(name).addEventListener('change', () => this.readControls());
-    this.part('pretrained').addEventListener('click', () => this.usePretrained());
+    this.part('pretrained').addEventListener('click', () => this.usePretrained().catch((error) => {
+      this.status(`The spiral model could not be loaded: ${error.message}`, 'error');
+    }));
     this.part('train').addEventListener('click', () => this.train());
     this.part('play').addEventListener('click', () => this.reverse());
     this.part('cancel').addEventListener('click', () => { if (this.job) this.job.cancelled = true; });
@@ -71,7 +77,11 @@ export class SpiralView {
       this.target = (await this.client.spiralTarget(2000, 1)).target;
       this.draw(null);
       await this.usePretrained();
-    })().catch((error) => this.status(`The spiral view could not start: ${error.message}`, 'error'));
+    })().catch((error) => {
+      this.status(`The spiral view could not start: ${error.message}`, 'error');
+      this.starting = null;
+      throw error;
+    });
     return this.starting;
   }
 
@@ -82,23 +92,22 @@ export class SpiralView {
     this.part('play').disabled = !key;
   }
 
+  /** Loads the shipped model and runs the particles; rejects when the model cannot be had. */
   async usePretrained() {
     if (this.job) return;
-    try {
-      this.status('Loading the shipped spiral model…');
-      const { key } = await this.models.spiral(this.modelId);
-      this.setModel(key, false);
-      this.status('Pretrained model loaded. Run the reverse process to watch the particles.', 'ok');
-      await this.reverse();
-    } catch (error) {
-      this.status(`The spiral model could not be loaded: ${error.message}`, 'error');
-    }
+    this.status('Loading the shipped spiral model…');
+    const { key } = await this.models.spiral(this.modelId);
+    this.setModel(key, false);
+    this.status('Pretrained model loaded. Run the reverse process to watch the particles.', 'ok');
+    await this.reverse();
   }
 
   /** Particles from N(0, I) to t = 0 with `key`; every tenth step kept for the t slider. */
   async sampleParticles(key, n, steps, job, onFrame) {
     const { runId, timesteps, x } = await this.client.spiralStart(key, { n, seed: this.settings.seed, steps });
     const frames = [{ t: timesteps[0], x }];
+    // The drift arrows of these frames can only come from the model that made them.
+    frames.key = key;
     try {
       const chunk = Math.max(1, Math.round(timesteps.length / 100));
       for (let done = 0; done < timesteps.length; done += chunk) {
@@ -170,9 +179,13 @@ export class SpiralView {
         this.plotLoss(chunk);
         if (step % 500 === 0 || step === steps) {
           const { key } = await this.client.trainSnapshot(runId);
-          const frames = await this.sampleParticles(key, 500, 100, job);
-          if (step === steps) this.setModel(key, true);
-          else this.client.unload(key);
+          let frames;
+          try {
+            frames = await this.sampleParticles(key, 500, 100, job);
+          } finally {
+            if (step === steps && frames) this.setModel(key, true);
+            else this.client.unload(key);
+          }
           if (!frames) continue;
           this.frames = frames;
           const distance = await this.distance(frames[frames.length - 1].x);
@@ -197,7 +210,7 @@ export class SpiralView {
 
   begin() {
     this.job = { cancelled: false };
-    for (const name of ['pretrained', 'train', 'play']) this.part(name).disabled = true;
+    for (const name of ['pretrained', 'train', 'play', 't']) this.part(name).disabled = true;
     this.part('cancel').disabled = false;
     return this.job;
   }
@@ -206,6 +219,7 @@ export class SpiralView {
     this.job = null;
     for (const name of ['pretrained', 'train']) this.part(name).disabled = false;
     this.part('play').disabled = !this.key;
+    this.part('t').disabled = !this.frames.length;
     this.part('cancel').disabled = true;
   }
 
@@ -218,7 +232,7 @@ export class SpiralView {
     this.part('t-value').value = String(frame.t);
     const request = (this.drawing = {});
     let drift = null;
-    if (this.part('arrows').checked && this.key && frame.t > 0) {
+    if (this.part('arrows').checked && this.key && this.frames.key === this.key && frame.t > 0) {
       drift = await this.client.spiralDrift(this.key, arrowGrid(), frame.t, frame.t - 1).catch(() => null);
       if (this.drawing !== request) return;
     }
