@@ -176,6 +176,8 @@ def main():
     parser.add_argument("--data", type=Path, default=default_out())
     parser.add_argument("--grid-sampler", choices=["ddpm", "ddim"], default="ddpm", help="sampler of the 64-sample grid (Algorithm 2 by default)")
     parser.add_argument("--grid-steps", type=int, default=1000)
+    parser.add_argument("--bound-only", action="store_true",
+                        help="print the bound and the baseline only, writing nothing (to compare checkpoints)")
     parser.add_argument("--guidance-only", action="store_true",
                         help="redo only the guidance figures, keeping the rest of evaluation.json")
     parser.add_argument("--reuse-bound", action="store_true",
@@ -206,6 +208,8 @@ def main():
         out["bits_per_dim"] = bits_per_dim(model, scheduler, test[: args.images], test_labels)
     out["bits_per_dim_baseline_gaussian"] = gaussian_baseline_bpd(train, test[: out["held_out_images"]])
     print(f"bound: {out['bits_per_dim']:.3f} bits/dim (model) vs {out['bits_per_dim_baseline_gaussian']:.3f} (per-pixel Gaussian)")
+    if args.bound_only:
+        return 0
 
     with tempfile.TemporaryDirectory() as tmp:
         grid_png = args.model / "samples.png"
