@@ -144,7 +144,9 @@ for (const webgpu of [true, false]) {
         for (let i = 0; i < d.length; i += 4) blue += d[i + 2] > 200 && d[i] < 110 && d[i + 3] > 0;
         return blue > 200;
       }, part('spiral', 'plot'), { timeout: 60_000 });
-      assert.equal(await page.textContent(part('spiral', 't-value')), '300');
+      // The slider snaps to the nearest kept frame (every 10th step).
+      const shownT = Number(await page.textContent(part('spiral', 't-value')));
+      assert.ok(Math.abs(shownT - 300) <= 10, `t = ${shownT} shown for 300`);
       await page.click(part('spiral', 'train'));
       await statusMatches(page, part('spiral', 'status'), /^Trained 600 steps/, 300_000);
       const [first, last] = (await page.textContent(part('spiral', 'status'))).match(/loss (\d+\.\d+) \(first 100 steps\) → (\d+\.\d+)/).slice(1).map(Number);
