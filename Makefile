@@ -49,10 +49,9 @@ setup-python:
 fixtures: setup-python
 	$(VENV)/bin/python tests/reference/make_fixtures.py
 
-# ε_θ speed: burn (flex, and wgpu where a Vulkan adapter exists) against diffusers on the same
-# weights, in one run. MODEL=<folder> or PRESET=ddpm-cifar10-32 (default), BATCH=1.
-PRESET ?= ddpm-cifar10-32
-BATCH ?= 1
-bench: setup-python
-	bash scripts/setup.sh vulkan
-	cargo run --release --locked --features wgpu --bin ddpm -- bench $(if $(MODEL),--model $(MODEL),--preset $(PRESET)) --batch $(BATCH) --vs-diffusers
+# Speed in one run (scripts/bench.mjs): native flex against diffusers on the same weights (ε_θ
+# of faces64 at batch 1 and 8, a DDIM-20 × 8 run, the ddpm-cifar10-32 preset), the same ε_θ in
+# the page on the CPU path and on WebGPU, and the page's default reverse run per backend.
+bench: setup-rust setup-browser setup-python pkg
+	cargo build --release --locked --bin ddpm
+	DDPM_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/ddpm node scripts/bench.mjs

@@ -41,6 +41,8 @@ export interface ModelInfo {
   scheduler: Required<SchedulerConfig>;
   /** Milliseconds of the first ε_θ evaluation (shader compilation on WebGPU). */
   warmupMs: number;
+  /** Milliseconds of a warm ε_θ evaluation of one sample: the basis of the page's run estimates. */
+  evalMs: number;
 }
 
 export interface Backend {
@@ -78,25 +80,36 @@ export interface StepOutput {
   t: number;
   next: number;
   xt: Float32Array;
-  x0: Float32Array;
-  eps: Float32Array;
+  /** Absent when the step was asked for without it (`Wanted`). */
+  x0?: Float32Array;
+  eps?: Float32Array;
 }
+
+/** What a step reads back besides x_t (both when absent): leave out what will not be drawn. */
+export interface Wanted {
+  x0?: boolean;
+  eps?: boolean;
+}
+
+/** `Wanted` of a step whose x̂_0 and ε̂ are not drawn. */
+export const XT_ONLY: Readonly<Wanted>;
 
 export type LoadProgress = { phase: 'download'; file: string; loaded: number; total: number } | { phase: 'warmup' };
 
 /** The page's handle on the worker that runs the wasm core: one promise per request. */
 export class DdpmClient {
-  constructor();
+  /** `workerUrl`: a module worker to run instead of the package's worker.js (one that wraps it). */
+  constructor(options?: { workerUrl?: string | URL });
   init(forceCpu?: boolean): Promise<Backend>;
   /** A diffusers folder URL (or `{name: bytes}` files) → a key for the other calls. */
   load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet'): Promise<{ key: string; info: ModelInfo }>;
   unload(key: string): Promise<boolean>;
   eps(key: string, x: Float32Array, shape: number[], t: number, labels?: number[]): Promise<Float32Array>;
   start(key: string, settings: RunSettings): Promise<{ runId: string; timesteps: number[]; xt: Float32Array }>;
-  step(runId: string): Promise<StepOutput | { renoise: true; xt: Float32Array }>;
+  step(runId: string, wanted?: Wanted): Promise<StepOutput | { renoise: true; xt: Float32Array }>;
   stop(runId: string): Promise<boolean>;
   /** Runs to the end unless cancelled. */
-  sample(key: string, settings: RunSettings, onStep?: (out: StepOutput & { step: number; total: number }) => void): {
+  sample(key: string, settings: RunSettings, onStep?: (out: StepOutput & { step: number; total: number }) => void, wanted?: Wanted): {
     done: Promise<{ cancelled: boolean; steps: number; last: StepOutput | null }>;
     cancel(): void;
   };

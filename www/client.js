@@ -1,8 +1,12 @@
 // The page's handle on the worker: one promise per request, an optional callback for progress.
 
+/** `wanted` of a step whose x̂_0 and ε̂ will not be drawn: the device sends back x_t only. */
+export const XT_ONLY = Object.freeze({ x0: false, eps: false });
+
 export class DdpmClient {
-  constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  /** `workerUrl`: a module worker to run instead of ./worker.js (one that wraps it). */
+  constructor({ workerUrl } = {}) {
+    this.worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = ({ data }) => {
@@ -60,8 +64,9 @@ export class DdpmClient {
     return this.request('start', { key, settings });
   }
 
-  step(runId) {
-    return this.request('step', { runId });
+  /** wanted: {x0, eps} (both true when absent): leave out what will not be drawn. */
+  step(runId, wanted) {
+    return this.request('step', { runId, wanted });
   }
 
   stop(runId) {
@@ -114,8 +119,8 @@ export class DdpmClient {
     return this.request('trainSnapshot', { runId });
   }
 
-  /** Runs to the end unless cancelled; onStep gets {step, total, t, next, xt, x0, eps}. */
-  sample(key, settings, onStep) {
+  /** Runs to the end unless cancelled; onStep gets {step, total, t, next, xt, x0, eps} (x0 and eps as `wanted` asks). */
+  sample(key, settings, onStep, wanted) {
     let cancelled = false;
     const done = (async () => {
       const { runId, timesteps } = await this.start(key, settings);
@@ -123,7 +128,7 @@ export class DdpmClient {
       try {
         for (let i = 0; i < timesteps.length; i++) {
           if (cancelled) return { cancelled: true, steps: i, last };
-          last = await this.step(runId);
+          last = await this.step(runId, wanted);
           onStep?.({ step: i + 1, total: timesteps.length, ...last });
         }
         return { cancelled: false, steps: timesteps.length, last };

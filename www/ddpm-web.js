@@ -6,7 +6,7 @@
 // Every element on a page shares one worker, one wasm module, one GPU device and each model's
 // weights; an element starts (downloads, compiles) only once it is scrolled into view.
 // Attributes are listed in ATTRIBUTES and documented in the README.
-import { backendLabel, DdpmClient, describeAdapter } from './client.js';
+import { backendLabel, DdpmClient, describeAdapter, XT_ONLY } from './client.js';
 import { ModelStore } from './models.js';
 import { showStatus } from './status.js';
 import * as compare from './views/compare.js';
@@ -16,7 +16,7 @@ import * as inpaint from './views/inpaint.js';
 import * as reverse from './views/reverse.js';
 import * as spiral from './views/spiral.js';
 
-export { DdpmClient, describeAdapter, ModelStore };
+export { DdpmClient, describeAdapter, ModelStore, XT_ONLY };
 
 export const ATTRIBUTES = {
   view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork)',
@@ -56,7 +56,7 @@ const number = (value, fallback) => (value === null || value === '' || !Number.i
 
 /** Views 1–3 of the page, hosted in a shadow root: their controls are found by id within it. */
 class Hosted {
-  constructor(root, { client, models, model, view, attr }) {
+  constructor(root, { client, models, backend, model, view, attr }) {
     const parts = {
       forward: [forward.template, forward.ForwardView],
       reverse: [reverse.template, reverse.ReverseView],
@@ -65,6 +65,7 @@ class Hosted {
     root.innerHTML = parts[0];
     this.$ = (id) => root.querySelector(`#${id}`);
     this.models = models;
+    this.backend = backend;
     this.modelId = model;
     this.kind = view;
     this.attr = attr;
@@ -89,7 +90,7 @@ class Hosted {
     if (this.kind !== 'forward') {
       reverse.fillClasses($, info, entry.classes ?? [], this.state.class);
       $('sampler').value = this.attr('sampler') ?? 'ddpm-small';
-      $('steps').value = String(number(this.attr('steps'), this.kind === 'fork' ? 100 : 1000));
+      $('steps').value = String(number(this.attr('steps'), reverse.defaultSteps(this.backend.kind, this.kind)));
       $('seed').value = String(this.state.seed);
       $('batch').value = String(number(this.attr('n'), 4));
       (this.view.showEta ?? this.showEta)?.call(this.view);
@@ -180,7 +181,7 @@ export class DdpmDemo extends HTMLElement {
       const root = part('view');
       const host = ['inpaint', 'guidance', 'spiral'].includes(view)
         ? selfContained(view, root, { client, models, model: attr('model') ?? DEFAULT_MODEL[view], attr })
-        : new Hosted(root, { client, models, model, view, attr });
+        : new Hosted(root, { client, models, backend, model, view, attr });
       this.view = host.view;
       const progress = part('model-progress');
       const started = host.start((p) => {

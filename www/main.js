@@ -17,7 +17,8 @@ const VIEWS = ['forward', 'reverse', 'compare', 'inpaint', 'guidance', 'spiral']
 const SELF_CONTAINED = { inpaint: [inpaint.InpaintView, inpaint.DEFAULTS], guidance: [guidance.GuidanceView, guidance.DEFAULTS], spiral: [spiral.SpiralView, spiral.DEFAULTS] };
 const prefixed = (view, settings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${view}.${k}`, v]));
 const DEFAULTS = {
-  view: 'forward', model: '', sampler: 'ddpm-small', steps: 1000, eta: 0, seed: 0, batch: 4, class: 0,
+  // steps 0: the backend's default (reverse.defaultSteps), filled in once the backend is known.
+  view: 'forward', model: '', sampler: 'ddpm-small', steps: 0, eta: 0, seed: 0, batch: 4, class: 0,
   t: 250, image: 'faces:0', forwardSeed: 0, film: '999,750,500,250,100,0', ts: '999,750,500,250,100', n: 4, layout: 'rows',
   ...Object.assign({}, ...Object.entries(SELF_CONTAINED).map(([view, [, defaults]]) => prefixed(view, defaults))),
 };
@@ -127,6 +128,10 @@ async function startBackend() {
   const text = backendLabel(backend, adapter, $('force-cpu').checked);
   status($('backend'), text, backend.kind);
   document.body.dataset.backend = backend.kind;
+  if (!state.steps) {
+    state.steps = reverse.defaultSteps(backend.kind, 'reverse');
+    $('steps').value = String(state.steps);
+  }
   backendReady = true;
 }
 

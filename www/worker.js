@@ -79,11 +79,17 @@ const ops = {
       // so sampling starts at full speed and the page can estimate a run's length.
       post({ progress: { phase: 'warmup' } });
       const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
+      const x = new Float32Array(shape.reduce((a, b) => a * b));
+      const labels = info.numClasses ? [info.numClasses - 1] : undefined;
       const started = performance.now();
-      await model.eps(new Float32Array(shape.reduce((a, b) => a * b)), shape, 0, info.numClasses ? [info.numClasses - 1] : undefined);
+      await model.eps(x, shape, 0, labels);
+      const warmupMs = performance.now() - started;
+      // A second, warm evaluation: what one sample costs per step, for the page's run estimate.
+      const warm = performance.now();
+      await model.eps(x, shape, 0, labels);
       const key = crypto.randomUUID();
       models.set(key, model);
-      return { key, info: { ...info, warmupMs: performance.now() - started } };
+      return { key, info: { ...info, warmupMs, evalMs: performance.now() - warm } };
     } catch (error) {
       model.free();
       throw error;
@@ -105,10 +111,11 @@ const ops = {
     runs.set(runId, session);
     return { runId, timesteps: Array.from(session.timesteps()), xt: await session.current() };
   },
-  async step({ runId }) {
+  /** wanted: {x0, eps} — what the page will draw; x_t always comes back (one device read). */
+  async step({ runId, wanted }) {
     const session = runs.get(runId);
     if (!session) throw new Error('this run has ended');
-    return session.step();
+    return session.step(wanted);
   },
   /** An inpainting run: settings as the core's `inpainter()` takes them. */
   async inpaintStart({ key, settings }) {

@@ -130,13 +130,26 @@ enum Command {
         /// folder so diffusers runs the same weights).
         #[arg(long, conflicts_with = "model")]
         preset: Option<String>,
-        #[arg(long, default_value_t = 1)]
-        batch: usize,
-        /// Timed evaluations per backend (after one warm-up).
+        /// Batch sizes to time ε_θ at, e.g. `1,8`.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        batch: Vec<usize>,
+        /// Also time a whole DDIM run of this many steps (η = 0), at --ddim-batch samples.
+        #[arg(long)]
+        ddim: Option<usize>,
+        #[arg(long, default_value_t = 8)]
+        ddim_batch: usize,
+        /// Timed runs per measurement (after one warm-up); the median is reported.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// The same measurements with diffusers (PyTorch) on the same weights, in the same run.
         #[arg(long)]
         vs_diffusers: bool,
+        /// With --preset: write the random-weight folder here and keep it (for the browser bench).
+        #[arg(long, requires = "preset")]
+        keep: Option<PathBuf>,
+        /// One JSON line instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -321,21 +334,57 @@ fn median_ms(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
-fn bench_backend(device: &Device, model: &Path, batch: usize, repeats: usize) -> Result<f64> {
-    let (unet, config, _) = load_unet(model, device)?;
+/// What `ddpm bench` measured on one backend: ε_θ per batch, and the DDIM run.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct Timings {
+    /// (batch, median ms of one ε_θ evaluation)
+    eps: Vec<(usize, f64)>,
+    /// Median ms of a whole DDIM run (noise, every step, the final read-back).
+    ddim: Option<f64>,
+}
+
+fn bench_backend(device: &Device, model: &Path, batches: &[usize], ddim: Option<(usize, usize)>, repeats: usize) -> Result<Timings> {
+    let (unet, config, scheduler) = load_unet(model, device)?;
     let size = config.sample_size.unwrap_or(32);
-    let dims = [batch, config.in_channels, size, size];
-    let x = ddpm_web::noise::BatchNoise::new(0, batch).draw(dims, device);
-    let labels = unet.num_classes().map(|k| vec![k - 1; batch]);
-    let run = || -> Result<f64> {
-        let start = Instant::now();
-        let out = unet.forward(x.clone(), &vec![500.0; batch], labels.as_deref());
-        host(out)?; // waits for the device
-        Ok(start.elapsed().as_secs_f64() * 1e3)
+    let label = |batch: usize| unet.num_classes().map(|k| vec![k - 1; batch]);
+    let timed = |run: &dyn Fn() -> Result<()>, repeats: usize| -> Result<f64> {
+        run()?; // warm-up: caches, and on a GPU the shaders
+        let times = (0..repeats.max(1))
+            .map(|_| {
+                let start = Instant::now();
+                run().map(|()| start.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(median_ms(times))
     };
-    run()?;
-    let times = (0..repeats.max(1)).map(|_| run()).collect::<Result<Vec<_>>>()?;
-    Ok(median_ms(times))
+    let mut out = Timings::default();
+    for &batch in batches {
+        let dims = [batch, config.in_channels, size, size];
+        unet.check_input(dims)?;
+        let x = ddpm_web::noise::BatchNoise::new(0, batch).draw(dims, device);
+        let labels = label(batch);
+        let ms = timed(&|| host(unet.forward(x.clone(), &vec![500.0; batch], labels.as_deref())).map(drop), repeats)?;
+        out.eps.push((batch, ms));
+    }
+    if let Some((steps, batch)) = ddim {
+        let mut settings = scheduler.default_settings()?;
+        settings.method = Method::Ddim { eta: 0.0, set_alpha_to_one: scheduler.set_alpha_to_one, use_clipped_model_output: false };
+        settings.steps = steps;
+        let dims = [batch, config.in_channels, size, size];
+        let run = || -> Result<()> {
+            let mut sampler = Sampler::new(scheduler.schedule()?, settings.clone(), dims, 0, device)?;
+            if let Some(labels) = label(batch) {
+                sampler = sampler.with_labels(labels)?;
+            }
+            while !sampler.is_done() {
+                sampler.step(&unet)?;
+            }
+            host(sampler.current().clone()).map(drop)
+        };
+        // A whole run is long: half the repeats, as bench_diffusers.py does.
+        out.ddim = Some(timed(&run, repeats / 2)?);
+    }
+    Ok(out)
 }
 
 fn python() -> PathBuf {
@@ -346,48 +395,91 @@ fn python() -> PathBuf {
     })
 }
 
-fn bench(model: Option<PathBuf>, preset: Option<String>, batch: usize, repeats: usize, vs_diffusers: bool) -> Result<()> {
-    let batch = batch.max(1);
-    let temp;
-    let model = match (model, preset) {
+fn bench_diffusers(model: &Path, batches: &[usize], ddim: Option<(usize, usize)>, repeats: usize) -> Result<Timings> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/bench_diffusers.py");
+    let list = batches.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    let mut command = std::process::Command::new(python());
+    command.arg(&script).args(["--model", &model.display().to_string(), "--batches", &list, "--repeats", &repeats.to_string()]);
+    if let Some((steps, batch)) = ddim {
+        command.args(["--ddim-steps", &steps.to_string(), "--ddim-batch", &batch.to_string()]);
+    }
+    let output = command.output().map_err(|e| Error::io(python(), e))?;
+    if !output.status.success() {
+        return Err(Error::Backend(format!("diffusers benchmark failed: {}", String::from_utf8_lossy(&output.stderr))));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let last = text.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(last).map_err(|e| Error::Backend(format!("unexpected diffusers output ({e}): {text}")))
+}
+
+struct BenchArgs {
+    model: Option<PathBuf>,
+    preset: Option<String>,
+    batches: Vec<usize>,
+    ddim: Option<(usize, usize)>,
+    repeats: usize,
+    vs_diffusers: bool,
+    keep: Option<PathBuf>,
+    json: bool,
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    let batches: Vec<usize> = args.batches.iter().map(|&b| b.max(1)).collect();
+    let mut temp = None;
+    let model = match (args.model, args.preset) {
         (Some(m), _) => m,
         (None, Some(name)) => {
             let config = UNet2DConfig::preset(&name)?;
             let unet = UNet2DModel::load(&config, &mut RandomParams::new(0, &Device::flex()))?;
-            temp = std::env::temp_dir().join(format!("ddpm-bench-{name}-{}", std::process::id()));
-            checkpoint::save_dir(&temp, &NetworkConfig::UNet(config), &checkpoint::state_dict(&unet), false)?;
-            temp.clone()
+            let dir = args.keep.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("ddpm-bench-{name}-{}", std::process::id())));
+            checkpoint::save_dir(&dir, &NetworkConfig::UNet(config), &checkpoint::state_dict(&unet), false)?;
+            if args.keep.is_none() {
+                temp = Some(dir.clone());
+            }
+            dir
         }
         (None, None) => return Err(Error::Input("give --model or --preset".into())),
     };
-    println!("ε_θ median time per evaluation, batch {batch}, {repeats} repeats after one warm-up ({})", model.display());
-    let flex = bench_backend(&Device::flex(), &model, batch, repeats)?;
-    println!("  burn flex (CPU):  {flex:>10.1} ms");
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut report = serde_json::Map::new();
+    let flex = bench_backend(&Device::flex(), &model, &batches, args.ddim, args.repeats)?;
     #[cfg(feature = "wgpu")]
-    match Device::wgpu_options().init() {
-        Ok(device) => {
-            let ms = bench_backend(&device, &model, batch, repeats)?;
-            println!("  burn wgpu:        {ms:>10.1} ms   (flex / wgpu = {:.2})", flex / ms);
+    let wgpu = match Device::wgpu_options().init() {
+        Ok(device) => Some(bench_backend(&device, &model, &batches, args.ddim, args.repeats)?),
+        Err(e) => {
+            eprintln!("burn wgpu skipped (no adapter: {e})");
+            None
         }
-        Err(e) => println!("  burn wgpu:        skipped (no adapter: {e})"),
+    };
+    #[cfg(not(feature = "wgpu"))]
+    let wgpu: Option<Timings> = None;
+    let diffusers = if args.vs_diffusers { Some(bench_diffusers(&model, &batches, args.ddim, args.repeats)?) } else { None };
+    if let Some(dir) = temp {
+        let _ = std::fs::remove_dir_all(dir);
     }
-    if vs_diffusers {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/bench_diffusers.py");
-        let output = std::process::Command::new(python())
-            .arg(&script)
-            .args(["--model", &model.display().to_string(), "--batch", &batch.to_string(), "--repeats", &repeats.to_string()])
-            .output()
-            .map_err(|e| Error::io(python(), e))?;
-        if !output.status.success() {
-            return Err(Error::Backend(format!("diffusers benchmark failed: {}", String::from_utf8_lossy(&output.stderr))));
+
+    if args.json {
+        report.insert("model".into(), model.display().to_string().into());
+        report.insert("threads".into(), threads.into());
+        for (name, t) in [("flex", Some(&flex)), ("wgpu", wgpu.as_ref()), ("diffusers", diffusers.as_ref())] {
+            if let Some(t) = t {
+                report.insert(name.into(), serde_json::to_value(t).expect("plain numbers"));
+            }
         }
-        let text = String::from_utf8_lossy(&output.stdout);
-        let ms: f64 = text.trim().lines().last().and_then(|l| l.trim().parse().ok()).ok_or_else(|| Error::Backend(format!("unexpected diffusers output: {text}")))?;
-        println!("  diffusers (torch CPU): {ms:>6.1} ms");
-        println!("  ratio flex / diffusers = {:.2}", flex / ms);
+        println!("{}", serde_json::Value::Object(report));
+        return Ok(());
     }
-    if model.starts_with(std::env::temp_dir()) {
-        let _ = std::fs::remove_dir_all(&model);
+    println!("{} — median of {} after one warm-up, {threads} CPU threads", model.display(), args.repeats);
+    println!("{:<28} {:>12} {:>12} {:>12} {:>10}", "", "burn flex", "burn wgpu", "diffusers", "flex/diff");
+    let cell = |t: Option<&Timings>, i: usize| t.map_or("—".to_string(), |t| format!("{:.1} ms", t.eps[i].1));
+    for (i, batch) in batches.iter().enumerate() {
+        let ratio = diffusers.as_ref().map_or("—".to_string(), |d| format!("{:.2}×", flex.eps[i].1 / d.eps[i].1));
+        println!("{:<28} {:>12} {:>12} {:>12} {:>10}", format!("ε_θ, batch {batch}"), cell(Some(&flex), i), cell(wgpu.as_ref(), i), cell(diffusers.as_ref(), i), ratio);
+    }
+    if let Some((steps, batch)) = args.ddim {
+        let cell = |t: Option<&Timings>| t.and_then(|t| t.ddim).map_or("—".to_string(), |ms| format!("{:.2} s", ms / 1e3));
+        let ratio = diffusers.as_ref().and_then(|d| d.ddim).map_or("—".to_string(), |d| format!("{:.2}×", flex.ddim.unwrap_or(f64::NAN) / d));
+        println!("{:<28} {:>12} {:>12} {:>12} {:>10}", format!("DDIM {steps} steps × {batch}"), cell(Some(&flex)), cell(wgpu.as_ref()), cell(diffusers.as_ref()), ratio);
     }
     Ok(())
 }
@@ -439,7 +531,9 @@ fn run(cli: Cli) -> Result<()> {
             train_2d(&device(backend)?, Train2dSettings { steps, batch, learning_rate: lr, seed }, &out, f16, samples.max(1))
         }
         Command::Convert { model, out, f16 } => convert(&Device::flex(), &model, &out, f16),
-        Command::Bench { model, preset, batch, repeats, vs_diffusers } => bench(model, preset, batch, repeats, vs_diffusers),
+        Command::Bench { model, preset, batch, ddim, ddim_batch, repeats, vs_diffusers, keep, json } => {
+            bench(BenchArgs { model, preset, batches: batch, ddim: ddim.map(|steps| (steps, ddim_batch)), repeats, vs_diffusers, keep, json })
+        }
     }
 }
 

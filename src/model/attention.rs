@@ -2,7 +2,8 @@
 //! multi-head scaled dot-product attention over the H·W positions, output projection, residual.
 
 use burn::module::Module;
-use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::Tensor;
 
 use super::layers::{GroupNorm, Linear};
@@ -55,8 +56,8 @@ impl Attention {
         let q = split(self.to_q.forward(tokens.clone()));
         let k = split(self.to_k.forward(tokens.clone()));
         let v = split(self.to_v.forward(tokens));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (head_dim as f64).sqrt());
-        let attended = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([n, h * w, c]);
+        // burn's fused scaled dot-product attention (softmax(QKᵀ/√d)V, no score tensor kept).
+        let attended = attention(q, k, v, None, None, AttentionModuleOptions::default()).swap_dims(1, 2).reshape([n, h * w, c]);
         let out = self.to_out[0].forward(attended).swap_dims(1, 2).reshape([n, c, h, w]);
         out.add(x).div_scalar(self.rescale_output_factor)
     }

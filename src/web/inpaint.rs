@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use super::backend::device;
-use super::session::to_f32;
+use super::readback::{step_to_js, to_f32, Wanted};
 use super::{js_error, set};
 use crate::inpaint::{Known, RePaint, RePaintSettings, Replacement};
 use crate::model::{EpsModel, UNet2DModel};
@@ -128,9 +128,10 @@ impl InpaintSession {
         wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
     }
 
-    /// One move; resolves to `{ t, next, xt, x0, eps }` after a denoising move, or to
-    /// `{ renoise: true, xt }` after one of RePaint's jumps back up.
-    pub fn step(&mut self) -> Result<js_sys::Promise, JsError> {
+    /// One move; resolves to `{ t, next, xt, x0, eps }` after a denoising move (`wanted` as in
+    /// `SamplerSession.step`), or to `{ renoise: true, xt }` after one of RePaint's jumps back up.
+    pub fn step(&mut self, wanted: JsValue) -> Result<js_sys::Promise, JsError> {
+        let wanted = Wanted::from_js(wanted)?;
         if self.done() {
             return Err(js_error("inpainting is already finished"));
         }
@@ -145,20 +146,15 @@ impl InpaintSession {
             Run::RePaint(r) => r.current().clone(),
         };
         Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let obj = js_sys::Object::new();
-            match out {
-                Some(out) => {
-                    set(&obj, "t", out.t as u32);
-                    set(&obj, "next", out.next_t.map_or(-1, |t| t as i32));
-                    set(&obj, "xt", to_f32(out.sample).await?);
-                    set(&obj, "x0", to_f32(out.pred_x0).await?);
-                    set(&obj, "eps", to_f32(out.pred_eps).await?);
-                }
+            let obj = match out {
+                Some(out) => step_to_js(out, wanted).await?,
                 None => {
+                    let obj = js_sys::Object::new();
                     set(&obj, "renoise", true);
                     set(&obj, "xt", to_f32(current).await?);
+                    obj
                 }
-            }
+            };
             Ok(obj.into())
         }))
     }

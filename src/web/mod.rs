@@ -4,6 +4,7 @@
 
 mod backend;
 mod inpaint;
+mod readback;
 mod schedule;
 mod session;
 mod spiral;

@@ -9,16 +9,11 @@ use wasm_bindgen::prelude::*;
 
 use super::backend::device;
 use super::inpaint::{InpaintSession, InpaintSettings};
-use super::{file_map, js_error, set};
+use super::readback::{step_to_js, to_f32, Wanted};
+use super::{file_map, js_error};
 use crate::checkpoint::{self, Network, NetworkConfig};
 use crate::model::UNet2DModel;
 use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig};
-
-pub(crate) async fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Float32Array, JsError> {
-    let data = t.into_data_async().await.map_err(|e| js_error(format!("{e:?}")))?;
-    let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| js_error(format!("{e:?}")))?;
-    Ok(Float32Array::from(values.as_slice()))
-}
 
 /// A diffusers model folder loaded in the page.
 #[wasm_bindgen]
@@ -199,8 +194,11 @@ impl SamplerSession {
     }
 
     /// Runs one step and resolves to `{ t, next, xt, x0, eps }` (Float32Arrays, NCHW): ε_θ was
-    /// evaluated at `t`; `xt` is the new, less noisy state, at timestep `next` (−1 once it is x_0). The work is queued before this returns, so calls may overlap.
-    pub fn step(&mut self) -> Result<js_sys::Promise, JsError> {
+    /// evaluated at `t`; `xt` is the new, less noisy state, at timestep `next` (−1 once it is x_0).
+    /// `wanted` (`{ x0, eps }`, both true when absent) leaves out what the page will not draw.
+    /// The work is queued before this returns, so calls may overlap.
+    pub fn step(&mut self, wanted: JsValue) -> Result<js_sys::Promise, JsError> {
+        let wanted = Wanted::from_js(wanted)?;
         let out = match self.guidance {
             Some(g) => {
                 let guided = Guided { model: self.unet.as_ref(), weight: g.weight, null_class: g.null_class };
@@ -209,14 +207,6 @@ impl SamplerSession {
             None => self.sampler.step(self.unet.as_ref()),
         }
         .map_err(js_error)?;
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let obj = Object::new();
-            set(&obj, "t", out.t as u32);
-            set(&obj, "next", out.next_t.map_or(-1, |t| t as i32));
-            set(&obj, "xt", to_f32(out.sample).await?);
-            set(&obj, "x0", to_f32(out.pred_x0).await?);
-            set(&obj, "eps", to_f32(out.pred_eps).await?);
-            Ok(obj.into())
-        }))
+        Ok(wasm_bindgen_futures::future_to_promise(async move { Ok(step_to_js(out, wanted).await?.into()) }))
     }
 }

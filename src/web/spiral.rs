@@ -9,7 +9,7 @@ use js_sys::{Float32Array, Object};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::session::to_f32;
+use super::readback::to_f32;
 use super::{file_map, js_error, set};
 use crate::checkpoint::{self, Network};
 use crate::model::{Mlp2D, Mlp2DConfig};

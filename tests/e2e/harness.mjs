@@ -13,11 +13,12 @@ const TYPES = {
   '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.npy': 'application/octet-stream',
 };
 
-/** A static server for `root` (the repository by default). */
-export async function serve(root = ROOT) {
+/** A static server for `root` (the repository by default); `extraRoots` maps URL prefixes such as '/bench/' to other folders. */
+export async function serve(root = ROOT, { extraRoots = {} } = {}) {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    let file = join(root, path);
+    const [prefix, dir] = Object.entries(extraRoots).find(([p]) => path.startsWith(p)) ?? ['/', root];
+    let file = join(dir, path.slice(prefix.length - 1));
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);

@@ -1,5 +1,6 @@
 // View 3, compare at different t (the reference's Fig. 6, Ho et al. Fig. 7): one trajectory
 // from x_T; at each chosen t its x_t is forked into N samples of p(x_0 | x_t).
+import { XT_ONLY } from '../client.js';
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, meanPixelStd, savePng, toTiles } from '../render.js';
 import { parseTimesteps, runSettings } from './reverse.js';
@@ -61,7 +62,7 @@ export class CompareView {
     try {
       for (let i = 0; i < timesteps.length; i++) {
         if (this.cancelled) return null;
-        last = await this.client.step(runId);
+        last = await this.client.step(runId, XT_ONLY);
         onStep?.(last);
       }
       return last;

@@ -1,6 +1,7 @@
 // View 5, classifier-free guidance (Ho & Salimans; the reference's Imagen section): one class,
 // one row of samples per guidance weight w, all from the same x_T, so the only difference
 // between rows is w. Each row's distance to the class's mean training image is measured.
+import { XT_ONLY } from '../client.js';
 import { asset } from '../models.js';
 import { drawGrid, enlarge, savePng, spriteTile } from '../render.js';
 import { showStatus } from '../status.js';
@@ -169,7 +170,7 @@ export class GuidanceView {
         const sampling = this.client.sample(this.model.key, settings, ({ step }) => {
           progress.value = r * steps + step;
           if (run.cancelled) sampling.cancel();
-        });
+        }, XT_ONLY);
         const { cancelled, last } = await sampling.done;
         if (cancelled) {
           this.status('Cancelled.', 'ok');

@@ -1,6 +1,7 @@
 // View 4, inpainting: a held-out face (or an upload) with a mask — quadrants clicked known or
 // to fill, or a free brush — filled in by replacement or RePaint; the step-by-step fill and N
 // results beside the original. The known region of every result equals the input.
+import { XT_ONLY } from '../client.js';
 import { clearSelection, showGallery } from '../gallery.js';
 import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
 import { showStatus } from '../status.js';
@@ -243,7 +244,7 @@ export class InpaintView {
           this.status(`Cancelled after ${i} of ${started.total} steps.`, 'ok');
           return null;
         }
-        out = await this.client.step(runId);
+        out = await this.client.step(runId, XT_ONLY);
         progress.value = i + 1;
         if (i % 5 === 0 || i === started.total - 1) {
           const live = this.part('live');

@@ -36,16 +36,37 @@ ${samplerTemplate}
   <p id="sample-status" role="status" aria-live="polite">Load a model, then press Play.</p>
   <label class="slider">Scrub <input type="range" id="scrub" min="0" max="0" value="0" step="1" disabled aria-keyshortcuts="ArrowLeft ArrowRight">
     <output id="scrub-value" for="scrub">—</output></label>
+  <div class="controls">
+    <label><input type="checkbox" id="show-x0" checked> Show x̂<sub>0</sub></label>
+    <label><input type="checkbox" id="show-eps" checked> Show ε̂</label>
+  </div>
   <div class="panels">
     <figure><canvas id="xt" aria-label="x_t"></canvas><figcaption>x<sub>t</sub>, the current state</figcaption></figure>
-    <figure><canvas id="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
-    <figure><canvas id="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
+    <figure id="x0-panel"><canvas id="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
+    <figure id="eps-panel"><canvas id="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
   </div>
   <h3>Features crystallising: x̂<sub>0</sub> of the first sample at chosen t</h3>
   <label>t values <input type="text" id="film-ts" value="999,750,500,250,100,0" inputmode="numeric" pattern="[0-9, ]+"></label>
   <canvas id="filmstrip" class="strip" aria-label="filmstrip of predicted x_0 at chosen t"></canvas>
   <p id="film-caption" class="caption"></p>
 `;
+
+/**
+ * Steps a run starts with when the link or element names none. On WebGPU all of the schedule's
+ * steps (Algorithm 2 as written); on the CPU path DDPM over 100 strided steps, which the faces64
+ * card measures as clean as 1000 (grain 0.88× the training faces') and which ends in seconds.
+ * The fork view always strides: it runs one trajectory plus N samples per t.
+ */
+export function defaultSteps(backendKind, view, numTrainTimesteps = 1000) {
+  if (view === 'fork' || backendKind === 'cpu') return Math.min(100, numTrainTimesteps);
+  return numTrainTimesteps;
+}
+
+/** "about 12 s": a run's length from the warm evaluation measured at load (`info.evalMs`, one sample). */
+export function estimate(info, steps, batch) {
+  const seconds = (info.evalMs * batch * steps) / 1000;
+  return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s` : `about ${Math.round(seconds / 60)} min`;
+}
 
 /** ε̂ is N(0, I)-like: shown over [−3, 3]. */
 const EPS_RANGE = 3;
@@ -107,9 +128,29 @@ export class ReverseView {
       $(id).addEventListener('change', () => {
         this.reset();
         this.onChange();
+        if (this.state.key) this.status(this.readyText());
       });
     }
     $('sampler').addEventListener('change', () => this.showEta());
+    // A hidden panel is not read back from the device at all (one read per step, x_t only).
+    for (const id of ['x0', 'eps']) {
+      $(`show-${id}`).addEventListener('change', () => {
+        $(`${id}-panel`).hidden = !$(`show-${id}`).checked;
+        this.show(Number($('scrub').value));
+      });
+    }
+  }
+
+  /** What the next step must bring back: x̂_0 and ε̂ if shown; x̂_0 at the filmstrip's t anyway. */
+  wanted(run, t) {
+    const filmStep = run.filmSteps.has(t);
+    return { x0: this.$('show-x0').checked || filmStep, eps: this.$('show-eps').checked };
+  }
+
+  /** The run's timesteps nearest each filmstrip t: x̂_0 is always read there. */
+  filmSteps(timesteps) {
+    const wanted = parseTimesteps(this.$('film-ts').value, this.state.info?.scheduler.num_train_timesteps - 1);
+    return new Set(wanted.map((t) => timesteps.reduce((best, s) => (Math.abs(s - t) < Math.abs(best - t) ? s : best))));
   }
 
   showEta() {
@@ -122,7 +163,13 @@ export class ReverseView {
     this.$('play').disabled = this.$('step').disabled = !enabled;
     this.showEta();
     this.drawFilmstrip();
-    this.status(enabled ? 'Press Play (Space) to run the reverse process, or Step (→) to take one step.' : 'Load a model first.');
+    this.status(enabled ? this.readyText() : 'Load a model first.');
+  }
+
+  /** What Play will do and how long it should take here, before it is pressed. */
+  readyText() {
+    const { batch, sampler: { steps } } = runSettings(this.$, this.state.info);
+    return `Press Play (Space) to run ${steps} steps × ${batch} samples (${estimate(this.state.info, steps, batch)} here), or Step (→) to take one step.`;
   }
 
   /** Ends the current run and forgets its steps. */
@@ -173,7 +220,7 @@ export class ReverseView {
         return false;
       }
       const shape = [settings.batch, info.inChannels, settings.size, settings.size];
-      this.run = { runId, timesteps, settings, shape, taken: 0, started: performance.now(), busy: 0, finished: false };
+      this.run = { runId, timesteps, settings, shape, taken: 0, started: performance.now(), busy: 0, finished: false, filmSteps: this.filmSteps(timesteps) };
       this.$('progress').max = timesteps.length;
       this.updateButtons();
       return true;
@@ -235,7 +282,7 @@ export class ReverseView {
     const run = this.run;
     if (!run || run.finished) return;
     const began = performance.now();
-    const out = await this.client.step(run.runId);
+    const out = await this.client.step(run.runId, this.wanted(run, run.timesteps[run.taken]));
     if (this.run !== run) return; // cancelled or reset while the step ran
     run.busy += performance.now() - began;
     run.taken += 1;
@@ -244,8 +291,8 @@ export class ReverseView {
       t: out.t,
       next: out.next,
       xt: toTiles(out.xt, run.shape),
-      x0: toTiles(out.x0, run.shape),
-      eps: toTiles(out.eps, run.shape, EPS_RANGE),
+      x0: out.x0 && toTiles(out.x0, run.shape),
+      eps: out.eps && toTiles(out.eps, run.shape, EPS_RANGE),
     });
     this.$('scrub').max = String(this.history.length - 1);
     this.$('scrub').disabled = false;
@@ -280,8 +327,11 @@ export class ReverseView {
     this.$('scrub').value = String(index);
     const columns = Math.ceil(Math.sqrt(entry.xt.count));
     drawTiles(this.$('xt'), entry.xt, columns);
-    drawTiles(this.$('x0'), entry.x0, columns);
-    drawTiles(this.$('eps'), entry.eps, columns);
+    // A step taken while a panel was hidden has nothing to show there: the panel is cleared.
+    for (const id of ['x0', 'eps']) {
+      if (entry[id]) drawTiles(this.$(id), entry[id], columns);
+      else this.$(id).getContext('2d').clearRect(0, 0, this.$(id).width, this.$(id).height);
+    }
     const at = entry.next >= 0 ? `x_${entry.next}` : 'x_0';
     this.$('scrub-value').value = `step ${index + 1}: ε_θ at t = ${entry.t} → ${at}`;
   }
@@ -295,8 +345,10 @@ export class ReverseView {
       return;
     }
     const wanted = parseTimesteps(this.$('film-ts').value, this.state.info?.scheduler.num_train_timesteps - 1);
+    const withX0 = this.history.filter((e) => e.x0);
+    if (!withX0.length) return;
     const picks = wanted
-      .map((t) => this.history.reduce((best, e) => (Math.abs(e.t - t) < Math.abs(best.t - t) ? e : best)))
+      .map((t) => withX0.reduce((best, e) => (Math.abs(e.t - t) < Math.abs(best.t - t) ? e : best)))
       .filter((e, i, all) => all.indexOf(e) === i);
     const strip = { ...picks[0].x0, tiles: picks.map((e) => e.x0.tiles[0]) };
     drawTiles(canvas, strip, picks.length);
@@ -310,8 +362,8 @@ export class ReverseView {
     const index = Number(this.$('scrub').value);
     const entry = this.history[index];
     if (!entry) return;
-    // x_t, x̂_0 and ε̂ side by side, as shown.
-    const parts = ['xt', 'x0', 'eps'].map((id) => this.$(id));
+    // x_t, x̂_0 and ε̂ side by side, as shown (hidden panels left out).
+    const parts = ['xt', 'x0', 'eps'].filter((id) => id === 'xt' || this.$(`show-${id}`).checked).map((id) => this.$(id));
     const gap = 4;
     const out = document.createElement('canvas');
     out.width = parts.reduce((w, c) => w + c.width, 0) + gap * (parts.length - 1);

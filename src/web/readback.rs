@@ -1,0 +1,69 @@
+//! Device → JS: every read-back is asynchronous (`into_data_async`; a synchronous read panics on
+//! WebGPU), and a step's tensors come back in one read, so a step costs the page at most one
+//! device round trip, and only for what it will draw.
+
+use burn::tensor::Tensor;
+use js_sys::{Float32Array, Object};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+
+use super::{js_error, set};
+use crate::sampler::StepOutput;
+
+pub(crate) async fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Float32Array, JsError> {
+    Ok(Float32Array::from(host_f32(t).await?.as_slice()))
+}
+
+async fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
+    let data = t.into_data_async().await.map_err(|e| js_error(format!("{e:?}")))?;
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| js_error(format!("{e:?}")))
+}
+
+/// Which of a step's predictions the page will draw (x_t always comes back). Absent fields
+/// mean yes, so `step()` with no argument returns everything.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(default)]
+pub(crate) struct Wanted {
+    x0: bool,
+    eps: bool,
+}
+
+impl Default for Wanted {
+    fn default() -> Self {
+        Self { x0: true, eps: true }
+    }
+}
+
+impl Wanted {
+    pub(crate) fn from_js(value: JsValue) -> Result<Self, JsError> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Self::default());
+        }
+        Ok(serde_wasm_bindgen::from_value(value)?)
+    }
+}
+
+/// `{ t, next, xt, x0?, eps? }` of one step. The wanted tensors are joined on the device and read
+/// as one: a transaction of three tensors would still map three buffers on WebGPU.
+pub(crate) async fn step_to_js(out: StepOutput<4>, wanted: Wanted) -> Result<Object, JsError> {
+    let mut names = vec!["xt"];
+    let mut parts = vec![out.sample];
+    if wanted.x0 {
+        names.push("x0");
+        parts.push(out.pred_x0);
+    }
+    if wanted.eps {
+        names.push("eps");
+        parts.push(out.pred_eps);
+    }
+    let per_part = parts[0].shape().num_elements();
+    let joined = if parts.len() == 1 { parts.pop().expect("x_t") } else { Tensor::cat(parts, 0) };
+    let values = host_f32(joined).await?;
+    let obj = Object::new();
+    set(&obj, "t", out.t as u32);
+    set(&obj, "next", out.next_t.map_or(-1, |t| t as i32));
+    for (name, chunk) in names.into_iter().zip(values.chunks(per_part)) {
+        set(&obj, name, Float32Array::from(chunk));
+    }
+    Ok(obj)
+}
