@@ -90,9 +90,10 @@ class Hosted {
     if (this.kind !== 'forward') {
       reverse.fillClasses($, info, entry.classes ?? [], this.state.class);
       $('sampler').value = this.attr('sampler') ?? 'ddpm-small';
-      $('steps').value = String(number(this.attr('steps'), reverse.defaultSteps(this.backend.kind, this.kind)));
+      const steps = number(this.attr('steps'), reverse.defaultSteps(this.backend.kind, this.kind));
+      $('steps').value = String(steps);
       $('seed').value = String(this.state.seed);
-      $('batch').value = String(number(this.attr('n'), 4));
+      $('batch').value = String(number(this.attr('n'), this.kind === 'fork' ? 4 : reverse.defaultBatch(this.backend.kind, info, steps)));
       (this.view.showEta ?? this.showEta)?.call(this.view);
     }
     if (this.kind === 'fork') {

@@ -17,8 +17,9 @@ const VIEWS = ['forward', 'reverse', 'compare', 'inpaint', 'guidance', 'spiral']
 const SELF_CONTAINED = { inpaint: [inpaint.InpaintView, inpaint.DEFAULTS], guidance: [guidance.GuidanceView, guidance.DEFAULTS], spiral: [spiral.SpiralView, spiral.DEFAULTS] };
 const prefixed = (view, settings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${view}.${k}`, v]));
 const DEFAULTS = {
-  // steps 0: the backend's default (reverse.defaultSteps), filled in once the backend is known.
-  view: 'forward', model: '', sampler: 'ddpm-small', steps: 0, eta: 0, seed: 0, batch: 4, class: 0,
+  // steps and batch 0: the backend's defaults (reverse.defaultSteps, defaultBatch), filled in
+  // once the backend and the model's speed are known.
+  view: 'forward', model: '', sampler: 'ddpm-small', steps: 0, eta: 0, seed: 0, batch: 0, class: 0,
   t: 250, image: 'faces:0', forwardSeed: 0, film: '999,750,500,250,100,0', ts: '999,750,500,250,100', n: 4, layout: 'rows',
   ...Object.assign({}, ...Object.entries(SELF_CONTAINED).map(([view, [, defaults]]) => prefixed(view, defaults))),
 };
@@ -138,7 +139,7 @@ async function startBackend() {
 function describe(info) {
   const size = info.sampleSize ? `${info.sampleSize}×${info.sampleSize}` : 'any size';
   const classes = info.numClasses ? `, ${info.numClasses - 1} classes + null` : '';
-  return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms`;
+  return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms, then ${info.evalMs.toFixed(0)} ms a sample`;
 }
 
 let loads = 0;
@@ -179,6 +180,10 @@ async function loadModel(source, label, layout, id) {
     state.ownsKey = !id;
     state.key = key;
     state.info = info;
+    if (!state.batch) {
+      state.batch = reverse.defaultBatch(document.body.dataset.backend, info, state.steps);
+      $('batch').value = String(state.batch);
+    }
     reverse.fillClasses($, info, state.models.find((m) => m.id === state.model)?.classes ?? [], state.class);
     status($('model-status'), `${label}: ${describe(info)}`, 'ok');
   } catch (error) {

@@ -84,12 +84,17 @@ const ops = {
       const started = performance.now();
       await model.eps(x, shape, 0, labels);
       const warmupMs = performance.now() - started;
-      // A second, warm evaluation: what one sample costs per step, for the page's run estimate.
-      const warm = performance.now();
-      await model.eps(x, shape, 0, labels);
+      // What one sample costs per step once warm, for the page's run estimates: the faster of
+      // two more evaluations (the engine is still optimising the wasm during the first ones).
+      let evalMs = Infinity;
+      for (let i = 0; i < 2; i++) {
+        const warm = performance.now();
+        await model.eps(x, shape, 0, labels);
+        evalMs = Math.min(evalMs, performance.now() - warm);
+      }
       const key = crypto.randomUUID();
       models.set(key, model);
-      return { key, info: { ...info, warmupMs, evalMs: performance.now() - warm } };
+      return { key, info: { ...info, warmupMs, evalMs } };
     } catch (error) {
       model.free();
       throw error;

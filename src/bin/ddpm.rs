@@ -341,6 +341,8 @@ struct Timings {
     eps: Vec<(usize, f64)>,
     /// Median ms of a whole DDIM run (noise, every step, the final read-back).
     ddim: Option<f64>,
+    /// CPU threads it ran on (diffusers reports torch's).
+    threads: Option<usize>,
 }
 
 fn bench_backend(device: &Device, model: &Path, batches: &[usize], ddim: Option<(usize, usize)>, repeats: usize) -> Result<Timings> {
@@ -357,7 +359,7 @@ fn bench_backend(device: &Device, model: &Path, batches: &[usize], ddim: Option<
             .collect::<Result<Vec<_>>>()?;
         Ok(median_ms(times))
     };
-    let mut out = Timings::default();
+    let mut out = Timings { threads: std::thread::available_parallelism().ok().map(usize::from), ..Timings::default() };
     for &batch in batches {
         let dims = [batch, config.in_channels, size, size];
         unet.check_input(dims)?;

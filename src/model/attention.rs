@@ -6,7 +6,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::Tensor;
 
-use super::layers::{GroupNorm, Linear};
+use super::layers::{rescale, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;
 
@@ -59,6 +59,6 @@ impl Attention {
         // burn's fused scaled dot-product attention (softmax(QKᵀ/√d)V, no score tensor kept).
         let attended = attention(q, k, v, None, None, AttentionModuleOptions::default()).swap_dims(1, 2).reshape([n, h * w, c]);
         let out = self.to_out[0].forward(attended).swap_dims(1, 2).reshape([n, c, h, w]);
-        out.add(x).div_scalar(self.rescale_output_factor)
+        rescale(out.add(x), self.rescale_output_factor)
     }
 }

@@ -7,7 +7,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
 
 use super::attention::Attention;
-use super::layers::{Conv2d, GroupNorm, Linear};
+use super::layers::{rescale, Conv2d, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;
 
@@ -81,7 +81,7 @@ impl ResnetBlock2D {
             Some(conv) => conv.forward(x),
             None => x,
         };
-        x.add(h).div_scalar(self.output_scale_factor)
+        rescale(x.add(h), self.output_scale_factor)
     }
 }
 
@@ -121,9 +121,9 @@ impl Upsample2D {
     }
 }
 
-fn attention<S: ParamSource>(src: &mut S, prefix: &str, channels: usize, s: &BlockSettings, groups: Option<usize>, rescale: f64) -> Result<Attention> {
+fn attention<S: ParamSource>(src: &mut S, prefix: &str, channels: usize, s: &BlockSettings, groups: Option<usize>, rescale_output: f64) -> Result<Attention> {
     let head_dim = s.head_dim.unwrap_or(channels);
-    Attention::load(src, prefix, channels, head_dim, groups, s.eps, rescale)
+    Attention::load(src, prefix, channels, head_dim, groups, s.eps, rescale_output)
 }
 
 /// `DownBlock2D` (no `attentions`) or `AttnDownBlock2D`.

@@ -9,6 +9,12 @@ use burn::tensor::{Int, Tensor, TensorData};
 use super::params::{ParamKind, ParamSource};
 use crate::error::Result;
 
+/// `x / factor`, skipping the pass over every element when the factor is 1 (diffusers' default
+/// `output_scale_factor` and `rescale_output_factor`).
+pub fn rescale<const D: usize>(x: Tensor<D>, factor: f64) -> Tensor<D> {
+    if factor == 1.0 { x } else { x.div_scalar(factor) }
+}
+
 fn key(prefix: &str, name: &str) -> String {
     format!("{prefix}.{name}")
 }

@@ -111,6 +111,27 @@ for (const webgpu of [true, false]) {
       await page.close();
     });
 
+    test('reverse defaults fit the backend, with the run estimated before Play', async () => {
+      const { page, errors } = await open(browser, webgpu, 'view=reverse&model=fashion32');
+      const [steps, batch, text, link] = await page.evaluate(() => [
+        Number(document.getElementById('steps').value), Number(document.getElementById('batch').value),
+        document.getElementById('sample-status').textContent, document.getElementById('permalink').href]);
+      const info = await page.evaluate(() => document.getElementById('model-status').textContent);
+      console.log(`defaults (${backend}): ${steps} steps × ${batch}: "${text}"`);
+      if (webgpu) {
+        assert.deepEqual([steps, batch], [1000, 4], 'all of the schedule on WebGPU');
+      } else {
+        assert.equal(steps, 100, 'DDPM over 100 strided steps on the CPU path');
+        assert.ok(batch >= 1 && batch <= 4, `a batch of 1–4 (${batch})`);
+        const seconds = Number(/about (\d+) s here/.exec(text)?.[1]);
+        assert.ok(seconds > 0 && seconds <= 30, `the estimate fits 30 s: "${text}" (${info})`);
+      }
+      assert.match(text, new RegExp(`run ${steps} steps × ${batch} samples \\(about \\d+ (s|min) here\\)`));
+      assert.ok(link.includes(`steps=${steps}`) && link.includes(`batch=${batch}`), `the permalink records the defaults: ${link}`);
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
     test('reverse sampling: play to the end, reproducible per seed, scrub, step, cancel, keyboard', async () => {
       // SwiftShader runs WebGPU on the CPU, slowly: a smaller run there.
       const [steps, batch] = webgpu ? [4, 2] : [8, 4];

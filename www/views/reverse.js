@@ -62,6 +62,19 @@ export function defaultSteps(backendKind, view, numTrainTimesteps = 1000) {
   return numTrainTimesteps;
 }
 
+/** What a run on the CPU path should take at most, with the defaults. */
+const CPU_RUN_SECONDS = 25;
+
+/**
+ * Samples a run starts with when the link or element names none: 4 on WebGPU; on the CPU path
+ * as many (1–4) as finish `steps` within CPU_RUN_SECONDS at the speed measured at load. Sample i
+ * has its own noise stream, so a smaller batch shows the same first faces.
+ */
+export function defaultBatch(backendKind, info, steps) {
+  if (backendKind !== 'cpu') return 4;
+  return Math.max(1, Math.min(4, Math.floor((CPU_RUN_SECONDS * 1000) / (info.evalMs * steps))));
+}
+
 /** "about 12 s": a run's length from the warm evaluation measured at load (`info.evalMs`, one sample). */
 export function estimate(info, steps, batch) {
   const seconds = (info.evalMs * batch * steps) / 1000;
