@@ -114,7 +114,7 @@ async function main() {
     const nc = Object.fromEntries(nativeCifar.flex.eps);
     const dc = Object.fromEntries(nativeCifar.diffusers.eps);
     const widths = [34, 11, 11, 10, 11, 9, 14, 9];
-    console.log(`\nε_θ, median of ${REPEATS} after a warm-up; native on ${nativeFaces.threads} CPU threads, torch on ${nativeFaces.diffusers.threads ?? '?'}; the page's wasm on one thread`);
+    console.log(`\nε_θ, median of ${REPEATS} after a warm-up; native on ${nativeFaces.flex.threads} CPU threads, torch on ${nativeFaces.diffusers.threads ?? '?'}; the page's wasm on one thread`);
     console.log(row(['', 'diffusers', 'native', 'nat/diff', 'page CPU', 'CPU/nat', 'page WebGPU*', 'GPU/nat'], widths));
     const lines = [
       ['faces64, batch 1', df[1], nf[1], page.cpu.faces[1], page.webgpu.faces[1]],

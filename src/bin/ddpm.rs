@@ -442,8 +442,6 @@ fn bench(args: BenchArgs) -> Result<()> {
         }
         (None, None) => return Err(Error::Input("give --model or --preset".into())),
     };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut report = serde_json::Map::new();
     let flex = bench_backend(&Device::flex(), &model, &batches, args.ddim, args.repeats)?;
     #[cfg(feature = "wgpu")]
     let wgpu = match Device::wgpu_options().init() {
@@ -461,8 +459,8 @@ fn bench(args: BenchArgs) -> Result<()> {
     }
 
     if args.json {
+        let mut report = serde_json::Map::new();
         report.insert("model".into(), model.display().to_string().into());
-        report.insert("threads".into(), threads.into());
         for (name, t) in [("flex", Some(&flex)), ("wgpu", wgpu.as_ref()), ("diffusers", diffusers.as_ref())] {
             if let Some(t) = t {
                 report.insert(name.into(), serde_json::to_value(t).expect("plain numbers"));
@@ -471,7 +469,7 @@ fn bench(args: BenchArgs) -> Result<()> {
         println!("{}", serde_json::Value::Object(report));
         return Ok(());
     }
-    println!("{} — median of {} after one warm-up, {threads} CPU threads", model.display(), args.repeats);
+    println!("{} — median of {} after one warm-up, {} CPU threads", model.display(), args.repeats, flex.threads.unwrap_or(1));
     println!("{:<28} {:>12} {:>12} {:>12} {:>10}", "", "burn flex", "burn wgpu", "diffusers", "flex/diff");
     let cell = |t: Option<&Timings>, i: usize| t.map_or("—".to_string(), |t| format!("{:.1} ms", t.eps[i].1));
     for (i, batch) in batches.iter().enumerate() {
