@@ -8,29 +8,40 @@ export DDPM_CACHE := $(CACHE)
 PORT ?= 8080
 VENV := $(CACHE)/venv
 DDPM := $(CARGO_TARGET_DIR)/debug/ddpm
-WASM_PACK := wasm-pack build --target web --release --out-dir pkg --no-pack . -- --no-default-features
+SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
+# What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
+SITE ?= dist/site
 
-.PHONY: demo test test-rust test-train test-browser pkg package setup-rust setup-browser setup-python fixtures bench
+.PHONY: demo test test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery
 
-demo: setup-rust pkg
-	@echo "ddpm-web: serving http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
-	python3 -m http.server $(PORT) --bind 127.0.0.1
+# The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
+demo: setup-rust site serve-bin
+	$(SERVE) $(SITE) --port $(PORT)
 
-test: setup-rust setup-browser setup-python test-rust test-train pkg test-browser
+test: setup-rust setup-browser setup-python test-rust test-train site test-browser
 
+# The workspace: the core and serve/ (ddpm-serve, whose binary the browser tests use).
 test-rust:
-	cargo test --locked
+	cargo test --locked --workspace
 
 # train/: the data command, a training smoke run loaded by the Rust core, exact resume.
 test-train:
 	DDPM_BIN=$(DDPM) $(VENV)/bin/python -m unittest discover -s tests/train -v
 
-# ddpm (the native reference the browser results are held against) is built by test-rust.
+# ddpm (the native reference the browser results are held against) and ddpm-serve are built by test-rust.
 test-browser:
-	DDPM_BIN=$(DDPM) node --test --test-concurrency=1 tests/e2e/
+	DDPM_BIN=$(DDPM) DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node --test --test-concurrency=1 tests/e2e/
 
+# pkg/webgpu and pkg/cpu, each through wasm-opt (scripts/build-wasm.sh).
 pkg:
-	$(WASM_PACK)
+	bash scripts/build-wasm.sh
+
+# One folder any static host serves as it is (scripts/site.mjs): see the README, "Publishing".
+site: pkg
+	node scripts/site.mjs $(SITE)
+
+serve-bin:
+	cargo build --locked -p ddpm-serve
 
 # The npm package (dist/npm/pkg/ddpm-web-<version>.tgz): wasm-pack's output, www/ and pkg-config/.
 package: setup-rust setup-browser pkg
@@ -55,3 +66,8 @@ fixtures: setup-python
 bench: setup-rust setup-browser setup-python pkg
 	cargo build --release --locked --bin ddpm
 	DDPM_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/ddpm node scripts/bench.mjs
+
+# Delivery in one run (scripts/delivery.mjs): bytes on the wire for a first and a second visit
+# on each backend, time to ready, an embed from a second origin, the largest file of the site.
+delivery: setup-rust setup-browser site serve-bin
+	DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node scripts/delivery.mjs

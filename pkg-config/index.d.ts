@@ -1,5 +1,5 @@
 // Types of ddpm-web's JS API: the <ddpm-demo> element, the worker client and the model store.
-// The wasm module's own types are in pkg/ddpm_web.d.ts (import 'ddpm-web/wasm').
+// The wasm module's own types are in pkg/webgpu/ddpm_web.d.ts (import 'ddpm-web/wasm'; 'ddpm-web/wasm-cpu' is the CPU-only build).
 
 /** A diffusers-style DDPM/DDIM sampler setting, as the Rust core takes it (snake_case). */
 export interface SamplerSettings {
@@ -94,15 +94,43 @@ export interface Wanted {
 /** `Wanted` of a step whose x̂_0 and ε̂ are not drawn. */
 export const XT_ONLY: Readonly<Wanted>;
 
+/** A shipped model's weight files and their SHA-256, the weights cache's keys (www/models/index.json). */
+export type WeightHashes = Record<string, { sha256: string; bytes: number }>;
+
+/** What the weights cache did with one file of a load. */
+export interface CacheOutcome {
+  file: string;
+  source: 'cache' | 'network';
+  stored: boolean;
+  /** Why it was not stored (no Cache API here, storage refused, a hash mismatch). */
+  reason?: string;
+}
+
+export interface CacheContents {
+  available: boolean;
+  reason?: string;
+  entries: { url: string; bytes: number }[];
+}
+
 export type LoadProgress = { phase: 'download'; file: string; loaded: number; total: number } | { phase: 'warmup' };
 
 /** The page's handle on the worker that runs the wasm core: one promise per request. */
 export class DdpmClient {
   /** `workerUrl`: a module worker to run instead of the package's worker.js (one that wraps it). */
+  /**
+   * `workerUrl`: a module worker to run instead of the package's worker.js (one that imports or
+   * wraps it; relative to the page). Without it, a package served from another origin starts its
+   * worker through a blob: module, which the page's CSP must allow (`worker-src blob:`).
+   */
   constructor(options?: { workerUrl?: string | URL });
-  init(forceCpu?: boolean): Promise<Backend>;
+  /** Picks the build (pkg/webgpu or pkg/cpu) and the device; `build` is the module downloaded. */
+  init(forceCpu?: boolean): Promise<Backend & { build: 'webgpu' | 'cpu' }>;
   /** A diffusers folder URL (or `{name: bytes}` files) → a key for the other calls. */
-  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet'): Promise<{ key: string; info: ModelInfo }>;
+  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet', hashes?: WeightHashes): Promise<{ key: string; info: ModelInfo; cache: CacheOutcome[] }>;
+  /** What the weights cache (Cache API) holds, or why this browser keeps nothing. */
+  cacheContents(): Promise<CacheContents>;
+  /** Empties the weights cache → the number of files removed. */
+  clearCache(): Promise<number>;
   unload(key: string): Promise<boolean>;
   eps(key: string, x: Float32Array, shape: number[], t: number, labels?: number[]): Promise<Float32Array>;
   start(key: string, settings: RunSettings): Promise<{ runId: string; timesteps: number[]; xt: Float32Array }>;
@@ -114,7 +142,7 @@ export class DdpmClient {
     cancel(): void;
   };
   inpaintStart(key: string, settings: InpaintSettings): Promise<{ runId: string; total: number; xt: Float32Array }>;
-  spiralLoad(source: string | Record<string, Uint8Array>): Promise<{ key: string }>;
+  spiralLoad(source: string | Record<string, Uint8Array>, hashes?: WeightHashes): Promise<{ key: string }>;
   spiralStart(key: string, settings: { n: number; seed: number; steps?: number }): Promise<{ runId: string; timesteps: number[]; x: Float32Array }>;
   spiralSteps(runId: string, k: number): Promise<{ t: number; next: number; x: Float32Array }>;
   /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
@@ -135,6 +163,8 @@ export interface ModelEntry {
   path: string;
   layout: 'pipeline' | 'unet';
   label: string;
+  /** The weight files and their hashes, which key the weights cache. */
+  files: WeightHashes;
   kind?: '2d';
   classes?: string[];
 }
@@ -143,7 +173,7 @@ export interface ModelEntry {
 export class ModelStore {
   constructor(client: DdpmClient);
   entries(): Promise<ModelEntry[]>;
-  image(id: string, onProgress?: (p: LoadProgress) => void): Promise<{ key: string; info: ModelInfo; entry: ModelEntry }>;
+  image(id: string, onProgress?: (p: LoadProgress) => void): Promise<{ key: string; info: ModelInfo; entry: ModelEntry; cache: CacheOutcome[] }>;
   spiral(id: string): Promise<{ key: string; entry: ModelEntry }>;
 }
 

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The npm package: wasm-pack's output (pkg/, from `make pkg`), the front end and the shipped
+# The npm package: both builds of the core (pkg/webgpu, pkg/cpu, from `make pkg`), the front end and the shipped
 # models (www/: its files under version control, not whatever else lies there), and the npm
 # metadata, README and types of pkg-config/, assembled in dist/npm/pkg and packed by
 # `wasm-pack pack dist/npm` into dist/npm/pkg/ddpm-web-<version>.tgz.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=dist/npm/pkg
-for f in ddpm_web.js ddpm_web.d.ts ddpm_web_bg.wasm ddpm_web_bg.wasm.d.ts; do
-  [ -f "pkg/$f" ] || { echo "pkg/$f is missing: run make pkg first" >&2; exit 1; }
-done
 rm -rf dist/npm
-mkdir -p "$out/pkg"
-cp pkg/ddpm_web.js pkg/ddpm_web.d.ts pkg/ddpm_web_bg.wasm pkg/ddpm_web_bg.wasm.d.ts "$out/pkg/"
+for build in webgpu cpu; do
+  mkdir -p "$out/pkg/$build"
+  for f in ddpm_web.js ddpm_web.d.ts ddpm_web_bg.wasm ddpm_web_bg.wasm.d.ts; do
+    [ -f "pkg/$build/$f" ] || { echo "pkg/$build/$f is missing: run make pkg first" >&2; exit 1; }
+    cp "pkg/$build/$f" "$out/pkg/$build/"
+  done
+done
 git ls-files --cached --others --exclude-standard -z www | xargs -0 cp --parents -t "$out"
 cp pkg-config/README.md pkg-config/index.d.ts LICENSE-MIT LICENSE-APACHE "$out/"
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)

@@ -15,9 +15,9 @@ try {
   const { page } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
   const cdp = await page.context().newCDPSession(page);
   await page.evaluate(async ({ model, batch }) => {
-    const ddpm = await import('/pkg/ddpm_web.js');
+    const ddpm = await import('/pkg/cpu/ddpm_web.js');
     await ddpm.default();
-    await ddpm.initBackend(true);
+    await ddpm.initBackend('profiling the CPU path');
     const files = {};
     for (const name of ['config.json', 'diffusion_pytorch_model.safetensors']) {
       files[name] = new Uint8Array(await (await fetch(`${model}/${name}`)).arrayBuffer());

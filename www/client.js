@@ -3,13 +3,29 @@
 /** `wanted` of a step whose x̂_0 and ε̂ will not be drawn: the device sends back x_t only. */
 export const XT_ONLY = Object.freeze({ x0: false, eps: false });
 
+/**
+ * A module worker for `url` (absolute). A page may only start workers from its own origin, so
+ * when this package is served from elsewhere (a CDN, another host of a blog) the worker starts
+ * from a same-origin blob: module that imports the real one, which CORS lets through. Where the
+ * embedding page's CSP forbids blob: workers, it passes `workerUrl`: a file on its own origin
+ * containing `import 'https://…/www/worker.js';`.
+ */
+function startWorker(url) {
+  if (url.origin === location.origin) return { worker: new Worker(url, { type: 'module' }), revoke: () => {} };
+  const trampoline = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
+  return { worker: new Worker(trampoline, { type: 'module' }), revoke: () => URL.revokeObjectURL(trampoline) };
+}
+
 export class DdpmClient {
-  /** `workerUrl`: a module worker to run instead of ./worker.js (one that wraps it). */
+  /** `workerUrl`: a module worker to run instead of ./worker.js (one that imports or wraps it). */
   constructor({ workerUrl } = {}) {
-    this.worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
+    const { worker, revoke } = startWorker(new URL(workerUrl ?? './worker.js', workerUrl ? document.baseURI : import.meta.url));
+    this.worker = worker;
+    this.revokeTrampoline = revoke;
     this.pending = new Map();
     this.nextId = 1;
     this.worker.onmessage = ({ data }) => {
+      this.revokeTrampoline();
       const entry = this.pending.get(data.id);
       if (!entry) return;
       if ('progress' in data) {
@@ -35,20 +51,32 @@ export class DdpmClient {
     });
   }
 
-  /** → {kind: 'webgpu'|'cpu', reason} */
+  /** → {kind: 'webgpu'|'cpu', reason, build: 'webgpu'|'cpu' (the module downloaded)} */
   init(forceCpu = false) {
     return this.request('init', { forceCpu });
   }
 
   /**
-   * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info}. onProgress gets
+   * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info, cache}. onProgress gets
    * {phase: 'download', file, loaded, total} and then {phase: 'warmup'}. layout: 'pipeline' or
-   * 'unet' when known (saves probing the folder).
+   * 'unet' when known (saves probing the folder). hashes: {file: {sha256, bytes}} (a shipped
+   * model's, from www/models/index.json) lets those files come from the weights cache; `cache`
+   * says for each what the cache did: [{file, source: 'cache'|'network', stored, reason?}].
    */
-  load(source, onProgress, layout) {
+  load(source, onProgress, layout, hashes) {
     // Folder URLs are relative to the page, not to the worker's script.
-    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout } : { files: source };
+    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout, hashes } : { files: source };
     return this.request('load', args, onProgress);
+  }
+
+  /** What the weights cache holds → {available, reason?, entries: [{url, bytes}]}. */
+  cacheContents() {
+    return this.request('cacheContents');
+  }
+
+  /** Empties the weights cache → the number of files removed. */
+  clearCache() {
+    return this.request('clearCache');
   }
 
   unload(key) {
@@ -78,9 +106,9 @@ export class DdpmClient {
     return this.request('inpaintStart', { key, settings });
   }
 
-  /** A 2-D (Mlp2D) model folder URL or files → {key}. */
-  spiralLoad(source) {
-    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href } : { files: source };
+  /** A 2-D (Mlp2D) model folder URL or files → {key}; hashes as in `load`. */
+  spiralLoad(source, hashes) {
+    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, hashes } : { files: source };
     return this.request('spiralLoad', args);
   }
 

@@ -37,14 +37,15 @@ export const ATTRIBUTES = {
   'train-steps': 'spiral: steps of a live training run (Train button)',
   autorun: 'run once ready, without waiting for a click',
   cpu: 'present on the first element to start: use the CPU even where WebGPU works',
+  'worker-url': 'on the first element to start: a module worker on the page\'s own origin that imports www/worker.js, for pages whose CSP forbids blob: workers',
 };
 
 let shared = null;
 
 /** The one client, model store and backend of this page. */
-function services(forceCpu) {
+function services(forceCpu, workerUrl) {
   shared ??= (async () => {
-    const client = new DdpmClient();
+    const client = new DdpmClient({ workerUrl: workerUrl || undefined });
     const [backend, adapter] = await Promise.all([client.init(forceCpu), describeAdapter()]);
     return { client, models: new ModelStore(client), backend: { ...backend, label: backendLabel(backend, adapter, forceCpu) } };
   })();
@@ -151,8 +152,7 @@ export class DdpmDemo extends HTMLElement {
     const shadow = this.attachShadow({ mode: 'open' });
     shadow.innerHTML = `
       <link rel="stylesheet" href="${new URL('./style.css', import.meta.url).href}">
-      <style>:host { display: block; min-height: 16rem; border: 1px solid #8886; border-radius: 8px; padding: 0.5rem 1rem; margin: 1rem 0; }
-        .head { display: flex; flex-wrap: wrap; gap: 0 1rem; font-size: 0.9em; }</style>
+      <link rel="stylesheet" href="${new URL('./element.css', import.meta.url).href}">
       <div class="head"><span part="backend" data-part="backend" role="status">Waiting to be scrolled into view…</span>
         <span data-part="model-status" role="status" aria-live="polite"></span></div>
       <progress data-part="model-progress" hidden></progress>
@@ -176,7 +176,7 @@ export class DdpmDemo extends HTMLElement {
     const view = VIEWS.includes(attr('view')) ? attr('view') : 'fork';
     this.dataset.state = 'starting';
     try {
-      const { client, models, backend } = await services(attr('cpu') !== null);
+      const { client, models, backend } = await services(attr('cpu') !== null, attr('worker-url'));
       showStatus(part('backend'), backend.label, backend.kind);
       const model = attr('model') ?? DEFAULT_MODEL[view] ?? 'faces64';
       const root = part('view');

@@ -186,6 +186,7 @@ async function loadModel(source, label, layout, id) {
     }
     reverse.fillClasses($, info, state.models.find((m) => m.id === state.model)?.classes ?? [], state.class);
     status($('model-status'), `${label}: ${describe(info)}`, 'ok');
+    showCache().catch(() => {});
   } catch (error) {
     if (ticket !== loads) return;
     status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
@@ -195,6 +196,23 @@ async function loadModel(source, label, layout, id) {
   await views.forward.modelChanged();
   views.reverse.modelChanged();
   views.compare.modelChanged();
+}
+
+/** What the weights cache holds, or why the browser keeps nothing, and the control that clears it. */
+async function showCache() {
+  const { available, reason, entries } = await client.cacheContents();
+  const button = $('clear-cache');
+  if (!available) {
+    $('cache-status').textContent = `Weights are not stored in this browser: ${reason}. They are downloaded on each visit.`;
+    button.hidden = true;
+    return;
+  }
+  const names = entries.map((e) => e.url.match(/models\/([^/]+)\//)?.[1] ?? e.url.split('/').pop());
+  const megabytes = entries.reduce((sum, e) => sum + e.bytes, 0) / 1e6;
+  $('cache-status').textContent = entries.length
+    ? `Stored in this browser, for the next visit: ${names.join(', ')} (${megabytes.toFixed(1)} MB).`
+    : 'No weights stored in this browser yet.';
+  button.hidden = !entries.length;
 }
 
 async function filesFromList(fileList) {
@@ -294,6 +312,11 @@ async function main() {
     loadModel(...selectedModel());
   });
   $('folder').addEventListener('change', (event) => loadUserFiles(event.target.files));
+  $('clear-cache').addEventListener('click', async () => {
+    const removed = await client.clearCache();
+    await showCache();
+    $('cache-status').textContent += ` (${removed} file${removed === 1 ? '' : 's'} removed)`;
+  });
   document.addEventListener('dragover', (event) => event.preventDefault());
   document.addEventListener('drop', (event) => {
     event.preventDefault();
@@ -310,6 +333,7 @@ async function main() {
     document.body.dataset.ready = state.key ? 'true' : 'error';
   }
   saveHash();
+  await showCache();
 }
 
 main().catch((error) => {

@@ -11,7 +11,7 @@ export class ModelStore {
     this.list = null;
   }
 
-  /** The index entries: {id, path, layout, label, kind?, classes?}. */
+  /** The index entries: {id, path, layout, label, files: {file: {sha256, bytes}}, kind?, classes?}. */
   entries() {
     this.list ??= fetch(new URL('www/models/index.json', ROOT)).then((response) => {
       if (!response.ok) throw new Error(`www/models/index.json: HTTP ${response.status}`);
@@ -30,8 +30,8 @@ export class ModelStore {
   image(id, onProgress) {
     if (!this.loads.has(id)) {
       const load = this.entry(id).then(async (entry) => {
-        const { key, info } = await this.client.load(new URL(entry.path, ROOT).href, onProgress, entry.layout);
-        return { key, info, entry };
+        const { key, info, cache } = await this.client.load(new URL(entry.path, ROOT).href, onProgress, entry.layout, entry.files);
+        return { key, info, entry, cache };
       });
       load.catch(() => this.loads.delete(id));
       this.loads.set(id, load);
@@ -42,7 +42,7 @@ export class ModelStore {
   /** A 2-D (spiral) model → {key, entry}. */
   spiral(id) {
     if (!this.loads.has(id)) {
-      const load = this.entry(id).then(async (entry) => ({ ...(await this.client.spiralLoad(new URL(entry.path, ROOT).href)), entry }));
+      const load = this.entry(id).then(async (entry) => ({ ...(await this.client.spiralLoad(new URL(entry.path, ROOT).href, entry.files)), entry }));
       load.catch(() => this.loads.delete(id));
       this.loads.set(id, load);
     }

@@ -1,20 +1,57 @@
 // Runs the wasm core off the main thread. Messages in: {id, op, ...args}; out: {id, ok, value}
 // or {id, ok: false, error}; long operations also post {id, progress} messages.
-import init, * as ddpm from '../pkg/ddpm_web.js';
+//
+// Two builds of the core ship (scripts/build-wasm.sh): pkg/webgpu (WebGPU, with the CPU as its
+// fallback) and pkg/cpu (the CPU only, a twentieth of the size). `init` picks one before anything
+// is downloaded. Everything is resolved against this module's URL, so the worker runs the same
+// when a page on another origin starts it (see client.js).
+import { cachedBytes, cacheContents, clearCache } from './weights-cache.js';
 
-const ready = init();
 const models = new Map();
 const runs = new Map();
 const schedules = new Map();
+let core = null; // {build: 'webgpu' | 'cpu', module: Promise<the wasm-bindgen module>}
+
+// Keys for models and runs; a counter works where crypto.randomUUID does not (plain http).
+let lastKey = 0;
+const newKey = () => String(++lastKey);
+
+function loadBuild(build) {
+  const module = import(new URL(`../pkg/${build}/ddpm_web.js`, import.meta.url).href).then(async (wasm) => {
+    await wasm.default();
+    return wasm;
+  });
+  return { build, module };
+}
+
+/** The build to use and, for the CPU, why — the browser's own words, before any download. */
+async function chooseBuild(forceCpu) {
+  if (forceCpu) return { build: core?.build ?? 'cpu', reason: 'CPU forced by the user' };
+  if (!('gpu' in navigator)) return { build: 'cpu', reason: 'this browser has no WebGPU (navigator.gpu is missing)' };
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    if (!adapter) return { build: 'cpu', reason: 'WebGPU is present but offers no adapter' };
+  } catch (error) {
+    return { build: 'cpu', reason: `requesting a WebGPU adapter failed: ${error.message}` };
+  }
+  return { build: 'webgpu', reason: null };
+}
+
+/** The core chosen by `init` (which runs with the defaults if the page has not called it). */
+async function wasm() {
+  if (!core) await ops.init({});
+  return core.module;
+}
 
 /** GET with download progress: post({progress: {phase: 'download', file, loaded, total}}). */
-async function download(url, required, post) {
+async function download(url, required, post, expectedBytes) {
   const response = await fetch(url);
   if (!response.ok) {
     if (required) throw new Error(`${url}: HTTP ${response.status}`);
     return null;
   }
-  const total = Number(response.headers.get('content-length')) || 0;
+  // Content-Length counts compressed bytes when the server sends .br or .gz.
+  const total = expectedBytes ?? (response.headers.get('content-encoding') ? 0 : Number(response.headers.get('content-length')) || 0);
   if (!response.body || !post) return new Uint8Array(await response.arrayBuffer());
   const chunks = [];
   let loaded = 0;
@@ -35,10 +72,21 @@ async function download(url, required, post) {
   return bytes;
 }
 
-/** layout: 'pipeline' (model_index.json, unet/, scheduler/), 'unet' (config.json), or unknown. */
-async function fetchFolder(url, post, layout) {
+/**
+ * layout: 'pipeline' (model_index.json, unet/, scheduler/), 'unet' (config.json), or unknown.
+ * hashes: {file: {sha256, bytes}} of a shipped model (www/models/index.json): those files come
+ * from the weights cache when it holds them; what the cache did is pushed to `cacheReport`.
+ */
+async function fetchFolder(url, post, layout, hashes = {}, cacheReport = []) {
   const base = url.endsWith('/') ? url : url + '/';
-  const get = (name, required, withProgress = false) => download(base + name, required, withProgress ? post : null);
+  const get = async (name, required, withProgress = false) => {
+    const known = hashes[name];
+    const fetchIt = () => download(base + name, required, withProgress ? post : null, known?.bytes);
+    if (!known) return fetchIt();
+    const { bytes, ...outcome } = await cachedBytes(base + name, known.sha256, fetchIt);
+    cacheReport.push({ file: name, ...outcome });
+    return bytes;
+  };
   const files = {};
   // An unknown folder is probed for config.json first: a UNet folder never 404s, a pipeline
   // folder once (the page's own models say their layout and are never probed).
@@ -66,13 +114,22 @@ const transferables = (value) => {
 };
 
 const ops = {
+  /** → {kind: 'webgpu' | 'cpu', reason, build}. Called again, switches (a loaded build stays). */
   async init({ forceCpu }) {
-    await ready;
-    return ddpm.initBackend(Boolean(forceCpu));
+    const { build, reason } = await chooseBuild(Boolean(forceCpu));
+    if (!core || (build === 'webgpu' && core.build === 'cpu')) {
+      const next = loadBuild(build);
+      next.module.catch(() => { if (core === next) core = null; });
+      core = next;
+    }
+    const ddpm = await core.module;
+    return { ...(await ddpm.initBackend(reason ?? undefined)), build: core.build };
   },
-  async load({ url, files, layout }, post) {
-    await ready;
-    const model = ddpm.Model.fromFiles(files ?? (await fetchFolder(url, post, layout)));
+  /** → {key, info, cache: [{file, source: 'cache' | 'network', stored, reason?}]} */
+  async load({ url, files, layout, hashes }, post) {
+    const ddpm = await wasm();
+    const cache = [];
+    const model = ddpm.Model.fromFiles(files ?? (await fetchFolder(url, post, layout, hashes, cache)));
     try {
       const info = model.info();
       // The first evaluation compiles the shaders (WebGPU) or warms the caches: do it now, timed,
@@ -92,9 +149,9 @@ const ops = {
         await model.eps(x, shape, 0, labels);
         evalMs = Math.min(evalMs, performance.now() - warm);
       }
-      const key = crypto.randomUUID();
+      const key = newKey();
       models.set(key, model);
-      return { key, info: { ...info, warmupMs, evalMs } };
+      return { key, info: { ...info, warmupMs, evalMs }, cache };
     } catch (error) {
       model.free();
       throw error;
@@ -112,7 +169,7 @@ const ops = {
     const model = models.get(key);
     if (!model) throw new Error('the model is no longer loaded');
     const session = model.sampler(settings);
-    const runId = crypto.randomUUID();
+    const runId = newKey();
     runs.set(runId, session);
     return { runId, timesteps: Array.from(session.timesteps()), xt: await session.current() };
   },
@@ -127,15 +184,15 @@ const ops = {
     const model = models.get(key);
     if (!model) throw new Error('the model is no longer loaded');
     const session = model.inpainter(settings);
-    const runId = crypto.randomUUID();
+    const runId = newKey();
     runs.set(runId, session);
     return { runId, total: session.totalSteps, xt: await session.current() };
   },
   /** A 2-D model folder (Mlp2D) → its key. */
-  async spiralLoad({ url, files }) {
-    await ready;
-    const model = ddpm.SpiralModel.fromFiles(files ?? (await fetchFolder(url, null, 'unet')));
-    const key = crypto.randomUUID();
+  async spiralLoad({ url, files, hashes }) {
+    const ddpm = await wasm();
+    const model = ddpm.SpiralModel.fromFiles(files ?? (await fetchFolder(url, null, 'unet', hashes)));
+    const key = newKey();
     models.set(key, model);
     return { key };
   },
@@ -143,7 +200,7 @@ const ops = {
     const model = models.get(key);
     if (!model) throw new Error('the spiral model is no longer loaded');
     const session = model.sampler(settings);
-    const runId = crypto.randomUUID();
+    const runId = newKey();
     runs.set(runId, session);
     return { runId, timesteps: Array.from(session.timesteps()), x: await session.current() };
   },
@@ -159,8 +216,8 @@ const ops = {
   },
   /** Live training (Algorithm 1) from fresh weights: → a run id for `trainSteps`, `trainSnapshot`. */
   async trainStart({ settings }) {
-    await ready;
-    const runId = crypto.randomUUID();
+    const ddpm = await wasm();
+    const runId = newKey();
     runs.set(runId, new ddpm.SpiralTrainer(settings));
     return { runId };
   },
@@ -173,13 +230,13 @@ const ops = {
   async trainSnapshot({ runId }) {
     const trainer = runs.get(runId);
     if (!trainer) throw new Error('this training run has ended');
-    const key = crypto.randomUUID();
+    const key = newKey();
     models.set(key, trainer.model());
     return { key };
   },
   /** n points of the spiral and the sliced Wasserstein distance of `points` to them. */
   async spiralTarget({ n, seed, points }) {
-    await ready;
+    const ddpm = await wasm();
     const target = ddpm.spiralPoints(n, BigInt(seed));
     return { target, distance: points ? ddpm.slicedWasserstein(points, target) : null };
   },
@@ -189,20 +246,26 @@ const ops = {
   },
   /** `{betas, alphasCumprod, logSnr}` of a scheduler config (undefined: Ho et al.'s). */
   async curves({ scheduler }) {
-    await ready;
-    return schedule(scheduler).curves();
+    return (await schedule(scheduler)).curves();
   },
   async noised({ scheduler, x0, shape, t, seed }) {
-    await ready;
-    return schedule(scheduler).noised(x0, shape, t, BigInt(seed));
+    return (await schedule(scheduler)).noised(x0, shape, t, BigInt(seed));
   },
   async parseNpy({ bytes }) {
-    await ready;
-    return ddpm.parseNpy(bytes);
+    return (await wasm()).parseNpy(bytes);
+  },
+  /** What the weights cache holds: {available, reason?, entries: [{url, bytes}]}. */
+  async cacheContents() {
+    return cacheContents();
+  },
+  /** Empties the weights cache → the number of files removed. */
+  async clearCache() {
+    return clearCache();
   },
 };
 
-function schedule(config) {
+async function schedule(config) {
+  const ddpm = await wasm();
   const key = JSON.stringify(config ?? {});
   if (!schedules.has(key)) schedules.set(key, new ddpm.NoiseSchedule(config ?? undefined));
   return schedules.get(key);

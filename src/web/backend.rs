@@ -1,5 +1,9 @@
-//! Picks the compute device at run time: WebGPU when the browser gives an adapter, otherwise the
-//! CPU (burn's `flex` backend in wasm), and says why.
+//! Picks the compute device at run time: WebGPU when this module was built with it and the
+//! browser gives an adapter, otherwise the CPU (burn's `flex` backend in wasm), and says why.
+//!
+//! The page ships two builds of this crate (scripts/build-wasm.sh): `pkg/webgpu` (feature
+//! `webgpu`, with flex as its fallback) and `pkg/cpu` (flex only). The worker picks one before
+//! it downloads anything, so a browser without WebGPU never fetches the GPU code.
 
 use std::cell::RefCell;
 
@@ -16,7 +20,6 @@ pub struct BackendInfo {
 }
 
 thread_local! {
-    static WGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
     static CURRENT: RefCell<Option<(Device, BackendInfo)>> = const { RefCell::new(None) };
 }
 
@@ -25,33 +28,52 @@ pub(crate) fn device() -> Device {
     CURRENT.with(|c| c.borrow().as_ref().map(|(d, _)| d.clone())).unwrap_or_else(Device::flex)
 }
 
-fn has_navigator_gpu() -> bool {
-    let global = js_sys::global();
-    let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
-    !navigator.is_undefined() && js_sys::Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false)
+fn cpu(reason: impl Into<String>) -> (Device, BackendInfo) {
+    (Device::flex(), BackendInfo { kind: "cpu", reason: Some(reason.into()) })
 }
 
-/// Chooses the backend: `{ kind: "webgpu" | "cpu", reason: string | null }`. With `forceCpu`
-/// the CPU is used even where WebGPU works. May be called again to switch.
+/// Chooses the backend: `{ kind: "webgpu" | "cpu", reason: string | null }`. With a
+/// `cpuReason` (the user forced it, the browser has no adapter) the CPU is used and that reason
+/// reported; without one WebGPU is tried. May be called again to switch.
 #[wasm_bindgen(js_name = initBackend)]
-pub async fn init_backend(force_cpu: bool) -> Result<JsValue, JsError> {
-    let info = if force_cpu {
-        (Device::flex(), BackendInfo { kind: "cpu", reason: Some("CPU forced by the user".into()) })
-    } else if !has_navigator_gpu() {
-        (Device::flex(), BackendInfo { kind: "cpu", reason: Some("this browser has no WebGPU (navigator.gpu is missing)".into()) })
-    } else {
-        match WGPU.with(|w| w.borrow().clone()) {
-            Some(device) => (device, BackendInfo { kind: "webgpu", reason: None }),
-            None => match Device::wgpu_options().init_async().await {
-                Ok(device) => {
-                    WGPU.with(|w| *w.borrow_mut() = Some(device.clone()));
-                    (device, BackendInfo { kind: "webgpu", reason: None })
-                }
-                Err(e) => (Device::flex(), BackendInfo { kind: "cpu", reason: Some(format!("WebGPU could not start: {e}")) }),
-            },
-        }
+pub async fn init_backend(cpu_reason: Option<String>) -> Result<JsValue, JsError> {
+    let info = match cpu_reason {
+        Some(reason) => cpu(reason),
+        None => gpu_or_cpu().await,
     };
     let value = serde_wasm_bindgen::to_value(&info.1)?;
     CURRENT.with(|c| *c.borrow_mut() = Some(info));
     Ok(value)
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn gpu_or_cpu() -> (Device, BackendInfo) {
+    cpu("this is the CPU-only build of ddpm-web")
+}
+
+#[cfg(feature = "webgpu")]
+async fn gpu_or_cpu() -> (Device, BackendInfo) {
+    thread_local! {
+        static WGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    }
+    if !has_navigator_gpu() {
+        return cpu("this browser has no WebGPU (navigator.gpu is missing)");
+    }
+    if let Some(device) = WGPU.with(|w| w.borrow().clone()) {
+        return (device, BackendInfo { kind: "webgpu", reason: None });
+    }
+    match Device::wgpu_options().init_async().await {
+        Ok(device) => {
+            WGPU.with(|w| *w.borrow_mut() = Some(device.clone()));
+            (device, BackendInfo { kind: "webgpu", reason: None })
+        }
+        Err(e) => cpu(format!("WebGPU could not start: {e}")),
+    }
+}
+
+#[cfg(feature = "webgpu")]
+fn has_navigator_gpu() -> bool {
+    let global = js_sys::global();
+    let navigator = js_sys::Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+    !navigator.is_undefined() && js_sys::Reflect::get(&navigator, &"gpu".into()).map(|g| !g.is_undefined()).unwrap_or(false)
 }

@@ -24,7 +24,8 @@ after(() => rm(consumer, { recursive: true, force: true }));
 test('the packed package holds the element, the wasm, the models and the types', () => {
   const files = execFileSync('tar', ['tzf', join(ROOT, tarball)], { encoding: 'utf8' }).split('\n');
   for (const file of ['package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'index.d.ts', 'www/ddpm-web.js', 'www/worker.js', 'www/client.js',
-    'www/views/inpaint.js', 'pkg/ddpm_web.js', 'pkg/ddpm_web.d.ts', 'pkg/ddpm_web_bg.wasm', 'www/models/index.json',
+    'www/views/inpaint.js', 'www/weights-cache.js', 'pkg/webgpu/ddpm_web.js', 'pkg/webgpu/ddpm_web.d.ts', 'pkg/webgpu/ddpm_web_bg.wasm',
+    'pkg/cpu/ddpm_web.js', 'pkg/cpu/ddpm_web_bg.wasm', 'www/models/index.json',
     'www/models/spiral2d/diffusion_pytorch_model.safetensors', 'www/models/fashion32/unet/diffusion_pytorch_model.safetensors',
     'www/models/faces64/unet/diffusion_pytorch_model.safetensors', 'www/samples/fashion-class-means.png',
     'www/samples/faces-heldout.png']) {

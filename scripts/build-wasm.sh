@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make pkg`: the two builds of the core the page chooses between at run time (www/worker.js).
+#   pkg/webgpu  WebGPU through burn-wgpu, with burn-flex as its fallback
+#   pkg/cpu     burn-flex only: what a browser without WebGPU downloads
+# Each goes through wasm-opt (binaryen from npm, pinned in package.json; Debian's binaryen 108
+# writes modules that fail to load) to drop the name section (6.4 of 35 MB). Its optimising
+# passes are not run: measured on these builds, -O2 and -Oz shrink the raw file but make the
+# brotli'd one 5–9 % larger (what crosses the wire), and -O2 takes 7 min on the WebGPU module.
+# The WebGPU module is built with the wasm-size profile (Cargo.toml) to stay under 25 MiB.
+# wasm-pack's own wasm-opt step is off (Cargo.toml): it would download binaryen.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+WASM_OPT=node_modules/.bin/wasm-opt
+[ -x "$WASM_OPT" ] || npm ci --no-audit --no-fund --loglevel=error
+
+build() {
+  local name=$1 profile=$2
+  shift 2
+  wasm-pack build --target web --profile "$profile" --out-dir "pkg/$name" --no-pack . -- --no-default-features "$@"
+  local wasm="pkg/$name/ddpm_web_bg.wasm"
+  "$WASM_OPT" --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$wasm" -o "$wasm.opt"
+  mv "$wasm.opt" "$wasm"
+  rm -f "pkg/$name/.gitignore"
+  printf '[build-wasm] pkg/%s: %s bytes\n' "$name" "$(stat -c %s "$wasm")"
+}
+
+build cpu release
+build webgpu wasm-size --features webgpu

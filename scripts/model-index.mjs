@@ -1,0 +1,44 @@
+// Writes each shipped model's weights — {file: {sha256, bytes}} — into www/models/index.json,
+// where the page keys its weights cache (www/weights-cache.js): a retrained model gets a new
+// hash, so browsers that cached the old one fetch it again.
+//   node scripts/model-index.mjs          rewrite the index
+//   node scripts/model-index.mjs --check  exit 1 if the index is out of date (make test runs it)
+import { createHash } from 'node:crypto';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const INDEX = join(ROOT, 'www/models/index.json');
+
+async function weightFiles(dir) {
+  const found = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...(await weightFiles(path)));
+    else if (entry.name.endsWith('.safetensors')) found.push(path);
+  }
+  return found.sort();
+}
+
+const index = JSON.parse(await readFile(INDEX, 'utf8'));
+const stale = [];
+for (const model of index) {
+  const dir = join(ROOT, model.path);
+  const files = {};
+  for (const path of await weightFiles(dir)) {
+    const bytes = await readFile(path);
+    files[relative(dir, path)] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+  }
+  if (JSON.stringify(files) !== JSON.stringify(model.files)) stale.push(model.id);
+  model.files = files;
+}
+if (process.argv.includes('--check')) {
+  if (stale.length) {
+    console.error(`www/models/index.json is out of date for ${stale.join(', ')}: run node scripts/model-index.mjs`);
+    process.exit(1);
+  }
+  console.log('www/models/index.json: every weight file\'s hash and size match');
+} else {
+  await writeFile(INDEX, JSON.stringify(index, null, 2) + '\n');
+  console.log(stale.length ? `updated ${stale.join(', ')}` : 'already up to date');
+}
