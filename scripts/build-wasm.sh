@@ -14,10 +14,14 @@ export PATH="$HOME/.cargo/bin:$PATH"
 WASM_OPT=node_modules/.bin/wasm-opt
 [ -x "$WASM_OPT" ] || npm ci --no-audit --no-fund --loglevel=error
 
+# build NAME PROFILE [cargo features…]: `--release` for the release profile (`--profile release`
+# would make wasm-pack treat it as a custom one and download binaryen).
 build() {
   local name=$1 profile=$2
   shift 2
-  wasm-pack build --target web --profile "$profile" --out-dir "pkg/$name" --no-pack . -- --no-default-features "$@"
+  local flag=(--profile "$profile")
+  [ "$profile" = release ] && flag=(--release)
+  wasm-pack build --target web "${flag[@]}" --out-dir "pkg/$name" --no-pack . -- --no-default-features "$@"
   local wasm="pkg/$name/ddpm_web_bg.wasm"
   "$WASM_OPT" --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \

@@ -37,7 +37,8 @@ export class DdpmClient {
       else entry.reject(new Error(data.error));
     };
     this.worker.onerror = (event) => {
-      const error = new Error(`worker failed: ${event.message ?? 'unknown error'}`);
+      // A worker whose script cannot be fetched reports no message of its own.
+      const error = new Error(`worker failed: ${event.message || 'its script could not be loaded (a CSP without worker-src for it, or a host that does not send CORS: see the README, "From a CDN")'}`);
       for (const entry of this.pending.values()) entry.reject(error);
       this.pending.clear();
     };

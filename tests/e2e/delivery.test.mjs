@@ -107,6 +107,42 @@ test('the CPU path never downloads the WebGPU build', { timeout: 600_000 }, asyn
   }
 });
 
+test('weights that do not match their index hash are used but not stored', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    await context.route('**/www/models/index.json', async (route) => {
+      const index = await (await route.fetch()).json();
+      index.find((m) => m.id === 'faces64').files['unet/diffusion_pytorch_model.safetensors'].sha256 = '0'.repeat(64);
+      await route.fulfill({ json: index });
+    });
+    const { page, state, errors } = await visit(context, `${site.url}/`);
+    assert.equal(state, 'true', errors.join('\n'));
+    await page.waitForFunction(() => /No weights stored/.test(document.getElementById('cache-status').textContent));
+    assert.equal(await page.evaluate(async () => (await (await caches.open('ddpm-web-weights')).keys()).length), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('embed.html, the example post, runs under the strict CSP', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${site.url}/embed.html`);
+    await page.locator('ddpm-demo').first().scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('ddpm-demo').dataset.state), null, { timeout: 300_000 });
+    assert.equal(await page.evaluate(() => document.querySelector('ddpm-demo').dataset.state), 'ready');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('a browser that refuses storage still works and says it will not cache', { timeout: 600_000 }, async () => {
   // A page reached by a plain-http host name (a LAN address, say) is not a secure context: no
   // Cache API, no WebGPU, no crypto.randomUUID. The page must still run.
