@@ -11,6 +11,7 @@ const models = new Map();
 const runs = new Map();
 const schedules = new Map();
 let core = null; // {build: 'webgpu' | 'cpu', module: Promise<the wasm-bindgen module>}
+let initializing = null; // the `init` under way
 
 // Keys for models and runs; a counter works where crypto.randomUUID does not (plain http).
 let lastKey = 0;
@@ -37,8 +38,12 @@ async function chooseBuild(forceCpu) {
   return { build: 'webgpu', reason: null };
 }
 
-/** The core chosen by `init` (which runs with the defaults if the page has not called it). */
+/**
+ * The core chosen by `init`: the one being chosen if `init` is under way (a model's download
+ * overlaps the core's), the defaults' if the page never called it.
+ */
 async function wasm() {
+  if (initializing) await initializing.catch(() => {});
   if (!core) await ops.init({});
   return core.module;
 }
@@ -116,20 +121,28 @@ const transferables = (value) => {
 const ops = {
   /** → {kind: 'webgpu' | 'cpu', reason, build}. Called again, switches (a loaded build stays). */
   async init({ forceCpu }) {
-    const { build, reason } = await chooseBuild(Boolean(forceCpu));
-    if (!core || (build === 'webgpu' && core.build === 'cpu')) {
-      const next = loadBuild(build);
-      next.module.catch(() => { if (core === next) core = null; });
-      core = next;
+    const run = (async () => {
+      const { build, reason } = await chooseBuild(Boolean(forceCpu));
+      if (!core || (build === 'webgpu' && core.build === 'cpu')) {
+        const next = loadBuild(build);
+        next.module.catch(() => { if (core === next) core = null; });
+        core = next;
+      }
+      const ddpm = await core.module;
+      return { ...(await ddpm.initBackend(reason ?? undefined)), build: core.build };
+    })();
+    initializing = run;
+    try {
+      return await run;
+    } finally {
+      if (initializing === run) initializing = null;
     }
-    const ddpm = await core.module;
-    return { ...(await ddpm.initBackend(reason ?? undefined)), build: core.build };
   },
   /** → {key, info, cache: [{file, source: 'cache' | 'network', stored, reason?}]} */
   async load({ url, files, layout, hashes }, post) {
-    const ddpm = await wasm();
     const cache = [];
-    const model = ddpm.Model.fromFiles(files ?? (await fetchFolder(url, post, layout, hashes, cache)));
+    const [ddpm, fetched] = await Promise.all([wasm(), files ?? fetchFolder(url, post, layout, hashes, cache)]);
+    const model = ddpm.Model.fromFiles(fetched);
     try {
       const info = model.info();
       // The first evaluation compiles the shaders (WebGPU) or warms the caches: do it now, timed,
