@@ -20,9 +20,11 @@ demo: setup-rust site serve-bin
 
 test: setup-rust setup-browser setup-python test-rust test-train site test-browser
 
-# The workspace: the core and serve/ (ddpm-serve, whose binary the browser tests use).
+# The core, then serve/ (ddpm-serve, whose binary the browser tests use): two runs, not
+# --workspace, which would unify their dependencies' features and rebuild burn for the pair.
 test-rust:
-	cargo test --locked --workspace
+	cargo test --locked
+	cargo test --locked -p ddpm-serve
 
 # train/: the data command, a training smoke run loaded by the Rust core, exact resume.
 test-train:
