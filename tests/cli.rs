@@ -145,3 +145,73 @@ fn train_2d_lowers_the_loss_and_writes_a_loadable_model() {
     let info = ddpm(&["info", "--model", p(&out)]);
     assert!(String::from_utf8_lossy(&info.stdout).contains("\"_class_name\": \"Mlp2D\""));
 }
+
+/// The first held-out face of the page's sprite, as its own 64×64 grey PNG → (path, its pixels).
+fn held_out_face() -> (PathBuf, Vec<u8>) {
+    let sprite = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("www/samples/faces-heldout.png")).unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(sprite)).read_info().unwrap();
+    let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buffer).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Grayscale);
+    let face: Vec<u8> = (0..64).flat_map(|y| buffer[y * frame.line_size..y * frame.line_size + 64].to_vec()).collect();
+    let path = temp("face.png");
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, 64, 64);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header().unwrap().write_image_data(&face).unwrap();
+    }
+    std::fs::write(&path, bytes).unwrap();
+    (path, face)
+}
+
+#[test]
+fn inpaint_keeps_the_known_half_and_fills_the_rest() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/faces64");
+    let (face, pixels) = held_out_face();
+    for method in ["replacement", "repaint"] {
+        let (out, fills) = (temp(&format!("inpaint-{method}.png")), temp(&format!("inpaint-{method}.npy")));
+        let run = ddpm(&[
+            "inpaint", "--model", p(&model), "--image", p(&face), "--known", "1100", "--method", method, "--steps", "10",
+            "--jump", "2", "--resample", "2", "--n", "2", "--seed", "3", "--out", p(&out), "--npy", p(&fills),
+        ]);
+        assert!(run.status.success(), "{method}: {}", String::from_utf8_lossy(&run.stderr));
+        let (shape, values) = npy::read_f32(&std::fs::read(&fills).unwrap(), "fills").unwrap();
+        assert_eq!(shape, vec![2, 1, 64, 64]);
+        for fill in values.chunks(64 * 64) {
+            // Top half known: exactly the input at the end.
+            for (i, &v) in fill[..32 * 64].iter().enumerate() {
+                let input = f32::from(pixels[i]) / 127.5 - 1.0;
+                assert!((v - input).abs() < 1e-4, "{method}: known pixel {i} is {v}, the input {input}");
+            }
+            // Bottom half filled: an image, not noise, not a constant.
+            let bottom = &fill[32 * 64..];
+            let mean = bottom.iter().sum::<f32>() / bottom.len() as f32;
+            let spread = (bottom.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / bottom.len() as f32).sqrt();
+            assert!(spread > 0.05 && bottom.iter().all(|v| v.abs() <= 1.0), "{method}: fill spread {spread}");
+        }
+        assert_ne!(values[..64 * 64], values[64 * 64..], "{method}: two fills are the same");
+        let png = std::fs::read(&out).unwrap();
+        let info = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap().info().clone();
+        assert!(info.height < 2 * 64 && info.width > 4 * 64, "{method}: input, known part and 2 fills side by side in one row");
+    }
+}
+
+#[test]
+fn inpaint_errors_are_clear() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/faces64");
+    let (face, _) = held_out_face();
+    let out = temp("never.png");
+    let not_png = model.join("model_index.json");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--image", p(&face), "--known", "11"], "give four 0/1"),
+        (&["--image", p(&face), "--known", "1111"], "nothing to fill"),
+        (&["--image", p(&not_png), "--known", "1100"], "not a readable PNG"),
+    ];
+    for (args, expected) in cases {
+        let run = ddpm(&[&["inpaint", "--model", p(&model), "--out", p(&out)], args].concat());
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success() && err.contains(expected), "{args:?}: {err}");
+    }
+}

@@ -8,12 +8,16 @@ use burn::tensor::{Device, Tensor, TensorData};
 use clap::{Parser, Subcommand, ValueEnum};
 use ddpm_web::checkpoint::{self, LoadedModel, Network, NetworkConfig};
 use ddpm_web::data2d::{sliced_wasserstein, spiral};
+use ddpm_web::inpaint::{Known, Quadrants, RePaint, RePaintSettings, Replacement};
 use ddpm_web::model::{Mlp2DConfig, RandomParams, UNet2DConfig, UNet2DModel};
 use ddpm_web::sampler::{Guided, Method, Sampler, SamplerSettings, SchedulerConfig, Variance};
 use ddpm_web::schedule::Schedule;
 use ddpm_web::train2d::{Train2d, Train2dSettings};
 use ddpm_web::{grid, npy, Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+
+#[path = "ddpm/picture.rs"]
+mod picture;
 
 #[derive(Parser)]
 #[command(name = "ddpm", version, about = "Denoising diffusion (Ho et al. 2020) with diffusers-compatible checkpoints")]
@@ -82,6 +86,42 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Also write the samples as a float32 NCHW .npy (model range, before quantising).
+        #[arg(long)]
+        npy: Option<PathBuf>,
+    },
+    /// Fills the unknown part of an image and writes one PNG: the input, its known part (the rest
+    /// grey) and the n results, side by side.
+    Inpaint {
+        #[arg(long)]
+        model: PathBuf,
+        /// A PNG, centre-cropped and resized to the model's size, grey or colour as the model is.
+        #[arg(long)]
+        image: PathBuf,
+        /// Known quadrants TL TR BL BR as four 0/1, e.g. 1100 (top half known).
+        #[arg(long, required_unless_present = "mask", conflicts_with = "mask")]
+        known: Option<String>,
+        /// Or a mask PNG of the same framing: white known, black to fill.
+        #[arg(long)]
+        mask: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = InpaintArg::Repaint)]
+        method: InpaintArg,
+        /// Denoising steps (default: RePaint 50, replacement 100, strided DDPM).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// RePaint: how far each resampling jumps back up, in steps.
+        #[arg(long, default_value_t = 5)]
+        jump: usize,
+        /// RePaint: how many times each stretch is denoised (1 = no resampling).
+        #[arg(long, default_value_t = 5)]
+        resample: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Number of fills.
+        #[arg(long, default_value_t = 4)]
+        n: usize,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the fills as a float32 NCHW .npy (model range).
         #[arg(long)]
         npy: Option<PathBuf>,
     },
@@ -157,6 +197,14 @@ enum Command {
 enum SamplerArg {
     Ddpm,
     Ddim,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InpaintArg {
+    /// RePaint (Lugmayr et al. 2022): resampling so the fill agrees with the known part
+    Repaint,
+    /// replacement: the known part, forward-noised, overwrites the state after every step
+    Replacement,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -282,6 +330,90 @@ fn sample(
     let pixels = grid::tile(&values, dims, columns, 2);
     write_png(out, &pixels)?;
     println!("wrote {} ({} samples, {}×{})", out.display(), dims[0], size, size);
+    Ok(())
+}
+
+/// "1100" → the top half known.
+fn parse_quadrants(text: &str) -> Result<Quadrants> {
+    let bits: Vec<bool> = text.chars().map(|c| c == '1').collect();
+    if bits.len() != 4 || !text.chars().all(|c| c == '0' || c == '1') {
+        return Err(Error::Input(format!("--known {text}: give four 0/1 for TL TR BL BR, e.g. 1100")));
+    }
+    Ok(Quadrants { top_left: bits[0], top_right: bits[1], bottom_left: bits[2], bottom_right: bits[3] })
+}
+
+struct InpaintArgs {
+    model: PathBuf,
+    image: PathBuf,
+    known: Option<String>,
+    mask: Option<PathBuf>,
+    method: InpaintArg,
+    steps: Option<usize>,
+    jump: usize,
+    resample: usize,
+    seed: u64,
+    n: usize,
+    out: PathBuf,
+    npy: Option<PathBuf>,
+}
+
+fn inpaint(device: &Device, a: InpaintArgs) -> Result<()> {
+    let (unet, config, scheduler) = load_unet(&a.model, device)?;
+    let size = config.sample_size.ok_or_else(|| Error::Input("the model's config has no sample_size".into()))?;
+    let channels = config.in_channels;
+    let image = picture::read_image(&a.image, channels, size)?;
+    let mask = match (&a.known, &a.mask) {
+        (Some(known), None) => parse_quadrants(known)?.mask(size, size),
+        (None, Some(path)) => picture::read_mask(path, size)?,
+        _ => return Err(Error::Input("give --known or --mask".into())),
+    };
+    if mask.iter().all(|&m| m == 1.0) {
+        return Err(Error::Input("the mask marks every pixel known: there is nothing to fill".into()));
+    }
+    let dims = [a.n.max(1), channels, size, size];
+    unet.check_input(dims)?;
+    let known = Known::new(Tensor::from_data(TensorData::new(image.clone(), [1, channels, size, size]), device), &mask, device)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len}  {per_sec}  ETA {eta}").expect("template"));
+    let fills = match a.method {
+        InpaintArg::Replacement => {
+            let mut settings = scheduler.default_settings()?;
+            settings.steps = a.steps.unwrap_or(100);
+            let mut sampler = Sampler::new(scheduler.schedule()?, settings, dims, a.seed, device)?;
+            if let Some(k) = unet.num_classes() {
+                sampler = sampler.with_labels(vec![k - 1; dims[0]])?;
+            }
+            bar.set_length(sampler.timesteps().len() as u64);
+            let mut run = Replacement::new(sampler, known, a.seed);
+            while !run.sampler.is_done() {
+                run.step(&unet)?;
+                bar.inc(1);
+            }
+            run.sampler.current().clone()
+        }
+        InpaintArg::Repaint => {
+            let settings = RePaintSettings { steps: a.steps.unwrap_or(50), jump_length: a.jump, jump_n_sample: a.resample, ..RePaintSettings::default() };
+            let mut run = RePaint::new(scheduler.schedule()?, settings, known, dims[0], a.seed)?;
+            bar.set_length(run.total_moves() as u64);
+            while !run.is_done() {
+                run.step(&unet)?;
+                bar.inc(1);
+            }
+            run.current().clone()
+        }
+    };
+    bar.finish();
+    let values = host(fills)?;
+    if let Some(path) = &a.npy {
+        write_file(path, &npy::write_f32(&dims, &values))?;
+    }
+    // The input, its known part on mid-grey (0 in the model's range), then the fills.
+    let plane = size * size;
+    let shown_known: Vec<f32> = image.iter().enumerate().map(|(i, &v)| v * mask[i % plane]).collect();
+    let strip: Vec<f32> = image.iter().chain(&shown_known).chain(&values).copied().collect();
+    let count = dims[0] + 2;
+    write_png(&a.out, &grid::tile(&strip, [count, channels, size, size], count, 2))?;
+    println!("wrote {} (input, known part, {} fills; {}×{})", a.out.display(), dims[0], size, size);
     Ok(())
 }
 
@@ -525,6 +657,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eps { model, x, t, class, out } => eps(&device(backend)?, &model, &x, t, class, &out),
         Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out, npy } => {
             sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out, npy.as_deref())
+        }
+        Command::Inpaint { model, image, known, mask, method, steps, jump, resample, seed, n, out, npy } => {
+            inpaint(&device(backend)?, InpaintArgs { model, image, known, mask, method, steps, jump, resample, seed, n, out, npy })
         }
         Command::Info { model } => info(&device(backend)?, &model),
         Command::Train2d { steps, batch, lr, seed, out, f16, samples } => {

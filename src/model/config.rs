@@ -37,6 +37,9 @@ pub struct UNet2DConfig {
     pub num_class_embeds: Option<usize>,
     pub time_embedding_dim: Option<usize>,
     pub num_train_timesteps: Option<usize>,
+    /// Training-time dropout in each ResNet block; ε_θ at inference (all this crate runs) is the
+    /// same for every value, so it is only range-checked.
+    pub dropout: f64,
 }
 
 impl Default for UNet2DConfig {
@@ -70,6 +73,7 @@ impl Default for UNet2DConfig {
             num_class_embeds: None,
             time_embedding_dim: None,
             num_train_timesteps: None,
+            dropout: 0.0,
         }
     }
 }
@@ -202,6 +206,9 @@ impl UNet2DConfig {
                 return Err(Error::Config(format!("{c} channels (an attention block) do not split into heads of {d}")));
             }
         }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(Error::Config(format!("dropout = {} is not a probability in [0, 1)", self.dropout)));
+        }
         if self.block_out_channels[0] % 2 != 0 {
             return Err(Error::Config("block_out_channels[0] must be even (sinusoidal embedding)".into()));
         }
@@ -233,5 +240,16 @@ mod tests {
         narrow.block_out_channels = vec![16, 32, 48, 128];
         let err = narrow.validate().unwrap_err().to_string();
         assert!(err.contains("48 channels (an attention block) do not split into heads of 32"), "{err}");
+    }
+
+    #[test]
+    fn dropout_is_read_and_range_checked() {
+        let trained: UNet2DConfig = serde_json::from_str(r#"{"dropout": 0.1, "block_out_channels": [16, 32, 64, 128]}"#).unwrap();
+        assert_eq!(trained.dropout, 0.1);
+        for bad in [-0.1, 1.0, f64::NAN] {
+            let config = UNet2DConfig { dropout: bad, ..faces64() };
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("is not a probability"), "{bad}: {err}");
+        }
     }
 }

@@ -141,5 +141,52 @@ class TrainingSmokeRun(unittest.TestCase):
         self.assertTrue(all(np.isfinite(h[1]) for h in record["history"]))
 
 
+class FacesTrainingRecipe(unittest.TestCase):
+    """What fights overfitting on 360 faces: augmentation, the learning-rate schedule, dropout."""
+
+    @classmethod
+    def setUpClass(cls):
+        import argparse
+
+        from train import Trainer
+
+        run(PYTHON, TRAIN / "data.py", "--only", "faces")
+        cls.args = argparse.Namespace(data=default_out(), seed=0, tiny=True, lr=2e-4, steps=10_000, batch=8,
+                                      dropout=None, ema=0.999)
+        cls.trainer = Trainer("faces64", cls.args)
+
+    def test_augmentation_keeps_range_and_shape_and_changes_every_image(self):
+        x0 = self.trainer.train_x[:8]
+        out = self.trainer.augment(x0)
+        self.assertEqual(out.shape, x0.shape)
+        self.assertGreaterEqual(out.min().item(), -1.0)
+        self.assertLessEqual(out.max().item(), 1.0)
+        for original, augmented in zip(x0, out):
+            self.assertFalse(torch.equal(original, augmented))
+            # A face shifted by ≤ 3 px, maybe mirrored, with ±10 % gain and offset: still close.
+            best = min((original.flip(-1) if f else original).sub(augmented).abs().mean().item() for f in (0, 1))
+            self.assertLess(best, 0.5)
+
+    def test_augmentation_is_seeded(self):
+        from train import Trainer
+
+        x0 = self.trainer.train_x[:4]
+        a = Trainer("faces64", self.args).augment(x0)
+        b = Trainer("faces64", self.args).augment(x0)
+        self.assertTrue(torch.equal(a, b))
+
+    def test_learning_rate_warms_up_then_decays_by_cosine(self):
+        lr = self.trainer.learning_rate
+        self.assertAlmostEqual(lr(0), 2e-4 / 500)
+        self.assertAlmostEqual(lr(499), 2e-4)
+        self.assertAlmostEqual(lr(10_000), 2e-5)
+        decay = [lr(s) for s in range(500, 10_001, 500)]
+        self.assertTrue(all(a > b for a, b in zip(decay, decay[1:])))
+
+    def test_dropout_is_in_the_model_and_off_in_the_ema(self):
+        self.assertEqual(self.trainer.model.config.dropout, 0.1)
+        self.assertFalse(self.trainer.ema.training)
+
+
 if __name__ == "__main__":
     unittest.main()
