@@ -10,7 +10,15 @@
 - Guidance (class-conditional models): per class, samples at w = 0 and w = 4 and their mean
   distance to the class's training mean image: L2, and the shape distance 1 − Pearson
   correlation, which ignores brightness and contrast (what the page's guidance view shows).
-Prints every figure and writes them to <model>/evaluation.json (+ PNGs).
+- Inpainting (--inpaint, faces): held-out faces with the right half, the bottom half or one
+  quadrant unknown, filled by the project's own core (`ddpm inpaint`, RePaint and replacement);
+  PSNR and SSIM of the filled region against fills that need no model: the mean training face,
+  the mirror of the known part, and the training face nearest on the known part.
+- Samplers (--samplers): for DDPM 1000 steps, DDPM 100 strided, DDIM 50 η = 0 and η = 1, the
+  grain ratio (mean |Laplacian| of samples over the training images'), the share of grainy
+  samples (over 1.5× the training images' mean), the nearest-neighbour ratio, and a grid each.
+Prints every figure and writes them to <model>/evaluation.json (+ PNGs); the inpainting and
+sampler tables also go into the model card (README.md) between their markers.
 """
 import argparse
 import functools
@@ -146,6 +154,143 @@ def loss_curve(history, path):
     img.save(path)
 
 
+# Inpainting masks: name → known quadrants TL TR BL BR (`ddpm inpaint --known`).
+MASKS = {"right half": "1010", "bottom half": "1100", "top-left": "0111", "top-right": "1011",
+         "bottom-left": "1101", "bottom-right": "1110"}
+
+
+def quadrant_mask(known, size):
+    """[H, W] with 1 where known, as `Quadrants::mask` builds it."""
+    h = size // 2
+    m = torch.zeros(size, size)
+    for i, (ys, xs) in enumerate(((slice(0, h), slice(0, h)), (slice(0, h), slice(h, size)),
+                                  (slice(h, size), slice(0, h)), (slice(h, size), slice(h, size)))):
+        if known[i] == "1":
+            m[ys, xs] = 1
+    return m
+
+
+def mirror_fill(image, mask):
+    """Each unknown pixel from its mirror image across the known part's side: left ↔ right where
+    the mirror pixel is known, otherwise top ↔ bottom, otherwise the known part's mean."""
+    flipped_h, flipped_v = image.flip(-1), image.flip(-2)
+    known_h, known_v = mask.flip(-1), mask.flip(-2)
+    mean = (image * mask).sum() / mask.sum()
+    return torch.where(known_h > 0, flipped_h, torch.where(known_v > 0, flipped_v, mean))
+
+
+def psnr(a, b, region):
+    """On [−1, 1] images (peak-to-peak 2), over the pixels where `region` is 1."""
+    mse = ((a - b) ** 2 * region).sum() / region.sum()
+    return 10 * math.log10(4 / max(mse.item(), 1e-12))
+
+
+def ssim(a, b, region):
+    """Mean SSIM map (11×11 Gaussian window, σ 1.5, data range 2) over `region`."""
+    g = torch.exp(-((torch.arange(11) - 5) ** 2) / (2 * 1.5 ** 2))
+    window = (g[:, None] * g[None, :] / g.sum() ** 2).view(1, 1, 11, 11)
+    blur = lambda x: torch.nn.functional.conv2d(x.view(1, 1, *x.shape[-2:]), window, padding=5)[0, 0]
+    c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return ((ssim_map * region).sum() / region.sum()).item()
+
+
+def inpainting_table(args, train, test, tmp):
+    """PSNR/SSIM of the filled region, per mask and method, averaged over held-out faces."""
+    size = test.shape[-1]
+    faces = test[: args.inpaint_faces, 0]
+    mean_face = train[:, 0].mean(0)
+    flat_train = train[:, 0].flatten(1)
+    table = {}
+    for name, known in MASKS.items():
+        mask = quadrant_mask(known, size)
+        unknown = 1 - mask
+        scores = {}
+        for i, face in enumerate(faces):
+            png = tmp / "face.png"
+            Image.fromarray(((face + 1) * 127.5).round().clamp(0, 255).byte().numpy()).save(png)
+            nearest = flat_train[((flat_train - face.flatten()) ** 2 * mask.flatten()).sum(1).argmin()].view(size, size)
+            fills = {"mean face": mean_face, "mirror": mirror_fill(face, mask), "nearest training face": nearest}
+            for method in ("repaint", "replacement"):
+                npy = tmp / f"{method}.npy"
+                ddpm_cli("inpaint", "--model", str(args.model), "--image", str(png), "--known", known, "--method", method,
+                         "--steps", str(args.inpaint_steps), "--seed", str(i), "--n", "1", "--out", str(tmp / "strip.png"), "--npy", str(npy))
+                fills[f"ours, {method}"] = read_npy(npy)[0, 0]
+            for fill_name, fill in fills.items():
+                scores.setdefault(fill_name, []).append((psnr(fill, face, unknown), ssim(fill, face, unknown)))
+        table[name] = {k: {"psnr": float(np.mean([p for p, _ in v])), "ssim": float(np.mean([q for _, q in v]))} for k, v in scores.items()}
+        row = table[name]
+        best_free = max(row[k]["psnr"] for k in ("mean face", "mirror", "nearest training face"))
+        print(f"{name}: " + ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in row.items())
+              + f"; RePaint − best model-free fill: {row['ours, repaint']['psnr'] - best_free:+.2f} dB")
+    return table
+
+
+def inpainting_markdown(table, args):
+    methods = list(next(iter(table.values())).keys())
+    lines = [f"Held-out faces: {args.inpaint_faces}; fills by `ddpm inpaint` ({args.inpaint_steps} steps; RePaint: jump 5, 5 resamplings), "
+             "PSNR (dB) / SSIM of the filled region.", "",
+             "| unknown | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for name, row in table.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[m]['psnr']:.2f} / {row[m]['ssim']:.3f}" for m in methods) + " |")
+    return "\n".join(lines)
+
+
+SAMPLERS = {"DDPM 1000": ["--sampler", "ddpm", "--steps", "1000"], "DDPM 100 strided": ["--sampler", "ddpm", "--steps", "100"],
+            "DDIM 50, η = 0": ["--sampler", "ddim", "--steps", "50", "--eta", "0"],
+            "DDIM 50, η = 1": ["--sampler", "ddim", "--steps", "50", "--eta", "1"]}
+
+
+def laplacian_energy(images):
+    """Mean |4-neighbour Laplacian| per image: grain shows as high-frequency energy."""
+    kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).view(1, 1, 3, 3)
+    return torch.nn.functional.conv2d(images, kernel).abs().flatten(1).mean(1)
+
+
+def sampler_table(args, train, test, tmp):
+    train_energy = laplacian_energy(train).mean().item()
+    flat_train = train.flatten(1)
+    held = torch.cdist(test[: args.samples].flatten(1), flat_train).min(1).values.mean().item()
+    table = {}
+    for name, sampler_args in SAMPLERS.items():
+        if name in args.skip_samplers:
+            continue
+        npy = tmp / "s.npy"
+        grid = args.model / f"samples-{name.split(',')[0].lower().replace(' ', '-')}{'-eta1' if 'η = 1' in name else ''}.png"
+        ddpm_cli("sample", "--model", str(args.model), *sampler_args, "--seed", "1", "--n", str(args.samples), "--out", str(grid), "--npy", str(npy))
+        samples = read_npy(npy)
+        energy = laplacian_energy(samples)
+        nn = torch.cdist(samples.flatten(1), flat_train).min(1).values.mean().item()
+        table[name] = {"grain_ratio": energy.mean().item() / train_energy, "grainy_share": (energy > 1.5 * train_energy).float().mean().item(),
+                       "nearest_neighbour_ratio": nn / held, "grid": grid.name}
+        t = table[name]
+        print(f"{name}: grain {t['grain_ratio']:.2f}×, grainy {t['grainy_share'] * 100:.0f} %, nearest-neighbour ratio {t['nearest_neighbour_ratio']:.2f}")
+    return table
+
+
+def sampler_markdown(table, args):
+    lines = [f"{args.samples} samples per sampler (seed 1, `ddpm sample`). Grain: mean |Laplacian| over the training images'; "
+             "grainy: over 1.5× it; nearest-neighbour ratio: distance to the nearest training image over that of held-out images.", "",
+             "| sampler | grain | grainy | nearest-neighbour ratio | grid |", "|---|---|---|---|---|"]
+    for name, t in table.items():
+        lines.append(f"| {name} | {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | {t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
+    return "\n".join(lines)
+
+
+def write_card_section(card, marker, text):
+    """Replaces (or appends) the card's section between <!-- marker --> and <!-- /marker -->."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    body = card.read_text() if card.exists() else ""
+    block = f"{start}\n{text}\n{end}"
+    if start in body and end in body:
+        body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    card.write_text(body)
+
+
 def guidance_figures(args, data, train, null, tmp):
     """Per class: 16 samples at w = 0 and w = 4 (one seed, so the same x_T) and their mean distance
     to the class's mean training image, L2 and shape (1 − correlation)."""
@@ -182,6 +327,11 @@ def main():
                         help="redo only the guidance figures, keeping the rest of evaluation.json")
     parser.add_argument("--reuse-bound", action="store_true",
                         help="keep the bound from the last evaluation.json (it takes ~40 min of CPU for fashion32)")
+    parser.add_argument("--inpaint", action="store_true", help="only the inpainting table (faces), into evaluation.json and the card")
+    parser.add_argument("--inpaint-faces", type=int, default=16)
+    parser.add_argument("--inpaint-steps", type=int, default=50)
+    parser.add_argument("--samplers", action="store_true", help="only the per-sampler quality table, into evaluation.json and the card")
+    parser.add_argument("--skip-samplers", nargs="*", default=[], help="sampler names to leave out of --samplers (e.g. \"DDPM 1000\")")
     args = parser.parse_args()
     torch.manual_seed(0)
     data = np.load(args.data / DATA[args.name])
@@ -194,6 +344,17 @@ def main():
     out = {"model": args.name, "held_out_images": args.images}
 
     previous = args.model / "evaluation.json"
+    if args.inpaint or args.samplers:
+        out = json.loads(previous.read_text()) if previous.exists() else out
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.inpaint:
+                out["inpainting"] = inpainting_table(args, train, test, Path(tmp))
+                write_card_section(args.model / "README.md", "inpainting", inpainting_markdown(out["inpainting"], args))
+            if args.samplers:
+                out["samplers"] = sampler_table(args, train, test, Path(tmp))
+                write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"], args))
+        previous.write_text(json.dumps(out, indent=1))
+        return 0
     if args.guidance_only:
         out = json.loads(previous.read_text())
         with tempfile.TemporaryDirectory() as tmp:

@@ -157,13 +157,22 @@ export class DdpmDemo extends HTMLElement {
         <span data-part="model-status" role="status" aria-live="polite"></span></div>
       <progress data-part="model-progress" hidden></progress>
       <div data-part="view"></div>`;
-    this.observer = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) {
-        this.observer.disconnect();
-        this.start();
-      }
-    }, { rootMargin: '200px' });
-    this.observer.observe(this);
+    // Sized by element.css: until it has loaded the element has no height, and every demo on
+    // the page would look visible and start at once.
+    const styled = [...shadow.querySelectorAll('link[rel="stylesheet"]')].map((link) => new Promise((done) => {
+      link.addEventListener('load', done, { once: true });
+      link.addEventListener('error', done, { once: true });
+    }));
+    Promise.all(styled).then(() => {
+      if (!this.isConnected) return;
+      this.observer = new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          this.observer.disconnect();
+          this.start();
+        }
+      }, { rootMargin: '200px' });
+      this.observer.observe(this);
+    });
   }
 
   disconnectedCallback() {

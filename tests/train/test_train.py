@@ -188,5 +188,68 @@ class FacesTrainingRecipe(unittest.TestCase):
         self.assertFalse(self.trainer.ema.training)
 
 
+class EvaluateInpaintingAndSamplers(unittest.TestCase):
+    """evaluate.py's inpainting and per-sampler tables, on a tiny faces model, through the Rust CLI."""
+
+    @classmethod
+    def setUpClass(cls):
+        run(PYTHON, TRAIN / "data.py", "--only", "faces")
+        cls.tmp = tempfile.TemporaryDirectory()
+        out = Path(cls.tmp.name)
+        run(PYTHON, TRAIN / "train.py", "faces64", "--tiny", "--steps", "2", "--batch", "2", "--out", out)
+        cls.model = out / "faces64"
+        (cls.model / "README.md").write_text("# tiny faces\n\nHand-written text stays.\n")
+        env = {**os.environ, "DDPM_BIN": ddpm_bin()}
+        cls.log = run(PYTHON, TRAIN / "evaluate.py", "faces64", "--model", cls.model, "--inpaint", "--inpaint-faces", "1",
+                      "--inpaint-steps", "10", "--samplers", "--samples", "2", env=env).stdout
+        cls.evaluation = __import__("json").loads((cls.model / "evaluation.json").read_text())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_inpainting_table_covers_every_mask_and_fill(self):
+        table = self.evaluation["inpainting"]
+        self.assertEqual(list(table), ["right half", "bottom half", "top-left", "top-right", "bottom-left", "bottom-right"])
+        for row in table.values():
+            self.assertEqual(set(row), {"mean face", "mirror", "nearest training face", "ours, repaint", "ours, replacement"})
+            for figures in row.values():
+                self.assertTrue(5 < figures["psnr"] < 60, figures)
+                self.assertTrue(-1 <= figures["ssim"] <= 1, figures)
+        self.assertIn("RePaint − best model-free fill", self.log)
+
+    def test_sampler_table_and_grids(self):
+        table = self.evaluation["samplers"]
+        self.assertEqual(list(table), ["DDPM 1000", "DDPM 100 strided", "DDIM 50, η = 0", "DDIM 50, η = 1"])
+        for row in table.values():
+            self.assertGreater(row["grain_ratio"], 0)
+            self.assertTrue(0 <= row["grainy_share"] <= 1)
+            self.assertGreater(row["nearest_neighbour_ratio"], 0)
+            self.assertTrue((self.model / row["grid"]).exists())
+
+    def test_card_gets_both_tables_and_keeps_its_text(self):
+        card = (self.model / "README.md").read_text()
+        self.assertIn("Hand-written text stays.", card)
+        for marker in ("inpainting", "samplers"):
+            self.assertEqual(card.count(f"<!-- {marker} -->"), 1)
+            self.assertEqual(card.count(f"<!-- /{marker} -->"), 1)
+        self.assertIn("| right half |", card)
+        self.assertIn("| DDIM 50, η = 0 |", card)
+
+    def test_model_free_fills(self):
+        sys.path.insert(0, str(TRAIN))
+        from evaluate import mirror_fill, psnr, quadrant_mask, ssim
+
+        mask = quadrant_mask("1010", 8)  # left half known
+        self.assertEqual(mask[:, :4].min().item(), 1)
+        self.assertEqual(mask[:, 4:].max().item(), 0)
+        symmetric = torch.rand(8, 4)
+        face = torch.cat([symmetric, symmetric.flip(-1)], 1) * 2 - 1
+        self.assertTrue(torch.equal(mirror_fill(face, mask), face))
+        self.assertGreater(psnr(face, face, 1 - mask), 100)
+        self.assertAlmostEqual(ssim(face, face, 1 - mask), 1.0, places=5)
+        self.assertLess(psnr(-face, face, 1 - mask), 20)
+
+
 if __name__ == "__main__":
     unittest.main()
