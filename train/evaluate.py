@@ -176,7 +176,8 @@ def mirror_fill(image, mask):
     flipped_h, flipped_v = image.flip(-1), image.flip(-2)
     known_h, known_v = mask.flip(-1), mask.flip(-2)
     mean = (image * mask).sum() / mask.sum()
-    return torch.where(known_h > 0, flipped_h, torch.where(known_v > 0, flipped_v, mean))
+    fill = torch.where(known_h > 0, flipped_h, torch.where(known_v > 0, flipped_v, mean))
+    return torch.where(mask > 0, image, fill)
 
 
 def psnr(a, b, region):
