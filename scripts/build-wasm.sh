@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# As the Makefile has it, so a direct call reuses the same build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddpm-web/target}"
 WASM_OPT=node_modules/.bin/wasm-opt
 [ -x "$WASM_OPT" ] || npm ci --no-audit --no-fund --loglevel=error
 
@@ -21,14 +23,20 @@ build() {
   shift 2
   local flag=(--profile "$profile")
   [ "$profile" = release ] && flag=(--release)
-  wasm-pack build --target web "${flag[@]}" --out-dir "pkg/$name" --no-pack . -- --no-default-features "$@"
-  local wasm="pkg/$name/ddpm_web_bg.wasm"
+  local staging="pkg/.staging-$name"
+  wasm-pack build --target web "${flag[@]}" --out-dir "$staging" --no-pack . -- --no-default-features "$@"
   "$WASM_OPT" --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$wasm" -o "$wasm.opt"
-  mv "$wasm.opt" "$wasm"
-  rm -f "pkg/$name/.gitignore"
-  printf '[build-wasm] pkg/%s: %s bytes\n' "$name" "$(stat -c %s "$wasm")"
+    "$staging/ddpm_web_bg.wasm" -o "$staging/ddpm_web_bg.wasm.opt"
+  mv "$staging/ddpm_web_bg.wasm.opt" "$staging/ddpm_web_bg.wasm"
+  # Unchanged files keep their time, so make site does not recompress them and browsers keep
+  # their cached copies (the ETag follows the time).
+  mkdir -p "pkg/$name"
+  for file in ddpm_web.js ddpm_web.d.ts ddpm_web_bg.wasm ddpm_web_bg.wasm.d.ts; do
+    cmp -s "$staging/$file" "pkg/$name/$file" || cp "$staging/$file" "pkg/$name/$file"
+  done
+  rm -rf "$staging"
+  printf '[build-wasm] pkg/%s: %s bytes\n' "$name" "$(stat -c %s "pkg/$name/ddpm_web_bg.wasm")"
 }
 
 build cpu release
