@@ -1,10 +1,12 @@
 // Writes each shipped model's weights — {file: {sha256, bytes}} — into www/models/index.json,
 // where the page keys its weights cache (www/weights-cache.js): a retrained model gets a new
-// hash, so browsers that cached the old one fetch it again.
+// hash, so browsers that cached the old one fetch it again. With them, the sampler the page
+// starts with on each backend, as the model's evaluation chose it (`default_sampler` in
+// evaluation.json, from the card's per-sampler table: train/evaluate.py --samplers).
 //   node scripts/model-index.mjs          rewrite the index
 //   node scripts/model-index.mjs --check  exit 1 if the index is out of date (make test runs it)
 import { createHash } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { access, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
@@ -20,6 +22,16 @@ async function weightFiles(dir) {
   return found.sort();
 }
 
+/** {webgpu, cpu: {sampler, steps, eta?}} from the model's evaluation, or undefined without one. */
+async function chosenSampler(dir) {
+  const path = join(dir, 'evaluation.json');
+  if (!(await access(path).then(() => true, () => false))) return undefined;
+  const chosen = JSON.parse(await readFile(path, 'utf8')).default_sampler;
+  if (!chosen) return undefined;
+  const settings = ({ sampler, steps, eta }) => (sampler === 'ddim' ? { sampler, steps, eta } : { sampler, steps });
+  return { webgpu: settings(chosen.webgpu), cpu: settings(chosen.cpu) };
+}
+
 const index = JSON.parse(await readFile(INDEX, 'utf8'));
 const stale = [];
 for (const model of index) {
@@ -29,8 +41,13 @@ for (const model of index) {
     const bytes = await readFile(path);
     files[relative(dir, path)] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
   }
-  if (JSON.stringify(files) !== JSON.stringify(model.files)) stale.push(model.id);
+  const defaultSampler = await chosenSampler(dir);
+  if (JSON.stringify(files) !== JSON.stringify(model.files) || JSON.stringify(defaultSampler) !== JSON.stringify(model.defaultSampler)) {
+    stale.push(model.id);
+  }
   model.files = files;
+  if (defaultSampler) model.defaultSampler = defaultSampler;
+  else delete model.defaultSampler;
 }
 if (process.argv.includes('--check')) {
   if (stale.length) {

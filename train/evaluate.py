@@ -16,7 +16,8 @@
   the mirror of the known part, and the training face nearest on the known part.
 - Samplers (--samplers): for DDPM 1000 steps, DDPM 100 strided, DDIM 50 η = 0 and η = 1, the
   grain ratio (mean |Laplacian| of samples over the training images'), the share of grainy
-  samples (over 1.5× the training images' mean), the nearest-neighbour ratio, and a grid each.
+  samples (over 1.5× the training images' mean), the nearest-neighbour ratio, and a grid each;
+  from it, the sampler the page starts with on each backend (`default_sampler`).
 Prints every figure and writes them to <model>/evaluation.json (+ PNGs); the inpainting and
 sampler tables also go into the model card (README.md) between their markers.
 """
@@ -239,9 +240,36 @@ def inpainting_markdown(table, args):
     return "\n".join(lines)
 
 
-SAMPLERS = {"DDPM 1000": ["--sampler", "ddpm", "--steps", "1000"], "DDPM 100 strided": ["--sampler", "ddpm", "--steps", "100"],
-            "DDIM 50, η = 0": ["--sampler", "ddim", "--steps", "50", "--eta", "0"],
-            "DDIM 50, η = 1": ["--sampler", "ddim", "--steps", "50", "--eta", "1"]}
+# name → the page's settings (its sampler menu's value, steps, η); the CLI arguments follow from them.
+SAMPLERS = {"DDPM 1000": {"sampler": "ddpm-small", "steps": 1000}, "DDPM 100 strided": {"sampler": "ddpm-small", "steps": 100},
+            "DDIM 50, η = 0": {"sampler": "ddim", "steps": 50, "eta": 0}, "DDIM 50, η = 1": {"sampler": "ddim", "steps": 50, "eta": 1}}
+# Issue 12's bar for a clean sampler: grain at most 1.15× the training images', at most 1 grainy sample in 32.
+CLEAN_GRAIN_RATIO = 1.15
+CLEAN_GRAINY_SHARE = 1 / 32
+
+
+def cli_arguments(page):
+    method = "ddim" if page["sampler"] == "ddim" else "ddpm"
+    return ["--sampler", method, "--steps", str(page["steps"])] + (["--eta", str(page["eta"])] if method == "ddim" else [])
+
+
+def is_clean(row):
+    return row["grain_ratio"] <= CLEAN_GRAIN_RATIO and row["grainy_share"] <= CLEAN_GRAINY_SHARE
+
+
+def default_samplers(table):
+    """The page's starting sampler per backend, from the measured table. WebGPU: Algorithm 2 as
+    written (the most steps) among the clean samplers; the CPU path: the fewest network evaluations
+    among them. With none clean, both take the least grainy."""
+    clean = [name for name, row in table.items() if is_clean(row)]
+    if clean:
+        webgpu = max(clean, key=lambda n: (SAMPLERS[n]["steps"], -table[n]["grain_ratio"]))
+        cpu = min(clean, key=lambda n: (SAMPLERS[n]["steps"], table[n]["grain_ratio"]))
+        why = f"clean: grain ≤ {CLEAN_GRAIN_RATIO}× and at most {CLEAN_GRAINY_SHARE:.0%} grainy"
+    else:
+        webgpu = cpu = min(table, key=lambda n: table[n]["grain_ratio"])
+        why = "no sampler is clean by the bar above; the least grainy"
+    return {"webgpu": {"name": webgpu, **SAMPLERS[webgpu]}, "cpu": {"name": cpu, **SAMPLERS[cpu]}, "why": why}
 
 
 def laplacian_energy(images):
@@ -255,12 +283,12 @@ def sampler_table(args, train, test, tmp):
     flat_train = train.flatten(1)
     held = torch.cdist(test[: args.samples].flatten(1), flat_train).min(1).values.mean().item()
     table = {}
-    for name, sampler_args in SAMPLERS.items():
+    for name, page in SAMPLERS.items():
         if name in args.skip_samplers:
             continue
         npy = tmp / "s.npy"
         grid = args.model / f"samples-{name.split(',')[0].lower().replace(' ', '-')}{'-eta1' if 'η = 1' in name else ''}.png"
-        ddpm_cli("sample", "--model", str(args.model), *sampler_args, "--seed", "1", "--n", str(args.samples), "--out", str(grid), "--npy", str(npy))
+        ddpm_cli("sample", "--model", str(args.model), *cli_arguments(page), "--seed", "1", "--n", str(args.samples), "--out", str(grid), "--npy", str(npy))
         samples = read_npy(npy)
         energy = laplacian_energy(samples)
         nn = torch.cdist(samples.flatten(1), flat_train).min(1).values.mean().item()
@@ -277,6 +305,10 @@ def sampler_markdown(table, args):
              "| sampler | grain | grainy | nearest-neighbour ratio | grid |", "|---|---|---|---|---|"]
     for name, t in table.items():
         lines.append(f"| {name} | {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | {t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
+    chosen = default_samplers(table)
+    lines += ["", f"The page starts with **{chosen['webgpu']['name']}** on WebGPU and **{chosen['cpu']['name']}** on the CPU path "
+              f"({chosen['why']}; WebGPU takes the most steps, the CPU path the fewest). `node scripts/model-index.mjs` copies "
+              "this choice into `www/models/index.json`."]
     return "\n".join(lines)
 
 
@@ -353,6 +385,7 @@ def main():
                 write_card_section(args.model / "README.md", "inpainting", inpainting_markdown(out["inpainting"], args))
             if args.samplers:
                 out["samplers"] = sampler_table(args, train, test, Path(tmp))
+                out["default_sampler"] = default_samplers(out["samplers"])
                 write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"], args))
         previous.write_text(json.dumps(out, indent=1))
         return 0

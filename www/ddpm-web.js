@@ -90,8 +90,10 @@ class Hosted {
     const $ = this.$;
     if (this.kind !== 'forward') {
       reverse.fillClasses($, info, entry.classes ?? [], this.state.class);
-      $('sampler').value = this.attr('sampler') ?? 'ddpm-small';
-      const steps = number(this.attr('steps'), reverse.defaultSteps(this.backend.kind, this.kind));
+      const chosen = reverse.defaultSampler(entry, this.backend.kind, this.kind, info.scheduler.num_train_timesteps);
+      $('sampler').value = this.attr('sampler') ?? chosen.sampler;
+      if (this.attr('sampler') === null) $('eta').value = String(chosen.eta);
+      const steps = number(this.attr('steps'), chosen.steps);
       $('steps').value = String(steps);
       $('seed').value = String(this.state.seed);
       $('batch').value = String(number(this.attr('n'), this.kind === 'fork' ? 4 : reverse.defaultBatch(this.backend.kind, info, steps)));

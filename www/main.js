@@ -17,9 +17,9 @@ const VIEWS = ['forward', 'reverse', 'compare', 'inpaint', 'guidance', 'spiral']
 const SELF_CONTAINED = { inpaint: [inpaint.InpaintView, inpaint.DEFAULTS], guidance: [guidance.GuidanceView, guidance.DEFAULTS], spiral: [spiral.SpiralView, spiral.DEFAULTS] };
 const prefixed = (view, settings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${view}.${k}`, v]));
 const DEFAULTS = {
-  // steps and batch 0: the backend's defaults (reverse.defaultSteps, defaultBatch), filled in
-  // once the backend and the model's speed are known.
-  view: 'forward', model: '', sampler: 'ddpm-small', steps: 0, eta: 0, seed: 0, batch: 0, class: 0,
+  // No sampler, steps and batch 0: the model's and backend's defaults (reverse.defaultSampler,
+  // defaultBatch), filled in once the backend, the model and its speed are known.
+  view: 'forward', model: '', sampler: '', steps: 0, eta: 0, seed: 0, batch: 0, class: 0,
   t: 250, image: 'faces:0', forwardSeed: 0, film: '999,750,500,250,100,0', ts: '999,750,500,250,100', n: 4, layout: 'rows',
   ...Object.assign({}, ...Object.entries(SELF_CONTAINED).map(([view, [, defaults]]) => prefixed(view, defaults))),
 };
@@ -129,10 +129,6 @@ async function startBackend() {
   const text = backendLabel(backend, adapter, $('force-cpu').checked);
   status($('backend'), text, backend.kind);
   document.body.dataset.backend = backend.kind;
-  if (!state.steps) {
-    state.steps = reverse.defaultSteps(backend.kind, 'reverse');
-    $('steps').value = String(state.steps);
-  }
   backendReady = true;
 }
 
@@ -143,6 +139,20 @@ function describe(info) {
 }
 
 let loads = 0;
+/** Which sampler settings are still the model's defaults, not the link's or the person's. */
+const fromModel = { sampler: !state.sampler, steps: !state.steps };
+
+/** The loaded model's sampler for this backend, where the link or the person chose none. */
+function applyDefaultSampler(info) {
+  const entry = state.models.find((m) => m.id === state.model);
+  const chosen = reverse.defaultSampler(entry, document.body.dataset.backend, 'reverse', info.scheduler.num_train_timesteps);
+  if (fromModel.sampler) Object.assign(state, { sampler: chosen.sampler, eta: chosen.eta });
+  if (fromModel.steps) state.steps = chosen.steps;
+  for (const key of ['sampler', 'eta', 'steps']) $(BOUND[key]).value = String(state[key]);
+  views.reverse.showEta();
+  saveHash();
+}
+
 
 /**
  * The newest request wins. A shipped model (`id`) comes from the shared store, so views 4–6
@@ -180,6 +190,7 @@ async function loadModel(source, label, layout, id) {
     state.ownsKey = !id;
     state.key = key;
     state.info = info;
+    applyDefaultSampler(info);
     if (!state.batch) {
       state.batch = reverse.defaultBatch(document.body.dataset.backend, info, state.steps);
       $('batch').value = String(state.batch);
@@ -294,6 +305,8 @@ async function main() {
   $('copy-embed').addEventListener('click', showEmbedCode);
   $('force-cpu').checked = new URLSearchParams(location.search).get('cpu') === '1';
   for (const [key, id] of Object.entries(BOUND)) $(id).value = String(state[key]);
+  for (const id of ['sampler', 'eta']) $(id).addEventListener('change', () => { fromModel.sampler = false; });
+  $('steps').addEventListener('change', () => { fromModel.steps = false; });
   for (const name of VIEWS) $(`tab-${name}`).addEventListener('click', () => showView(name));
   showView(state.view);
   document.addEventListener('keydown', onKey);

@@ -47,11 +47,13 @@ export async function launch({ webgpu }) {
 }
 
 /** A page that records console errors and uncaught exceptions. */
-export async function openPage(browser, url) {
+/** A new page at `url`; `beforeGoto(page)` may set routes first. */
+export async function openPage(browser, url, beforeGoto) {
   const page = await browser.newPage();
   const errors = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('pageerror', (e) => errors.push(String(e)));
+  await beforeGoto?.(page);
   await page.goto(url);
   return { page, errors };
 }

@@ -39,8 +39,8 @@ function meanAbsDiff(a, b) {
   return a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
 }
 
-async function open(browser, webgpu, hash) {
-  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
+async function open(browser, webgpu, hash, beforeGoto) {
+  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`, beforeGoto);
   await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
   assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
   return opened;
@@ -111,23 +111,36 @@ for (const webgpu of [true, false]) {
       await page.close();
     });
 
-    test('reverse defaults fit the backend, with the run estimated before Play', async () => {
-      const { page, errors } = await open(browser, webgpu, 'view=reverse&model=fashion32');
-      const [steps, batch, text, link] = await page.evaluate(() => [
-        Number(document.getElementById('steps').value), Number(document.getElementById('batch').value),
+    test('reverse defaults: the model card\'s sampler for the backend, a batch that fits, the run estimated before Play', async () => {
+      // As `node scripts/model-index.mjs` copies a card's choice into the model list.
+      const chosen = { webgpu: { sampler: 'ddim', steps: 200, eta: 1 }, cpu: { sampler: 'ddim', steps: 40, eta: 0 } };
+      const withChoice = (page) => page.route('**/www/models/index.json', async (route) => {
+        const index = await (await route.fetch()).json();
+        index.find((m) => m.id === 'fashion32').defaultSampler = chosen;
+        await route.fulfill({ json: index });
+      });
+      const { page, errors } = await open(browser, webgpu, 'view=reverse&model=fashion32', withChoice);
+      const [sampler, steps, eta, batch, text, link] = await page.evaluate(() => [
+        ...['sampler', 'steps', 'eta', 'batch'].map((id) => document.getElementById(id).value),
         document.getElementById('sample-status').textContent, document.getElementById('permalink').href]);
       const info = await page.evaluate(() => document.getElementById('model-status').textContent);
-      console.log(`defaults (${backend}): ${steps} steps × ${batch}: "${text}"`);
+      console.log(`defaults (${backend}): ${sampler} η ${eta}, ${steps} steps × ${batch}: "${text}"`);
+      assert.deepEqual({ sampler, steps: Number(steps), eta: Number(eta) }, chosen[backend]);
+      assert.equal(await page.isVisible('#eta-label'), true, 'η shown for DDIM');
       if (webgpu) {
-        assert.deepEqual([steps, batch], [1000, 4], 'all of the schedule on WebGPU');
+        assert.equal(Number(batch), 4);
       } else {
-        assert.equal(steps, 100, 'DDPM over 100 strided steps on the CPU path');
         assert.ok(batch >= 1 && batch <= 4, `a batch of 1–4 (${batch})`);
         const seconds = Number(/about (\d+) s here/.exec(text)?.[1]);
         assert.ok(seconds > 0 && seconds <= 30, `the estimate fits 30 s: "${text}" (${info})`);
       }
       assert.match(text, new RegExp(`run ${steps} steps × ${batch} samples \\(about \\d+ (s|min) here\\)`));
-      assert.ok(link.includes(`steps=${steps}`) && link.includes(`batch=${batch}`), `the permalink records the defaults: ${link}`);
+      for (const part of [`sampler=${sampler}`, `steps=${steps}`, `batch=${batch}`]) assert.ok(link.includes(part), `the permalink records ${part}: ${link}`);
+      // A sampler the link names wins over the card's; the steps it leaves out stay the card's.
+      await page.goto(`${server.url}/index.html?${webgpu ? '' : 'cpu=1&'}visit=2#view=reverse&model=fashion32&sampler=ddpm-large`);
+      await page.waitForFunction(() => document.body.dataset.ready && document.getElementById('model-status').textContent.includes('parameters'), null, { timeout: 120_000 });
+      assert.deepEqual(await page.evaluate(() => [document.getElementById('sampler').value, Number(document.getElementById('steps').value)]),
+        ['ddpm-large', chosen[backend].steps]);
       assert.deepEqual(errors, []);
       await page.close();
     });

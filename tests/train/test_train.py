@@ -188,6 +188,26 @@ class FacesTrainingRecipe(unittest.TestCase):
         self.assertFalse(self.trainer.ema.training)
 
 
+class DefaultSamplerRule(unittest.TestCase):
+    """evaluate.py's choice of the page's starting sampler per backend, from a sampler table."""
+
+    def test_default_sampler_rule(self):
+        from evaluate import default_samplers
+
+        row = lambda grain, grainy: {"grain_ratio": grain, "grainy_share": grainy, "nearest_neighbour_ratio": 1.0}
+        table = {"DDPM 1000": row(0.9, 0.0), "DDPM 100 strided": row(1.1, 1 / 32), "DDIM 50, η = 0": row(1.4, 11 / 32), "DDIM 50, η = 1": row(1.0, 0.0)}
+        chosen = default_samplers(table)
+        self.assertEqual((chosen["webgpu"]["name"], chosen["cpu"]["name"]), ("DDPM 1000", "DDIM 50, η = 1"))
+        self.assertEqual({k: chosen["cpu"][k] for k in ("sampler", "steps", "eta")}, {"sampler": "ddim", "steps": 50, "eta": 1})
+        # A tie in steps goes to the less grainy; with nothing clean, the least grainy everywhere.
+        table["DDIM 50, η = 0"] = row(0.95, 0.0)
+        self.assertEqual(default_samplers(table)["cpu"]["name"], "DDIM 50, η = 0")
+        grainy = {name: row(1.3 + i / 10, 0.2) for i, name in enumerate(table)}
+        chosen = default_samplers(grainy)
+        self.assertEqual((chosen["webgpu"]["name"], chosen["cpu"]["name"]), ("DDPM 1000", "DDPM 1000"))
+        self.assertIn("no sampler is clean", chosen["why"])
+
+
 class EvaluateInpaintingAndSamplers(unittest.TestCase):
     """evaluate.py's inpainting and per-sampler tables, on a tiny faces model, through the Rust CLI."""
 
@@ -226,6 +246,15 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
             self.assertTrue(0 <= row["grainy_share"] <= 1)
             self.assertGreater(row["nearest_neighbour_ratio"], 0)
             self.assertTrue((self.model / row["grid"]).exists())
+
+    def test_the_page_default_comes_from_the_table(self):
+        from evaluate import SAMPLERS, default_samplers
+
+        chosen = self.evaluation["default_sampler"]
+        self.assertEqual(chosen, default_samplers(self.evaluation["samplers"]))
+        for backend in ("webgpu", "cpu"):
+            self.assertIn(chosen[backend]["name"], SAMPLERS)
+        self.assertIn(f"The page starts with **{chosen['webgpu']['name']}** on WebGPU", (self.model / "README.md").read_text())
 
     def test_card_gets_both_tables_and_keeps_its_text(self):
         card = (self.model / "README.md").read_text()

@@ -52,14 +52,16 @@ ${samplerTemplate}
 `;
 
 /**
- * Steps a run starts with when the link or element names none. On WebGPU all of the schedule's
- * steps (Algorithm 2 as written); on the CPU path DDPM over 100 strided steps, which the faces64
- * card measures as clean as 1000 (grain 0.88× the training faces') and which ends in seconds.
- * The fork view always strides: it runs one trajectory plus N samples per t.
+ * The sampler a run starts with when the link or element names none: the model's own choice per
+ * backend (`defaultSampler` in the model list, from its card's per-sampler table), else Algorithm 2
+ * as written on WebGPU and DDPM over 100 strided steps on the CPU path. The fork view runs one
+ * trajectory plus N samples per t, so it takes the CPU path's (cheaper) choice on either backend.
  */
-export function defaultSteps(backendKind, view, numTrainTimesteps = 1000) {
-  if (view === 'fork' || backendKind === 'cpu') return Math.min(100, numTrainTimesteps);
-  return numTrainTimesteps;
+export function defaultSampler(entry, backendKind, view, numTrainTimesteps = 1000) {
+  const cheap = view === 'fork' || backendKind === 'cpu';
+  const chosen = entry?.defaultSampler?.[cheap ? 'cpu' : 'webgpu'];
+  if (chosen) return { eta: 0, ...chosen, steps: Math.min(chosen.steps, numTrainTimesteps) };
+  return { sampler: 'ddpm-small', steps: cheap ? Math.min(100, numTrainTimesteps) : numTrainTimesteps, eta: 0 };
 }
 
 /** What a run on the CPU path should take at most, with the defaults. */
