@@ -12,7 +12,7 @@ SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
 # What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
 SITE ?= dist/site
 
-.PHONY: demo test test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery
+.PHONY: demo test test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery fuzz
 
 # The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
 demo: setup-rust site serve-bin
@@ -73,3 +73,9 @@ bench: setup-rust setup-browser setup-python pkg
 # on each backend, time to ready, an embed from a second origin, the largest file of the site.
 delivery: setup-rust setup-browser site serve-bin
 	DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node scripts/delivery.mjs
+
+# A million generated malformed model folders through load, scheduler and one sampling step
+# (tests/fuzzing; `make test` runs 3 000 of them): prints the outcome counts, exits 1 on any
+# panic or hang. CASES=… START=… to change the range (a failing case replays alone).
+fuzz: setup-rust
+	cargo run --release --locked --example fuzz -- --cases $(or $(CASES),1000000) --start $(or $(START),0)

@@ -78,6 +78,9 @@ impl BetaSchedule {
     }
 }
 
+/// The longest schedule any config may ask for (Ho et al. use T = 1000).
+pub const MAX_TIMESTEPS: usize = 100_000;
+
 /// β, α and ᾱ for t = 0..T−1, and every coefficient derived from them.
 #[derive(Clone, Debug)]
 pub struct Schedule {
@@ -88,8 +91,8 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(schedule: &BetaSchedule, num_train_timesteps: usize) -> Result<Self> {
-        if num_train_timesteps == 0 {
-            return Err(Error::Config("num_train_timesteps must be at least 1".into()));
+        if !(1..=MAX_TIMESTEPS).contains(&num_train_timesteps) {
+            return Err(Error::Config(format!("num_train_timesteps = {num_train_timesteps} is outside 1..={MAX_TIMESTEPS}")));
         }
         let betas_f32 = schedule.betas(num_train_timesteps)?;
         let alphas_f32: Vec<f32> = betas_f32.iter().map(|b| 1.0 - b).collect();

@@ -150,7 +150,11 @@ export class DdpmDemo extends HTMLElement {
   static observedAttributes = ['view'];
 
   connectedCallback() {
-    if (this.shadowRoot) return;
+    if (!this.shadowRoot) this.build();
+    if (!this.started) this.startWhenSeen();
+  }
+
+  build() {
     const shadow = this.attachShadow({ mode: 'open' });
     shadow.innerHTML = `
       <link rel="stylesheet" href="${new URL('./style.css', import.meta.url).href}">
@@ -161,20 +165,25 @@ export class DdpmDemo extends HTMLElement {
       <div data-part="view"></div>`;
     // Sized by element.css: until it has loaded the element has no height, and every demo on
     // the page would look visible and start at once.
-    const styled = [...shadow.querySelectorAll('link[rel="stylesheet"]')].map((link) => new Promise((done) => {
+    this.styled = Promise.all([...shadow.querySelectorAll('link[rel="stylesheet"]')].map((link) => new Promise((done) => {
       link.addEventListener('load', done, { once: true });
       link.addEventListener('error', done, { once: true });
-    }));
-    Promise.all(styled).then(() => {
-      if (!this.isConnected) return;
-      this.observer = new IntersectionObserver((entries) => {
-        if (entries.some((e) => e.isIntersecting)) {
-          this.observer.disconnect();
-          this.start();
-        }
-      }, { rootMargin: '200px' });
-      this.observer.observe(this);
-    });
+    })));
+  }
+
+  /** Starts once in view; an element removed first and inserted again watches again. */
+  async startWhenSeen() {
+    await this.styled;
+    if (!this.isConnected || this.started) return;
+    this.observer?.disconnect();
+    this.observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && !this.started) {
+        this.observer.disconnect();
+        this.started = true;
+        this.start();
+      }
+    }, { rootMargin: '200px' });
+    this.observer.observe(this);
   }
 
   disconnectedCallback() {
@@ -200,7 +209,7 @@ export class DdpmDemo extends HTMLElement {
         progress.hidden = false;
         if (p.phase === 'download' && p.total) Object.assign(progress, { max: p.total, value: p.loaded });
         else progress.removeAttribute('value');
-        showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${model}…` : `Warming up ${model}…`);
+        showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${model}…` : `Warming up ${model}…`, 'progress');
       });
       try {
         await started;

@@ -47,6 +47,7 @@ export async function showGallery(container, source, selected, onPick) {
     button.dataset.index = String(i);
     const view = document.createElement('canvas');
     view.width = view.height = tile;
+    view.setAttribute('aria-hidden', 'true'); // the option's label names the picture
     view.getContext('2d').drawImage(tileAt(i), 0, 0);
     button.append(view);
     button.addEventListener('click', () => {

@@ -176,7 +176,7 @@ async function loadModel(source, label, layout, id) {
       if (p.phase === 'download' && p.total) {
         progress.max = p.total;
         progress.value = p.loaded;
-        status($('model-status'), `Downloading ${label}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`);
+        status($('model-status'), `Downloading ${label}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`, 'progress');
       } else if (p.phase === 'warmup') {
         progress.removeAttribute('value');
         status($('model-status'), `Compiling shaders and warming up ${label}…`);
@@ -276,8 +276,10 @@ function selectedModel() {
 function onKey(event) {
   const target = event.target;
   const typing = target.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) && !['range', 'checkbox'].includes(target.type);
-  if (event.target.getAttribute?.('role') === 'tab' && ['ArrowLeft', 'ArrowRight'].includes(event.key)) {
-    const next = (VIEWS.indexOf(state.view) + (event.key === 'ArrowRight' ? 1 : VIEWS.length - 1)) % VIEWS.length;
+  // The ARIA tabs pattern: arrows move between tabs (wrapping), Home and End go to the ends.
+  if (event.target.getAttribute?.('role') === 'tab' && ['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) {
+    const here = VIEWS.indexOf(state.view);
+    const next = { ArrowRight: (here + 1) % VIEWS.length, ArrowLeft: (here + VIEWS.length - 1) % VIEWS.length, Home: 0, End: VIEWS.length - 1 }[event.key];
     showView(VIEWS[next], true);
     event.preventDefault();
     return;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::schedule::MAX_TIMESTEPS;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -76,6 +77,23 @@ impl Default for UNet2DConfig {
             dropout: 0.0,
         }
     }
+}
+
+/// Bounds on every size a config names: far beyond any real UNet2DModel (Ho et al.'s CelebA-HQ
+/// model has 6 levels of at most 512 channels), and small enough that nothing sized from a
+/// config can exhaust memory before the weights are checked against it.
+pub const MAX_LEVELS: usize = 8;
+pub const MAX_CHANNELS: usize = 4096;
+pub const MAX_LAYERS_PER_BLOCK: usize = 16;
+pub const MAX_SAMPLE_SIZE: usize = 2048;
+pub const MAX_CLASSES: usize = 1 << 20;
+
+/// `Err` naming `field` unless `value` is in `range`.
+pub(crate) fn in_range(field: &str, value: usize, range: std::ops::RangeInclusive<usize>) -> Result<()> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(Error::Config(format!("{field} = {value} is outside {}..={}", range.start(), range.end())))
 }
 
 fn strings(names: &[&str]) -> Vec<String> {
@@ -177,20 +195,58 @@ impl UNet2DConfig {
             }
         }
         let levels = self.block_out_channels.len();
-        if levels == 0 || self.down_block_types.len() != levels || self.up_block_types.len() != levels {
+        in_range("the number of levels (block_out_channels)", levels, 1..=MAX_LEVELS)?;
+        if self.down_block_types.len() != levels || self.up_block_types.len() != levels {
             return Err(Error::Config(format!(
                 "block_out_channels ({levels}), down_block_types ({}) and up_block_types ({}) must have the same, non-zero length",
                 self.down_block_types.len(),
                 self.up_block_types.len()
             )));
         }
-        if self.in_channels == 0 || self.out_channels == 0 || self.layers_per_block == 0 {
-            return Err(Error::Config("in_channels, out_channels and layers_per_block must be positive".into()));
+        in_range("in_channels", self.in_channels, 1..=MAX_CHANNELS)?;
+        in_range("out_channels", self.out_channels, 1..=MAX_CHANNELS)?;
+        in_range("layers_per_block", self.layers_per_block, 1..=MAX_LAYERS_PER_BLOCK)?;
+        for &c in &self.block_out_channels {
+            in_range("block_out_channels[…]", c, 1..=MAX_CHANNELS)?;
         }
+        // diffusers' two paddings: 1 (symmetric) and 0 (the TF code's, right and bottom only). Any
+        // other leaves the down path's sizes unequal to the up path's.
+        in_range("downsample_padding", self.downsample_padding, 0..=1)?;
+        if let Some(size) = self.sample_size {
+            let factor = 1 << (levels - 1);
+            in_range("sample_size", size, 1..=MAX_SAMPLE_SIZE)?;
+            if size % factor != 0 {
+                return Err(Error::Config(format!("sample_size = {size} does not halve cleanly {} times (a multiple of {factor} is needed)", levels - 1)));
+            }
+        }
+        if let Some(d) = self.time_embedding_dim {
+            in_range("time_embedding_dim", d, 1..=4 * MAX_CHANNELS)?;
+        }
+        if let Some(n) = self.num_class_embeds {
+            in_range("num_class_embeds", n, 1..=MAX_CLASSES)?;
+        }
+        if let Some(n) = self.num_train_timesteps {
+            in_range("num_train_timesteps", n, 1..=MAX_TIMESTEPS)?;
+        }
+        let positive = |field: &str, value: f64| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::Config(format!("{field} = {value} must be a positive finite number")))
+            }
+        };
+        positive("norm_eps", self.norm_eps)?;
+        positive("mid_block_scale_factor", self.mid_block_scale_factor)?;
         let groups = self.groups();
         for &c in &self.block_out_channels {
             if groups == 0 || c % groups != 0 {
                 return Err(Error::Config(format!("{c} channels do not split into {groups} groups")));
+            }
+        }
+        if let Some(g) = self.attn_norm_num_groups {
+            let c = self.block_out_channels[levels - 1];
+            if g == 0 || c % g != 0 {
+                return Err(Error::Config(format!("{c} channels (the middle attention) do not split into attn_norm_num_groups = {g} groups")));
             }
         }
         // Heads only matter where there is attention: as in diffusers, other widths need not
@@ -211,6 +267,11 @@ impl UNet2DConfig {
         }
         if self.block_out_channels[0] % 2 != 0 {
             return Err(Error::Config("block_out_channels[0] must be even (sinusoidal embedding)".into()));
+        }
+        // The embedding's frequencies divide by half its width less the shift.
+        let half = (self.block_out_channels[0] / 2) as f64;
+        if !self.freq_shift.is_finite() || self.freq_shift >= half {
+            return Err(Error::Config(format!("freq_shift = {} must be finite and below {half} (half of block_out_channels[0])", self.freq_shift)));
         }
         Ok(())
     }
@@ -240,6 +301,46 @@ mod tests {
         narrow.block_out_channels = vec![16, 32, 48, 128];
         let err = narrow.validate().unwrap_err().to_string();
         assert!(err.contains("48 channels (an attention block) do not split into heads of 32"), "{err}");
+    }
+
+    #[test]
+    fn every_size_and_number_is_range_checked_before_a_tensor_exists() {
+        let faces = faces64();
+        let cases: Vec<(UNet2DConfig, &str)> = vec![
+            (UNet2DConfig { downsample_padding: 3, ..faces.clone() }, "downsample_padding = 3 is outside 0..=1"),
+            (UNet2DConfig { downsample_padding: usize::MAX, ..faces.clone() }, "downsample_padding"),
+            (UNet2DConfig { attn_norm_num_groups: Some(0), ..faces.clone() }, "attn_norm_num_groups = 0 groups"),
+            (UNet2DConfig { attn_norm_num_groups: Some(3), ..faces.clone() }, "128 channels (the middle attention) do not split"),
+            (UNet2DConfig { attn_norm_num_groups: Some(usize::MAX), ..faces.clone() }, "attn_norm_num_groups"),
+            (UNet2DConfig { sample_size: Some(63), ..faces.clone() }, "sample_size = 63 does not halve cleanly 3 times"),
+            (UNet2DConfig { sample_size: Some(0), ..faces.clone() }, "sample_size = 0 is outside"),
+            (UNet2DConfig { sample_size: Some(1 << 40), ..faces.clone() }, "sample_size"),
+            (UNet2DConfig { in_channels: usize::MAX, ..faces.clone() }, "in_channels"),
+            (UNet2DConfig { out_channels: 0, ..faces.clone() }, "out_channels = 0"),
+            (UNet2DConfig { layers_per_block: 1000, ..faces.clone() }, "layers_per_block = 1000"),
+            (UNet2DConfig { block_out_channels: vec![16, 32, 64, usize::MAX], ..faces.clone() }, "block_out_channels"),
+            (UNet2DConfig { time_embedding_dim: Some(0), ..faces.clone() }, "time_embedding_dim = 0"),
+            (UNet2DConfig { num_class_embeds: Some(0), ..faces.clone() }, "num_class_embeds = 0"),
+            (UNet2DConfig { num_train_timesteps: Some(usize::MAX), ..faces.clone() }, "num_train_timesteps"),
+            (UNet2DConfig { norm_eps: f64::NAN, ..faces.clone() }, "norm_eps = NaN must be a positive finite number"),
+            (UNet2DConfig { norm_eps: -1e-5, ..faces.clone() }, "norm_eps"),
+            (UNet2DConfig { mid_block_scale_factor: 0.0, ..faces.clone() }, "mid_block_scale_factor"),
+            (UNet2DConfig { freq_shift: 8.0, ..faces.clone() }, "freq_shift = 8 must be finite and below 8"),
+            (UNet2DConfig { freq_shift: f64::INFINITY, ..faces.clone() }, "freq_shift"),
+        ];
+        for (config, expected) in cases {
+            let err = config.validate().expect_err(expected).to_string();
+            assert!(err.contains(expected), "expected `{expected}`, got `{err}`");
+        }
+        let mut deep = faces64();
+        deep.block_out_channels = vec![16; 9];
+        deep.down_block_types = vec!["DownBlock2D".into(); 9];
+        deep.up_block_types = vec!["UpBlock2D".into(); 9];
+        assert!(deep.validate().unwrap_err().to_string().contains("number of levels"));
+        // The real checkpoints' values pass.
+        for real in [UNet2DConfig::ddpm_cifar10_32(), UNet2DConfig::ddpm_celebahq_256(), UNet2DConfig { sample_size: Some(64), ..faces64() }] {
+            real.validate().unwrap();
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use super::config::{in_range, MAX_CHANNELS, MAX_LAYERS_PER_BLOCK};
 use super::embedding::timestep_embedding;
 use super::layers::Linear;
 use super::params::ParamSource;
@@ -30,10 +31,13 @@ impl Default for Mlp2DConfig {
 
 impl Mlp2DConfig {
     pub fn validate(&self) -> Result<()> {
-        if self.class_name != "Mlp2D" || self.hidden == 0 || self.hidden_layers == 0 || self.time_embedding_dim % 2 != 0 {
+        if self.class_name != "Mlp2D" || self.time_embedding_dim % 2 != 0 {
             return Err(Error::Config(format!("not a valid Mlp2D config: {self:?}")));
         }
-        Ok(())
+        in_range("hidden", self.hidden, 1..=MAX_CHANNELS)?;
+        in_range("hidden_layers", self.hidden_layers, 1..=MAX_LAYERS_PER_BLOCK)?;
+        in_range("time_embedding_dim", self.time_embedding_dim, 0..=MAX_CHANNELS)
+
     }
 }
 

@@ -17,7 +17,7 @@ pub use timesteps::Spacing;
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::schedule::{BetaSchedule, Schedule};
+use crate::schedule::{BetaSchedule, Schedule, MAX_TIMESTEPS};
 
 /// x̂_0 from ε̂, clipped to [−range, range] when the model was trained on images.
 pub fn predict_x0<const D: usize>(schedule: &Schedule, x_t: Tensor<D>, eps: Tensor<D>, t: usize, clip: Option<f64>) -> Tensor<D> {
@@ -121,8 +121,30 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
+    /// Parses and range-checks every number (the names are checked where they are used).
     pub fn parse(json: &str) -> Result<Self> {
-        serde_json::from_str(json).map_err(|e| Error::Config(format!("scheduler config: {e}")))
+        let config: Self = serde_json::from_str(json).map_err(|e| Error::Config(format!("scheduler config: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| Err(Error::Config(format!("scheduler config: {what}")));
+        if !(1..=MAX_TIMESTEPS).contains(&self.num_train_timesteps) {
+            return bad(format!("num_train_timesteps = {} is outside 1..={MAX_TIMESTEPS}", self.num_train_timesteps));
+        }
+        if self.steps_offset >= self.num_train_timesteps {
+            return bad(format!("steps_offset = {} is not below num_train_timesteps = {}", self.steps_offset, self.num_train_timesteps));
+        }
+        for (field, value) in [("beta_start", self.beta_start), ("beta_end", self.beta_end)] {
+            if !(value.is_finite() && value > 0.0 && value < 1.0) {
+                return bad(format!("{field} = {value} is outside (0, 1)"));
+            }
+        }
+        if !(self.clip_sample_range.is_finite() && self.clip_sample_range > 0.0) {
+            return bad(format!("clip_sample_range = {} must be a positive finite number", self.clip_sample_range));
+        }
+        Ok(())
     }
 
     pub fn schedule(&self) -> Result<Schedule> {
@@ -292,5 +314,28 @@ impl<const D: usize> Sampler<D> {
         self.x = sample.clone();
         self.position += 1;
         Ok(StepOutput { t, sample, next_t: prev, pred_x0, pred_eps: eps })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduler_numbers_are_range_checked_when_parsed() {
+        SchedulerConfig::parse("{}").unwrap();
+        let cases = [
+            (r#"{"num_train_timesteps": 0}"#, "num_train_timesteps = 0 is outside"),
+            (r#"{"num_train_timesteps": 18446744073709551615}"#, "num_train_timesteps"),
+            (r#"{"steps_offset": 1000}"#, "steps_offset = 1000 is not below"),
+            (r#"{"steps_offset": 18446744073709551615}"#, "steps_offset"),
+            (r#"{"beta_start": 0}"#, "beta_start = 0 is outside (0, 1)"),
+            (r#"{"beta_end": 1e308}"#, "beta_end"),
+            (r#"{"clip_sample_range": -1}"#, "clip_sample_range = -1"),
+        ];
+        for (json, expected) in cases {
+            let err = SchedulerConfig::parse(json).expect_err(json).to_string();
+            assert!(err.contains(expected), "{json}: expected `{expected}`, got `{err}`");
+        }
     }
 }

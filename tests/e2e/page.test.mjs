@@ -197,8 +197,14 @@ for (const webgpu of [true, false]) {
       await page.evaluate(() => document.activeElement.blur());
       await page.keyboard.press('Space');
       await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^Step (\d+)/)?.[1]) >= 5, null, { timeout: 120_000 });
+      // The step count is not read aloud step by step: the live region is busy while it runs.
+      assert.equal(await page.getAttribute('#sample-status', 'aria-busy'), 'true');
       await page.click('#cancel');
       await statusMatches(page, 'sample-status', /^Cancelled after \d+ steps/);
+      assert.equal(await page.getAttribute('#sample-status', 'aria-busy'), 'false', 'the outcome is announced');
+      // Every picture is an image to assistive technology, with a name (or hidden inside a named control).
+      const unnamed = await page.$$eval('canvas:not([aria-hidden="true"])', (cs) => cs.filter((c) => c.getAttribute('role') !== 'img' || !c.getAttribute('aria-label')).map((c) => c.outerHTML));
+      assert.deepEqual(unnamed, []);
       const stoppedAt = Number((await page.textContent('#sample-status')).match(/after (\d+)/)[1]);
       await page.waitForTimeout(500);
       assert.ok(stoppedAt < 1000, `cancel stopped after ${stoppedAt} steps`);
@@ -262,10 +268,17 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
     await forward.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
     assert.equal(await forward.page.inputValue('#forward-t'), '640');
     assert.equal(await forward.page.getAttribute('#gallery [aria-selected="true"]', 'data-index'), '13');
-    // The tabs are keyboard-usable: arrows move between views.
+    // The tabs are keyboard-usable: arrows move between views (wrapping), Home and End to the ends.
+    const shown = () => forward.page.evaluate(() => [document.body.dataset.view, document.activeElement.id]);
     await forward.page.focus('#tab-forward');
     await forward.page.keyboard.press('ArrowRight');
-    assert.equal(await forward.page.evaluate(() => document.body.dataset.view), 'reverse');
+    assert.deepEqual(await shown(), ['reverse', 'tab-reverse']);
+    await forward.page.keyboard.press('End');
+    assert.deepEqual(await shown(), ['spiral', 'tab-spiral']);
+    await forward.page.keyboard.press('Home');
+    assert.deepEqual(await shown(), ['forward', 'tab-forward']);
+    await forward.page.keyboard.press('ArrowLeft');
+    assert.deepEqual(await shown(), ['spiral', 'tab-spiral']);
     assert.deepEqual([...first.errors, ...second.errors, ...forward.errors], []);
   } finally {
     await browser.close();

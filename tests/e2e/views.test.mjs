@@ -233,3 +233,29 @@ test('reverse, inpaint and guidance as elements: each runs in its shadow root, k
     await browser.close();
   }
 });
+
+test('<ddpm-demo> removed before it was seen starts when inserted again in view', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+    await page.setViewportSize({ width: 800, height: 600 });
+    await page.evaluate(async (src) => {
+      await import(src);
+      const spacer = Object.assign(document.createElement('div'), { style: 'height: 3000px' });
+      window.demo = document.createElement('ddpm-demo');
+      window.demo.setAttribute('view', 'forward');
+      window.demo.setAttribute('cpu', '');
+      document.body.append(spacer, window.demo);
+      // Below the fold it waits to be seen, and is taken out before it ever is.
+      await new Promise((done) => setTimeout(done, 1000));
+      window.demo.remove();
+    }, `${server.url}/www/ddpm-web.js`);
+    assert.equal(await page.evaluate(() => window.demo.dataset.state), undefined, 'not started below the fold');
+    await page.evaluate(() => document.body.prepend(window.demo));
+    await page.waitForFunction(() => ['ready', 'error'].includes(window.demo.dataset.state), null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => window.demo.dataset.state), 'ready');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});

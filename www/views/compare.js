@@ -22,7 +22,7 @@ export const template = `
   </div>
   <progress id="compare-progress" value="0" max="1"></progress>
   <p id="compare-status" role="status" aria-live="polite"></p>
-  <canvas id="compare-grid" class="wide" aria-label="samples of p(x_0|x_t), one row per t"></canvas>
+  <canvas role="img" id="compare-grid" class="wide" aria-label="samples of p(x_0|x_t), one row per t"></canvas>
   <table id="compare-table" aria-label="spread of the samples per t">
     <thead><tr><th scope="col">t</th><th scope="col">spread (mean per-pixel std across samples)</th></tr></thead>
     <tbody></tbody>
@@ -102,7 +102,7 @@ export class CompareView {
         this.$('compare-progress').max = totalSteps;
         this.$('compare-progress').value = done;
         const rate = done / ((performance.now() - started) / 1000);
-        this.status(`${label} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((totalSteps - done) / rate)} s left`);
+        this.status(`${label} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((totalSteps - done) / rate)} s left`, 'progress');
       };
       states.set(timesteps[0], run.xt);
       const trajectory = await this.finish(run, (out) => {

@@ -22,14 +22,14 @@ export const template = `
   <label class="slider">t <input type="range" id="forward-t" min="0" max="999" value="250" step="1">
     <output id="forward-t-value" for="forward-t">250</output></label>
   <div class="panels">
-    <figure><canvas id="forward-x0" aria-label="x_0, the clean image"></canvas><figcaption>x<sub>0</sub></figcaption></figure>
-    <figure><canvas id="forward-xt" aria-label="x_t, the noised image"></canvas><figcaption id="forward-caption">x<sub>t</sub></figcaption></figure>
+    <figure><canvas role="img" id="forward-x0" aria-label="x_0, the clean image"></canvas><figcaption>x<sub>0</sub></figcaption></figure>
+    <figure><canvas role="img" id="forward-xt" aria-label="x_t, the noised image"></canvas><figcaption id="forward-caption">x<sub>t</sub></figcaption></figure>
   </div>
   <p id="forward-status" role="status" aria-live="polite"></p>
   <div class="plots">
-    <canvas id="plot-beta" aria-label="β_t against t"></canvas>
-    <canvas id="plot-alphabar" aria-label="ᾱ_t against t"></canvas>
-    <canvas id="plot-logsnr" aria-label="log SNR against t"></canvas>
+    <canvas role="img" id="plot-beta" aria-label="β_t against t"></canvas>
+    <canvas role="img" id="plot-alphabar" aria-label="ᾱ_t against t"></canvas>
+    <canvas role="img" id="plot-logsnr" aria-label="log SNR against t"></canvas>
   </div>
 `;
 

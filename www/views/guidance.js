@@ -28,8 +28,8 @@ export const template = `
   </div>
   ${runControls('Sample')}
   <div class="guidance">
-    <figure><canvas data-part="mean" aria-label="the class's mean training image"></canvas><figcaption>class mean</figcaption></figure>
-    <canvas data-part="grid" class="wide" aria-label="samples, one row per guidance weight w"></canvas>
+    <figure><canvas role="img" data-part="mean" aria-label="the class's mean training image"></canvas><figcaption>class mean</figcaption></figure>
+    <canvas role="img" data-part="grid" class="wide" aria-label="samples, one row per guidance weight w"></canvas>
   </div>
   <table aria-label="distance of each row to the class mean">
     <thead><tr><th scope="col">w</th><th scope="col">shape distance to the class mean (1 − correlation)</th><th scope="col">RMS distance to the class mean</th><th scope="col">spread across the row (RMS)</th></tr></thead>
@@ -187,7 +187,7 @@ export class GuidanceView {
         const canvas = this.part('grid');
         drawGrid(canvas, grid.subarray(0, (r + 1) * n * plane), [(r + 1) * n, 1, size, size], { columns: n });
         enlarge(canvas, size * 2);
-        this.status(`w = ${w} done (${r + 1}/${weights.length} rows, ${((performance.now() - begun) / 1000).toFixed(1)} s)`);
+        this.status(`w = ${w} done (${r + 1}/${weights.length} rows, ${((performance.now() - begun) / 1000).toFixed(1)} s)`, 'progress');
       }
       this.part('save').disabled = false;
       const [first, last] = [rows[0], rows[rows.length - 1]];

@@ -27,7 +27,7 @@ export const template = `
   <div data-part="gallery" class="gallery" role="listbox" aria-label="Pick a face"></div>
   <div class="panels">
     <figure>
-      <canvas data-part="mask-canvas" class="maskable" aria-label="the input and its mask: dark = to fill"></canvas>
+      <canvas role="img" data-part="mask-canvas" class="maskable" aria-label="the input and its mask: dark = to fill"></canvas>
       <figcaption>input; darkened = to fill</figcaption>
     </figure>
     <fieldset class="quadrants">
@@ -51,10 +51,10 @@ export const template = `
   </fieldset>
   ${runControls('Fill')}
   <div class="panels">
-    <figure><canvas data-part="live" aria-label="the fill in progress, x_t"></canvas><figcaption data-part="live-caption">x<sub>t</sub> while filling</figcaption></figure>
+    <figure><canvas role="img" data-part="live" aria-label="the fill in progress, x_t"></canvas><figcaption data-part="live-caption">x<sub>t</sub> while filling</figcaption></figure>
   </div>
   <h3>Results beside the original</h3>
-  <canvas data-part="results" class="wide" aria-label="the original, then the inpainted samples"></canvas>
+  <canvas role="img" data-part="results" class="wide" aria-label="the original, then the inpainted samples"></canvas>
 `;
 
 export class InpaintView {
@@ -252,7 +252,7 @@ export class InpaintView {
           enlarge(live, this.size);
           this.part('live-caption').textContent = out.renoise ? 'RePaint: jumped back up (re-noised)' : `x_t after the step at t = ${out.t}`;
           const rate = (i + 1) / ((performance.now() - begun) / 1000);
-          this.status(`Step ${i + 1}/${started.total} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((started.total - i - 1) / rate)} s left`);
+          this.status(`Step ${i + 1}/${started.total} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((started.total - i - 1) / rate)} s left`, 'progress');
         }
       }
       this.showResults(image, out.xt, shape);

@@ -41,13 +41,13 @@ ${samplerTemplate}
     <label><input type="checkbox" id="show-eps" checked> Show ε̂</label>
   </div>
   <div class="panels">
-    <figure><canvas id="xt" aria-label="x_t"></canvas><figcaption>x<sub>t</sub>, the current state</figcaption></figure>
-    <figure id="x0-panel"><canvas id="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
-    <figure id="eps-panel"><canvas id="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
+    <figure><canvas role="img" id="xt" aria-label="x_t"></canvas><figcaption>x<sub>t</sub>, the current state</figcaption></figure>
+    <figure id="x0-panel"><canvas role="img" id="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
+    <figure id="eps-panel"><canvas role="img" id="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
   </div>
   <h3>Features crystallising: x̂<sub>0</sub> of the first sample at chosen t</h3>
   <label>t values <input type="text" id="film-ts" value="999,750,500,250,100,0" inputmode="numeric" pattern="[0-9, ]+"></label>
-  <canvas id="filmstrip" class="strip" aria-label="filmstrip of predicted x_0 at chosen t"></canvas>
+  <canvas role="img" id="filmstrip" class="strip" aria-label="filmstrip of predicted x_0 at chosen t"></canvas>
   <p id="film-caption" class="caption"></p>
 `;
 
@@ -321,7 +321,7 @@ export class ReverseView {
       this.status(`Done: ${total} steps in ${((performance.now() - run.started) / 1000).toFixed(1)} s (${rate.toFixed(1)} steps/s). Scrub back to revisit any step.`, 'ok');
       this.drawFilmstrip();
     } else {
-      this.status(`Step ${run.taken}/${total}, t = ${out.t} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((total - run.taken) / rate)} s left`);
+      this.status(`Step ${run.taken}/${total}, t = ${out.t} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((total - run.taken) / rate)} s left`, 'progress');
     }
     this.$('save-reverse').disabled = false;
     this.updateButtons();

@@ -32,8 +32,8 @@ export const template = `
   <progress data-part="progress" value="0" max="1"></progress>
   <p data-part="status" role="status" aria-live="polite"></p>
   <div class="panels">
-    <canvas data-part="plot" class="spiral" width="480" height="480" aria-label="particles, the spiral, and the drift field"></canvas>
-    <canvas data-part="loss" class="loss" aria-label="training loss against step"></canvas>
+    <canvas role="img" data-part="plot" class="spiral" width="480" height="480" aria-label="particles, the spiral, and the drift field"></canvas>
+    <canvas role="img" data-part="loss" class="loss" aria-label="training loss against step"></canvas>
   </div>
 `;
 
@@ -191,7 +191,7 @@ export class SpiralView {
           const distance = await this.distance(frames[frames.length - 1].x);
           this.showFrame(0);
           const rate = step / ((performance.now() - begun) / 1000);
-          this.status(`Step ${step}/${steps}: loss ${out.loss.toFixed(4)}, particles ${distance.toFixed(4)} from the spiral — ${rate.toFixed(0)} steps/s`);
+          this.status(`Step ${step}/${steps}: loss ${out.loss.toFixed(4)}, particles ${distance.toFixed(4)} from the spiral — ${rate.toFixed(0)} steps/s`, 'progress');
         }
       }
       const [first, last] = [this.losses[0], this.losses[this.losses.length - 1]];
