@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::sampler::{predict_x0, Sampler, StepOutput};
+use crate::sampler::{check_run_shape, predict_x0, Sampler, StepOutput};
 use crate::schedule::Schedule;
 
 /// Which quadrants of the image are known (the rest is filled in).
@@ -113,10 +113,16 @@ pub enum RePaintMove {
     Renoise(usize),
 }
 
+pub const MAX_RESAMPLINGS: usize = 100;
+
 /// diffusers' `RePaintScheduler.set_timesteps`: the walk down with jumps back up.
 pub fn repaint_timesteps(num_train: usize, num_steps: usize, jump_length: usize, jump_n_sample: usize) -> Result<Vec<usize>> {
     if num_steps == 0 || jump_length == 0 || jump_n_sample == 0 {
         return Err(Error::Input("RePaint needs steps, jump length and resamplings all ≥ 1".into()));
+    }
+    // Lugmayr et al. use 10; the walk is about steps × resamplings long.
+    if jump_n_sample > MAX_RESAMPLINGS {
+        return Err(Error::Input(format!("RePaint takes at most {MAX_RESAMPLINGS} resamplings, not {jump_n_sample}")));
     }
     let num_steps = num_steps.min(num_train);
     let mut jumps = std::collections::HashMap::new();
@@ -234,9 +240,16 @@ pub struct RePaint {
 
 impl RePaint {
     pub fn new(schedule: Schedule, settings: RePaintSettings, known: Known, n: usize, seed: u64) -> Result<Self> {
+        let [_, c, h, w] = known.image.dims();
+        check_run_shape(&[n, c, h, w])?;
+        if !(0.0..=1.0).contains(&settings.eta) {
+            return Err(Error::Input(format!("RePaint η must be in [0, 1], got {}", settings.eta)));
+        }
+        if settings.clip_sample.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+            return Err(Error::Input("clip_sample must be a positive finite range".into()));
+        }
         let num_train = schedule.num_train_timesteps();
         let ts = repaint_timesteps(num_train, settings.steps, settings.jump_length, settings.jump_n_sample)?;
-        let [_, c, h, w] = known.image.dims();
         let mut noise = BatchNoise::new(seed, n);
         let x = noise.draw([n, c, h, w], &known.image.device());
         Ok(Self {
@@ -290,6 +303,25 @@ impl RePaint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repaint_walk_and_batch_are_bounded() {
+        repaint_timesteps(1000, 50, 5, MAX_RESAMPLINGS).unwrap();
+        let err = repaint_timesteps(1000, 50, 5, MAX_RESAMPLINGS + 1).unwrap_err().to_string();
+        assert!(err.contains("at most 100 resamplings"), "{err}");
+        let device = Device::flex();
+        let known = || Known::new(Tensor::zeros([1, 1, 8, 8], &device), &[1.0; 64], &device).unwrap();
+        let settings = RePaintSettings { steps: 10, jump_length: 2, jump_n_sample: 2, ..Default::default() };
+        assert!(RePaint::new(Schedule::ho_linear(), settings.clone(), known(), 2, 0).is_ok());
+        for (n, settings) in [
+            (65, settings.clone()),
+            (0, settings.clone()),
+            (1, RePaintSettings { eta: 1.5, ..settings.clone() }),
+            (1, RePaintSettings { clip_sample: Some(f64::NAN), ..settings.clone() }),
+        ] {
+            assert!(RePaint::new(Schedule::ho_linear(), settings.clone(), known(), n, 0).is_err(), "{n} {settings:?}");
+        }
+    }
 
     #[test]
     fn quadrant_mask() {

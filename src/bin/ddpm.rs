@@ -315,7 +315,7 @@ fn sample(
     }
     let bar = ProgressBar::new(sampler.timesteps().len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps  t = {msg}  {per_sec}  ETA {eta}").expect("template"));
-    let guided = Guided { model: &unet, weight: guidance, null_class: null_class.unwrap_or(0) };
+    let guided = Guided::new(&unet, guidance, null_class.unwrap_or(0))?;
     while let Some(t) = sampler.next_t() {
         bar.set_message(t.to_string());
         if guidance > 0.0 { sampler.step(&guided)? } else { sampler.step(&unet)? };

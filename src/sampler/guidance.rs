@@ -3,6 +3,7 @@
 
 use burn::tensor::Tensor;
 
+use crate::error::{Error, Result};
 use crate::model::EpsModel;
 
 pub struct Guided<'a, M> {
@@ -11,6 +12,18 @@ pub struct Guided<'a, M> {
     pub weight: f64,
     /// The label the model was trained with when the class was dropped.
     pub null_class: usize,
+}
+
+/// The largest w accepted: guided samples saturate long before (the page offers up to 10).
+pub const MAX_WEIGHT: f64 = 100.0;
+
+impl<'a, M> Guided<'a, M> {
+    pub fn new(model: &'a M, weight: f64, null_class: usize) -> Result<Self> {
+        if !(0.0..=MAX_WEIGHT).contains(&weight) {
+            return Err(Error::Input(format!("the guidance weight w must be in [0, {MAX_WEIGHT}], got {weight}")));
+        }
+        Ok(Self { model, weight, null_class })
+    }
 }
 
 impl<const D: usize, M: EpsModel<D>> EpsModel<D> for Guided<'_, M> {

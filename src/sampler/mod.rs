@@ -184,6 +184,44 @@ impl SchedulerConfig {
     }
 }
 
+/// The most samples one run takes: the page asks for at most 16; a bound keeps a hostile request
+/// from asking for memory it cannot have (in wasm an allocation failure ends the instance).
+pub const MAX_BATCH: usize = 64;
+/// The most values one run's state may hold (64 colour 256×256 samples are 12.6 M).
+pub const MAX_STATE_VALUES: usize = 1 << 26;
+
+/// `Err` unless `shape` (batch first) is a run's size: 1..=MAX_BATCH samples, no empty axis, at
+/// most MAX_STATE_VALUES values.
+pub fn check_run_shape(shape: &[usize]) -> Result<()> {
+    let batch = shape.first().copied().unwrap_or(0);
+    if !(1..=MAX_BATCH).contains(&batch) {
+        return Err(Error::Input(format!("a run takes 1 to {MAX_BATCH} samples, not {batch}")));
+    }
+    let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n > 0 && n <= MAX_STATE_VALUES);
+    if values.is_none() {
+        return Err(Error::Input(format!("a run of shape {shape:?} is empty or over {MAX_STATE_VALUES} values")));
+    }
+    Ok(())
+}
+
+impl SamplerSettings {
+    /// η in [0, 1], a positive finite clip range (the step count is checked against T when the
+    /// timesteps are made).
+    pub fn validate(&self) -> Result<()> {
+        if let Method::Ddim { eta, .. } = self.method {
+            if !(0.0..=1.0).contains(&eta) {
+                return Err(Error::Input(format!("DDIM η must be in [0, 1], got {eta}")));
+            }
+        }
+        if let Some(range) = self.clip_sample {
+            if !(range.is_finite() && range > 0.0) {
+                return Err(Error::Input(format!("clip_sample must be a positive finite range, got {range}")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What one step produced. `t` is the timestep the model was evaluated at.
 #[derive(Debug)]
 pub struct StepOutput<const D: usize> {
@@ -210,6 +248,8 @@ pub struct Sampler<const D: usize> {
 impl<const D: usize> Sampler<D> {
     /// Starts from x_T ~ N(0, I) drawn with `seed` (sample i from stream i).
     pub fn new(schedule: Schedule, settings: SamplerSettings, shape: [usize; D], seed: u64, device: &Device) -> Result<Self> {
+        check_run_shape(&shape)?;
+        settings.validate()?;
         let mut noise = BatchNoise::new(seed, shape[0]);
         let x_big_t = noise.draw(shape, device);
         Self::from_state(schedule, settings, x_big_t, None, noise)
@@ -217,11 +257,8 @@ impl<const D: usize> Sampler<D> {
 
     /// Continues from a given x at timestep `start_t` (the first step evaluates ε_θ there).
     pub fn from_state(schedule: Schedule, settings: SamplerSettings, x: Tensor<D>, start_t: Option<usize>, noise: BatchNoise) -> Result<Self> {
-        if let Method::Ddim { eta, .. } = settings.method {
-            if !(0.0..=1.0).contains(&eta) {
-                return Err(Error::Input(format!("DDIM η must be in [0, 1], got {eta}")));
-            }
-        }
+        check_run_shape(&x.dims())?;
+        settings.validate()?;
         let all = timesteps::timesteps(schedule.num_train_timesteps(), settings.steps, settings.spacing, settings.steps_offset)?;
         let timesteps = match start_t {
             None => all,
@@ -244,6 +281,9 @@ impl<const D: usize> Sampler<D> {
         if x_t.dims()[0] != 1 || n == 0 {
             return Err(Error::Input(format!("fork takes one x_t ([1, …]) and n ≥ 1, got batch {} and n = {n}", x_t.dims()[0])));
         }
+        let mut shape = x_t.dims();
+        shape[0] = n;
+        check_run_shape(&shape)?;
         let x = x_t.repeat_dim(0, n);
         Self::from_state(schedule, settings, x, Some(t), BatchNoise::new(seed, n))
     }
@@ -320,6 +360,45 @@ impl<const D: usize> Sampler<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_sizes_and_settings_are_bounded_before_anything_is_drawn() {
+        let device = Device::flex();
+        let ddpm = SamplerSettings { steps: 10, ..Default::default() };
+        let new = |settings: &SamplerSettings, shape: [usize; 4]| Sampler::new(Schedule::ho_linear(), settings.clone(), shape, 0, &device).map(|_| ());
+        new(&ddpm, [MAX_BATCH, 1, 8, 8]).unwrap();
+        for (shape, expected) in [
+            ([0, 1, 8, 8], "1 to 64 samples, not 0"),
+            ([MAX_BATCH + 1, 1, 8, 8], "not 65"),
+            ([1, 1, 0, 8], "is empty"),
+            ([1, 3, 1 << 20, 1 << 20], "over 67108864 values"),
+            ([1, usize::MAX, usize::MAX, 2], "over"),
+        ] {
+            let err = new(&ddpm, shape).unwrap_err().to_string();
+            assert!(err.contains(expected), "{shape:?}: {err}");
+        }
+        for (settings, expected) in [
+            (SamplerSettings { method: Method::Ddim { eta: 2.0, set_alpha_to_one: true, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
+            (SamplerSettings { method: Method::Ddim { eta: f64::NAN, set_alpha_to_one: true, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
+            (SamplerSettings { clip_sample: Some(f64::NAN), ..ddpm.clone() }, "clip_sample"),
+            (SamplerSettings { clip_sample: Some(-1.0), ..ddpm.clone() }, "clip_sample"),
+        ] {
+            let err = new(&settings, [1, 1, 8, 8]).unwrap_err().to_string();
+            assert!(err.contains(expected), "{settings:?}: {err}");
+        }
+        let x_t = Tensor::<4>::zeros([1, 1, 8, 8], &device);
+        let err = Sampler::fork(Schedule::ho_linear(), ddpm, x_t, 500, 1000, 0).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("not 1000"), "{err}");
+    }
+
+    #[test]
+    fn guidance_weight_is_range_checked() {
+        let model = ();
+        Guided::new(&model, 4.0, 10).unwrap();
+        for w in [-1.0, f64::NAN, f64::INFINITY, 1e9] {
+            assert!(Guided::new(&model, w, 10).is_err(), "{w}");
+        }
+    }
 
     #[test]
     fn scheduler_numbers_are_range_checked_when_parsed() {

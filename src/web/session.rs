@@ -13,7 +13,7 @@ use super::readback::{step_to_js, to_f32, Wanted};
 use super::{file_map, js_error};
 use crate::checkpoint::{self, Network, NetworkConfig};
 use crate::model::UNet2DModel;
-use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig};
+use crate::sampler::{check_run_shape, Guided, Sampler, SamplerSettings, SchedulerConfig};
 
 /// A diffusers model folder loaded in the page.
 #[wasm_bindgen]
@@ -71,6 +71,7 @@ impl Model {
     /// One ε_θ(x, t) evaluation on an NCHW array; resolves to a Float32Array.
     pub async fn eps(&self, x: Vec<f32>, shape: Vec<usize>, t: u32, labels: Option<Vec<u32>>) -> Result<Float32Array, JsError> {
         let dims: [usize; 4] = shape.try_into().map_err(|_| js_error("shape must have 4 entries [N, C, H, W]"))?;
+        check_run_shape(&dims).map_err(js_error)?;
         if x.len() != dims.iter().product::<usize>() {
             return Err(js_error(format!("{} values do not fill shape {dims:?}", x.len())));
         }
@@ -86,7 +87,8 @@ impl Model {
         let run: RunSettings = serde_wasm_bindgen::from_value(settings)?;
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
         let size = run.size.or(config.sample_size).ok_or_else(|| js_error("size is needed: the config has no sample_size"))?;
-        let dims = [run.batch.max(1), config.in_channels, size, size];
+        let dims = [run.batch, config.in_channels, size, size];
+        check_run_shape(&dims).map_err(js_error)?;
         self.unet.check_input(dims).map_err(js_error)?;
         let schedule = self.scheduler.schedule().map_err(js_error)?;
         let mut settings = self.scheduler.default_settings().map_err(js_error)?;
@@ -201,7 +203,7 @@ impl SamplerSession {
         let wanted = Wanted::from_js(wanted)?;
         let out = match self.guidance {
             Some(g) => {
-                let guided = Guided { model: self.unet.as_ref(), weight: g.weight, null_class: g.null_class };
+                let guided = Guided::new(self.unet.as_ref(), g.weight, g.null_class).map_err(js_error)?;
                 self.sampler.step(&guided)
             }
             None => self.sampler.step(self.unet.as_ref()),
