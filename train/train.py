@@ -34,8 +34,9 @@ from data import default_out
 
 MODELS = {
     # 64×64 grey faces, attention at 16×16. Narrow at full resolution, where a 2-core CPU spends
-    # its time: 0.41 s/step at batch 16 against 0.84 s for (32, 64, 96, 128), so 20 000 steps fit
-    # in one long session.
+    # its time: 0.90 s/step at batch 16 on 2 threads, 1.6 s on one (measured 2026-11-30 with
+    # nothing else running; channels_last 1.00 s, torch.compile 1.28 s), so a run spans sessions
+    # by --resume.
     "faces64": dict(
         data="faces64.npz",
         flip=True,

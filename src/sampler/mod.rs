@@ -187,15 +187,18 @@ impl SchedulerConfig {
 /// The most samples one run takes: the page asks for at most 16; a bound keeps a hostile request
 /// from asking for memory it cannot have (in wasm an allocation failure ends the instance).
 pub const MAX_BATCH: usize = 64;
+/// A 2-D run ([N, 2]) is a cloud of particles: the spiral view moves thousands.
+pub const MAX_POINTS: usize = 100_000;
 /// The most values one run's state may hold (64 colour 256×256 samples are 12.6 M).
 pub const MAX_STATE_VALUES: usize = 1 << 26;
 
-/// `Err` unless `shape` (batch first) is a run's size: 1..=MAX_BATCH samples, no empty axis, at
-/// most MAX_STATE_VALUES values.
+/// `Err` unless `shape` (batch first) is a run's size: 1..=MAX_BATCH samples (1..=MAX_POINTS
+/// points for a 2-D run), no empty axis, at most MAX_STATE_VALUES values.
 pub fn check_run_shape(shape: &[usize]) -> Result<()> {
     let batch = shape.first().copied().unwrap_or(0);
-    if !(1..=MAX_BATCH).contains(&batch) {
-        return Err(Error::Input(format!("a run takes 1 to {MAX_BATCH} samples, not {batch}")));
+    let (most, what) = if shape.len() == 2 { (MAX_POINTS, "points") } else { (MAX_BATCH, "samples") };
+    if !(1..=most).contains(&batch) {
+        return Err(Error::Input(format!("a run takes 1 to {most} {what}, not {batch}")));
     }
     let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n > 0 && n <= MAX_STATE_VALUES);
     if values.is_none() {
@@ -387,8 +390,12 @@ mod tests {
             assert!(err.contains(expected), "{settings:?}: {err}");
         }
         let x_t = Tensor::<4>::zeros([1, 1, 8, 8], &device);
-        let err = Sampler::fork(Schedule::ho_linear(), ddpm, x_t, 500, 1000, 0).map(|_| ()).unwrap_err().to_string();
+        let err = Sampler::fork(Schedule::ho_linear(), ddpm.clone(), x_t, 500, 1000, 0).map(|_| ()).unwrap_err().to_string();
         assert!(err.contains("not 1000"), "{err}");
+        // 2-D runs are particle clouds.
+        Sampler::new(Schedule::ho_linear(), ddpm.clone(), [5000, 2], 0, &device).unwrap();
+        let err = Sampler::new(Schedule::ho_linear(), ddpm, [MAX_POINTS + 1, 2], 0, &device).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("1 to 100000 points"), "{err}");
     }
 
     #[test]

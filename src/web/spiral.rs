@@ -13,7 +13,7 @@ use super::readback::to_f32;
 use super::{file_map, js_error, set};
 use crate::checkpoint::{self, Network};
 use crate::model::{Mlp2D, Mlp2DConfig};
-use crate::sampler::{drift, Method, Sampler, SamplerSettings, Variance};
+use crate::sampler::{drift, Method, Sampler, SamplerSettings, Variance, MAX_POINTS};
 use crate::schedule::Schedule;
 use crate::train2d::{Train2d, Train2dSettings};
 
@@ -28,8 +28,6 @@ pub struct SpiralModel {
     schedule: Schedule,
 }
 
-/// Particles (and training batch) of one 2-D run: the page uses up to a few thousand.
-const MAX_PARTICLES: usize = 100_000;
 const MAX_TRAIN_STEPS: usize = 1_000_000;
 
 #[derive(Deserialize)]
@@ -59,8 +57,8 @@ impl SpiralModel {
     /// Starts the reverse process for `{ n, seed, steps? }` particles from N(0, I).
     pub fn sampler(&self, settings: JsValue) -> Result<SpiralSession, JsError> {
         let run: SpiralRun = serde_wasm_bindgen::from_value(settings)?;
-        if !(1..=MAX_PARTICLES).contains(&run.n) {
-            return Err(js_error(format!("n must be 1 to {MAX_PARTICLES} particles")));
+        if !(1..=MAX_POINTS).contains(&run.n) {
+            return Err(js_error(format!("n must be 1 to {MAX_POINTS} particles")));
         }
         let settings = SamplerSettings { method: Method::Ddpm { variance: Variance::FixedSmall }, steps: run.steps, clip_sample: None, ..Default::default() };
         let sampler = Sampler::new(self.schedule.clone(), settings, [run.n, 2], run.seed, &cpu()).map_err(js_error)?;
@@ -160,9 +158,9 @@ impl SpiralTrainer {
     #[wasm_bindgen(constructor)]
     pub fn new(settings: JsValue) -> Result<SpiralTrainer, JsError> {
         let s: TrainerSettings = serde_wasm_bindgen::from_value(settings)?;
-        if !(1..=MAX_TRAIN_STEPS).contains(&s.steps) || !(1..=MAX_PARTICLES).contains(&s.batch) || !(s.learning_rate > 0.0 && s.learning_rate <= 1.0) {
+        if !(1..=MAX_TRAIN_STEPS).contains(&s.steps) || !(1..=MAX_POINTS).contains(&s.batch) || !(s.learning_rate > 0.0 && s.learning_rate <= 1.0) {
             return Err(js_error(format!(
-                "training needs 1 to {MAX_TRAIN_STEPS} steps, a batch of 1 to {MAX_PARTICLES} and a learning rate in (0, 1]"
+                "training needs 1 to {MAX_TRAIN_STEPS} steps, a batch of 1 to {MAX_POINTS} and a learning rate in (0, 1]"
             )));
         }
         let settings = Train2dSettings { steps: s.steps, batch: s.batch, learning_rate: s.learning_rate, seed: s.seed };
@@ -208,8 +206,8 @@ impl SpiralTrainer {
 /// `n` points of the spiral itself, [n, 2] row-major: the target the particles are held against.
 #[wasm_bindgen(js_name = spiralPoints)]
 pub fn spiral_points(n: usize, seed: u64) -> Result<Float32Array, JsError> {
-    if !(1..=MAX_PARTICLES).contains(&n) {
-        return Err(js_error(format!("n must be 1 to {MAX_PARTICLES} points")));
+    if !(1..=MAX_POINTS).contains(&n) {
+        return Err(js_error(format!("n must be 1 to {MAX_POINTS} points")));
     }
     Ok(Float32Array::from(crate::data2d::spiral(n, seed).as_slice()))
 }
