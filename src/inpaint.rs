@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::sampler::{check_run_shape, predict_x0, Sampler, StepOutput};
+use crate::sampler::{check_clip, check_eta, check_run_shape, predict_x0, Sampler, StepOutput};
 use crate::schedule::Schedule;
 
 /// Which quadrants of the image are known (the rest is filled in).
@@ -242,12 +242,8 @@ impl RePaint {
     pub fn new(schedule: Schedule, settings: RePaintSettings, known: Known, n: usize, seed: u64) -> Result<Self> {
         let [_, c, h, w] = known.image.dims();
         check_run_shape(&[n, c, h, w])?;
-        if !(0.0..=1.0).contains(&settings.eta) {
-            return Err(Error::Input(format!("RePaint η must be in [0, 1], got {}", settings.eta)));
-        }
-        if settings.clip_sample.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-            return Err(Error::Input("clip_sample must be a positive finite range".into()));
-        }
+        check_eta(settings.eta, "RePaint")?;
+        check_clip(settings.clip_sample)?;
         let num_train = schedule.num_train_timesteps();
         let ts = repaint_timesteps(num_train, settings.steps, settings.jump_length, settings.jump_n_sample)?;
         let mut noise = BatchNoise::new(seed, n);

@@ -14,7 +14,7 @@ pub struct Guided<'a, M> {
     pub null_class: usize,
 }
 
-/// The largest w accepted: guided samples saturate long before (the page offers up to 10).
+/// The largest w accepted: guided samples saturate long before (the page offers up to 8).
 pub const MAX_WEIGHT: f64 = 100.0;
 
 impl<'a, M> Guided<'a, M> {

@@ -207,21 +207,32 @@ pub fn check_run_shape(shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// `Err` unless η (DDIM's, RePaint's) lies in [0, 1]: 0 deterministic, 1 ancestral.
+pub fn check_eta(eta: f64, sampler: &str) -> Result<()> {
+    if !(0.0..=1.0).contains(&eta) {
+        return Err(Error::Input(format!("{sampler} η must be in [0, 1], got {eta}")));
+    }
+    Ok(())
+}
+
+/// `Err` unless x̂_0's clip range, if any, is positive and finite.
+pub fn check_clip(clip_sample: Option<f64>) -> Result<()> {
+    match clip_sample {
+        Some(range) if !(range.is_finite() && range > 0.0) => {
+            Err(Error::Input(format!("clip_sample must be a positive finite range, got {range}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl SamplerSettings {
     /// η in [0, 1], a positive finite clip range (the step count is checked against T when the
     /// timesteps are made).
     pub fn validate(&self) -> Result<()> {
         if let Method::Ddim { eta, .. } = self.method {
-            if !(0.0..=1.0).contains(&eta) {
-                return Err(Error::Input(format!("DDIM η must be in [0, 1], got {eta}")));
-            }
+            check_eta(eta, "DDIM")?;
         }
-        if let Some(range) = self.clip_sample {
-            if !(range.is_finite() && range > 0.0) {
-                return Err(Error::Input(format!("clip_sample must be a positive finite range, got {range}")));
-            }
-        }
-        Ok(())
+        check_clip(self.clip_sample)
     }
 }
 
