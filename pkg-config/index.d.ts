@@ -114,9 +114,23 @@ export interface CacheContents {
 
 export type LoadProgress = { phase: 'download'; file: string; loaded: number; total: number } | { phase: 'warmup' };
 
-/** The page's handle on the worker that runs the wasm core: one promise per request. */
-export class DdpmClient {
-  /** `workerUrl`: a module worker to run instead of the package's worker.js (one that wraps it). */
+/** Detail of DdpmClient's 'restart' event: why the worker was replaced and the backend now. */
+export interface RestartDetail {
+  reason: string;
+  /** True after a lost WebGPU device: the new worker runs on the CPU. */
+  toCpu: boolean;
+  backend?: Backend & { build: 'webgpu' | 'cpu' };
+  /** Set when the new worker could not start. */
+  error?: Error;
+}
+
+/**
+ * The page's handle on the worker that runs the wasm core: one promise per request. When the
+ * core traps or the WebGPU device is lost, the worker is replaced (on the CPU after a loss),
+ * requests under way are rejected with the reason, model keys stay valid (URL-loaded models are
+ * loaded again on next use) and a 'restart' event carries a RestartDetail.
+ */
+export class DdpmClient extends EventTarget {
   /**
    * `workerUrl`: a module worker to run instead of the package's worker.js (one that imports or
    * wraps it; relative to the page). Without it, a package served from another origin starts its

@@ -10,33 +10,67 @@ export const XT_ONLY = Object.freeze({ x0: false, eps: false });
  * embedding page's CSP forbids blob: workers, it passes `workerUrl`: a file on its own origin
  * containing `import 'https://…/www/worker.js';`.
  */
-function startWorker(url) {
-  if (url.origin === location.origin) return { worker: new Worker(url, { type: 'module' }), revoke: () => {} };
+function startWorker(url, name) {
+  if (url.origin === location.origin) return { worker: new Worker(url, { type: 'module', name }), revoke: () => {} };
   const trampoline = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
-  return { worker: new Worker(trampoline, { type: 'module' }), revoke: () => URL.revokeObjectURL(trampoline) };
+  return { worker: new Worker(trampoline, { type: 'module', name }), revoke: () => URL.revokeObjectURL(trampoline) };
 }
 
-export class DdpmClient {
+/** More crashes than this in a row without a run finishing, and the client stops restarting. */
+const MAX_RESTARTS = 3;
+
+/**
+ * The worker is replaced when the wasm instance traps (a panic or an abort kills it) or when
+ * the WebGPU device is lost (then on the CPU). Requests under way are rejected with the reason;
+ * model keys stay valid: a model loaded from a URL is loaded again on its next use. Listeners
+ * of 'restart' get {detail: {reason, backend}}.
+ */
+export class DdpmClient extends EventTarget {
   /** `workerUrl`: a module worker to run instead of ./worker.js (one that imports or wraps it). */
   constructor({ workerUrl } = {}) {
-    const { worker, revoke } = startWorker(new URL(workerUrl ?? './worker.js', workerUrl ? document.baseURI : import.meta.url));
-    this.worker = worker;
-    this.revokeTrampoline = revoke;
+    super();
+    this.scriptUrl = new URL(workerUrl ?? './worker.js', workerUrl ? document.baseURI : import.meta.url);
     this.pending = new Map();
     this.nextId = 1;
-    this.worker.onmessage = ({ data }) => {
-      this.revokeTrampoline();
+    // Model keys are the client's: {op, args (null: cannot be loaded again), lost, workerKey, generation}.
+    this.loaded = new Map();
+    this.lastModel = 0;
+    this.generation = 0;
+    this.restarts = 0;
+    this.backendRequest = { forceCpu: false };
+    this.spawn();
+  }
+
+  spawn() {
+    this.generation += 1;
+    // The name prefixes the worker's run ids, so a run of a replaced worker is never mistaken for a new one.
+    const { worker, revoke } = startWorker(this.scriptUrl, `ddpm-${this.generation}`);
+    this.worker = worker;
+    worker.onmessage = ({ data }) => {
+      revoke();
+      if (worker !== this.worker) return;
+      if (data.event === 'device-lost') {
+        this.restart(`the WebGPU device was lost (${data.reason})`, true);
+        return;
+      }
       const entry = this.pending.get(data.id);
       if (!entry) return;
       if ('progress' in data) {
         entry.onProgress?.(data.progress);
         return;
       }
+      // Both reject every request under way (this one included) with the reason.
+      if (data.deviceLost) return this.restart(`the WebGPU device was lost (${data.deviceLost})`, true);
+      if (data.fatal) return this.restart(`the compute core crashed (${data.error}; the console has the details)`, false);
       this.pending.delete(data.id);
-      if (data.ok) entry.resolve(data.value);
-      else entry.reject(new Error(data.error));
+      if (data.ok) {
+        if (entry.op !== 'init') this.restarts = 0;
+        entry.resolve(data.value);
+      } else {
+        entry.reject(new Error(data.error));
+      }
     };
-    this.worker.onerror = (event) => {
+    worker.onerror = (event) => {
       // A worker whose script cannot be fetched reports no message of its own.
       const error = new Error(`worker failed: ${event.message || 'its script could not be loaded (a CSP without worker-src for it, or a host that does not send CORS: see the README, "From a CDN")'}`);
       for (const entry of this.pending.values()) entry.reject(error);
@@ -44,17 +78,77 @@ export class DdpmClient {
     };
   }
 
+  /** A new worker, initialised first (on the CPU after a device loss), then 'restart'. */
+  async restart(reason, toCpu) {
+    if (this.restarts >= MAX_RESTARTS) {
+      this.fail(new Error(`${reason}; it crashed ${MAX_RESTARTS + 1} times in a row and was not restarted again: reload the page`));
+      return;
+    }
+    this.restarts += 1;
+    this.worker.terminate();
+    const interrupted = [...this.pending.values()];
+    this.pending.clear();
+    this.spawn();
+    if (toCpu) this.backendRequest = { forceCpu: true, reason: `${reason[0].toUpperCase()}${reason.slice(1)}` };
+    // Posted before anything else reaches the new worker, so every later request runs on this backend.
+    const backend = this.request('init', this.backendRequest);
+    const error = new Error(`${reason}: the page restarted its compute worker${toCpu ? ' on the CPU' : ''}. Run again.`);
+    for (const entry of interrupted) entry.reject(error);
+    try {
+      this.dispatchEvent(new CustomEvent('restart', { detail: { reason, toCpu, backend: await backend } }));
+    } catch (failure) {
+      this.dispatchEvent(new CustomEvent('restart', { detail: { reason, toCpu, error: failure } }));
+    }
+  }
+
+  fail(error) {
+    this.worker.terminate();
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+    this.request = () => Promise.reject(error);
+  }
+
   request(op, args = {}, onProgress) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
+      this.pending.set(id, { op, resolve, reject, onProgress });
       this.worker.postMessage({ id, op, ...args });
     });
   }
 
   /** → {kind: 'webgpu'|'cpu', reason, build: 'webgpu'|'cpu' (the module downloaded)} */
   init(forceCpu = false) {
-    return this.request('init', { forceCpu });
+    this.backendRequest = { forceCpu };
+    return this.request('init', this.backendRequest);
+  }
+
+  /** A model key for the worker's `workerKey`; `args` (null: none) load it again after a restart. */
+  remember(op, args, workerKey, lost) {
+    const key = `model-${++this.lastModel}`;
+    this.loaded.set(key, { op, args, lost, workerKey, generation: this.generation });
+    return key;
+  }
+
+  /** The worker's key of a model, loaded again first if the worker was replaced since. */
+  async workerKey(key) {
+    const entry = this.loaded.get(key);
+    if (!entry) throw new Error('the model is no longer loaded');
+    if (entry.generation === this.generation) return entry.workerKey;
+    if (!entry.args) throw new Error(`${entry.lost} went with the compute worker when it restarted: load it again`);
+    const generation = this.generation;
+    entry.reload ??= this.request(entry.op, entry.args).then(({ key: workerKey }) => {
+      Object.assign(entry, { workerKey, generation, reload: null });
+      return workerKey;
+    }, (error) => {
+      entry.reload = null;
+      throw error;
+    });
+    return entry.reload;
+  }
+
+  /** The request with the model key `key` translated for the worker. */
+  async withModel(op, key, args, onProgress) {
+    return this.request(op, { ...args, key: await this.workerKey(key) }, onProgress);
   }
 
   /**
@@ -64,10 +158,12 @@ export class DdpmClient {
    * model's, from www/models/index.json) lets those files come from the weights cache; `cache`
    * says for each what the cache did: [{file, source: 'cache'|'network', stored, reason?}].
    */
-  load(source, onProgress, layout, hashes) {
+  async load(source, onProgress, layout, hashes) {
     // Folder URLs are relative to the page, not to the worker's script.
     const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout, hashes } : { files: source };
-    return this.request('load', args, onProgress);
+    const loaded = await this.request('load', args, onProgress);
+    // Files are not kept for a restart: a second copy of a user's weights is too much to hold.
+    return { ...loaded, key: this.remember('load', args.url ? args : null, loaded.key, 'your model (from files)') };
   }
 
   /** What the weights cache holds → {available, reason?, entries: [{url, bytes}]}. */
@@ -80,17 +176,20 @@ export class DdpmClient {
     return this.request('clearCache');
   }
 
-  unload(key) {
-    return this.request('unload', { key });
+  async unload(key) {
+    const entry = this.loaded.get(key);
+    if (!entry) return false;
+    this.loaded.delete(key);
+    return entry.generation === this.generation && this.request('unload', { key: entry.workerKey });
   }
 
   eps(key, x, shape, t, labels) {
-    return this.request('eps', { key, x, shape, t, labels });
+    return this.withModel('eps', key, { x, shape, t, labels });
   }
 
   /** → {runId, timesteps, xt (the starting state)}; then step(runId) → {t, next, xt, x0, eps} until done; stop(runId). */
   start(key, settings) {
-    return this.request('start', { key, settings });
+    return this.withModel('start', key, { settings });
   }
 
   /** wanted: {x0, eps} (both true when absent): leave out what will not be drawn. */
@@ -104,18 +203,19 @@ export class DdpmClient {
 
   /** An inpainting run → {runId, total, xt}; then step(runId) → {t, next, xt, x0, eps} or {renoise, xt}; stop(runId). */
   inpaintStart(key, settings) {
-    return this.request('inpaintStart', { key, settings });
+    return this.withModel('inpaintStart', key, { settings });
   }
 
   /** A 2-D (Mlp2D) model folder URL or files → {key}; hashes as in `load`. */
-  spiralLoad(source, hashes) {
+  async spiralLoad(source, hashes) {
     const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, hashes } : { files: source };
-    return this.request('spiralLoad', args);
+    const { key } = await this.request('spiralLoad', args);
+    return { key: this.remember('spiralLoad', args.url ? args : null, key, 'the 2-D model (from files)') };
   }
 
   /** Particles from N(0, I): settings {n, seed, steps?} → {runId, timesteps, x}. */
   spiralStart(key, settings) {
-    return this.request('spiralStart', { key, settings });
+    return this.withModel('spiralStart', key, { settings });
   }
 
   /** k reverse steps → {t, next, x}. */
@@ -125,7 +225,7 @@ export class DdpmClient {
 
   /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
   spiralDrift(key, points, t, prev) {
-    return this.request('spiralDrift', { key, points, t, prev });
+    return this.withModel('spiralDrift', key, { points, t, prev });
   }
 
   /** n spiral points (seeded) → {target, distance}: distance is the sliced Wasserstein distance of `points` (optional) to them. */
@@ -144,8 +244,9 @@ export class DdpmClient {
   }
 
   /** The trainer's weights now → {key} of a spiral model. */
-  trainSnapshot(runId) {
-    return this.request('trainSnapshot', { runId });
+  async trainSnapshot(runId) {
+    const { key } = await this.request('trainSnapshot', { runId });
+    return { key: this.remember('trainSnapshot', null, key, 'the live-trained model') };
   }
 
   /** Runs to the end unless cancelled; onStep gets {step, total, t, next, xt, x0, eps} (x0 and eps as `wanted` asks). */
@@ -201,4 +302,11 @@ export async function describeAdapter() {
 export function backendLabel(backend, adapter, forced) {
   if (backend.kind === 'webgpu') return `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`;
   return `CPU (wasm) — ${!forced && !adapter.available && adapter.reason ? adapter.reason : backend.reason}`;
+}
+
+/** The backend line once the client has replaced its worker ('restart' event's detail): {text, kind}. */
+export function restartLabel({ reason, toCpu, backend, error }, adapter, forced) {
+  if (error) return { text: `The compute worker could not be restarted after ${reason}: ${error.message}. Reload the page.`, kind: 'error' };
+  const label = backendLabel(backend, adapter, forced && !toCpu);
+  return { text: toCpu ? label : `${label} (restarted: ${reason})`, kind: backend.kind };
 }

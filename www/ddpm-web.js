@@ -6,7 +6,7 @@
 // Every element on a page shares one worker, one wasm module, one GPU device and each model's
 // weights; an element starts (downloads, compiles) only once it is scrolled into view.
 // Attributes are listed in ATTRIBUTES and documented in the README.
-import { backendLabel, DdpmClient, describeAdapter, XT_ONLY } from './client.js';
+import { backendLabel, DdpmClient, describeAdapter, restartLabel, XT_ONLY } from './client.js';
 import { ModelStore } from './models.js';
 import { showStatus } from './status.js';
 import * as compare from './views/compare.js';
@@ -47,7 +47,7 @@ function services(forceCpu, workerUrl) {
   shared ??= (async () => {
     const client = new DdpmClient({ workerUrl: workerUrl || undefined });
     const [backend, adapter] = await Promise.all([client.init(forceCpu), describeAdapter()]);
-    return { client, models: new ModelStore(client), backend: { ...backend, label: backendLabel(backend, adapter, forceCpu) } };
+    return { client, models: new ModelStore(client), adapter, forceCpu, backend: { ...backend, label: backendLabel(backend, adapter, forceCpu) } };
   })();
   shared.catch(() => { shared = null; });
   return shared;
@@ -196,8 +196,12 @@ export class DdpmDemo extends HTMLElement {
     const view = VIEWS.includes(attr('view')) ? attr('view') : 'fork';
     this.dataset.state = 'starting';
     try {
-      const { client, models, backend } = await services(attr('cpu') !== null, attr('worker-url'));
+      const { client, models, backend, adapter, forceCpu } = await services(attr('cpu') !== null, attr('worker-url'));
       showStatus(part('backend'), backend.label, backend.kind);
+      client.addEventListener('restart', ({ detail }) => {
+        const { text, kind } = restartLabel(detail, adapter, forceCpu);
+        showStatus(part('backend'), text, kind);
+      });
       const model = attr('model') ?? DEFAULT_MODEL[view] ?? 'faces64';
       const root = part('view');
       const host = ['inpaint', 'guidance', 'spiral'].includes(view)

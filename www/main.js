@@ -1,5 +1,5 @@
 // The page: the backend, the model, the six views, the permalink and the keyboard.
-import { backendLabel, DdpmClient, describeAdapter } from './client.js';
+import { backendLabel, DdpmClient, describeAdapter, restartLabel } from './client.js';
 import { ModelStore } from './models.js';
 import { readHash, writeHash } from './permalink.js';
 import { showStatus as status } from './status.js';
@@ -121,10 +121,11 @@ function pickerModel() {
 }
 
 let backendReady = false;
+let adapter = null;
 
 async function startBackend() {
   status($('backend'), 'Starting the compute backend…');
-  const adapter = await describeAdapter();
+  adapter = await describeAdapter();
   const backend = await client.init($('force-cpu').checked);
   const text = backendLabel(backend, adapter, $('force-cpu').checked);
   status($('backend'), text, backend.kind);
@@ -312,6 +313,12 @@ async function main() {
   for (const name of VIEWS) $(`tab-${name}`).addEventListener('click', () => showView(name));
   showView(state.view);
   document.addEventListener('keydown', onKey);
+  // A crashed core or a lost GPU: the run under way says it was interrupted, this says where the page runs now.
+  client.addEventListener('restart', ({ detail }) => {
+    const { text, kind } = restartLabel(detail, adapter ?? {}, $('force-cpu').checked);
+    status($('backend'), text, kind);
+    if (detail.backend) document.body.dataset.backend = detail.backend.kind;
+  });
   // Every loaded model lives on the device it was loaded on: switching reloads the page, with
   // the view and its settings kept in the hash.
   $('force-cpu').addEventListener('change', () => {

@@ -13,9 +13,27 @@ const schedules = new Map();
 let core = null; // {build: 'webgpu' | 'cpu', module: Promise<the wasm-bindgen module>}
 let initializing = null; // the `init` under way
 
-// Keys for models and runs; a counter works where crypto.randomUUID does not (plain http).
+// Keys for models and runs; a counter works where crypto.randomUUID does not (plain http). The
+// worker's name (client.js numbers its workers) keeps a replaced worker's keys apart.
 let lastKey = 0;
-const newKey = () => String(++lastKey);
+const newKey = () => `${self.name || 'ddpm'}.${++lastKey}`;
+
+// Every WebGPU device the core opens is watched: a lost one ends this worker's usefulness, and
+// the client replaces it with one on the CPU. `self.ddpmDevice` is the device in use (tests
+// destroy it to force a loss).
+let deviceLost = null;
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function watchedRequestDevice(...args) {
+    const device = await requestDevice.apply(this, args);
+    self.ddpmDevice = device;
+    device.lost.then((info) => {
+      deviceLost = [info.reason, info.message].filter(Boolean).join(': ') || 'no reason given';
+      self.postMessage({ event: 'device-lost', reason: deviceLost });
+    });
+    return device;
+  };
+}
 
 function loadBuild(build) {
   const module = import(new URL(`../pkg/${build}/ddpm_web.js`, import.meta.url).href).then(async (wasm) => {
@@ -26,8 +44,8 @@ function loadBuild(build) {
 }
 
 /** The build to use and, for the CPU, why — the browser's own words, before any download. */
-async function chooseBuild(forceCpu) {
-  if (forceCpu) return { build: core?.build ?? 'cpu', reason: 'CPU forced by the user' };
+async function chooseBuild(forceCpu, reason) {
+  if (forceCpu) return { build: core?.build ?? 'cpu', reason: reason ?? 'CPU forced by the user' };
   if (!('gpu' in navigator)) return { build: 'cpu', reason: 'this browser has no WebGPU (navigator.gpu is missing)' };
   try {
     const adapter = await navigator.gpu.requestAdapter();
@@ -119,10 +137,13 @@ const transferables = (value) => {
 };
 
 const ops = {
-  /** → {kind: 'webgpu' | 'cpu', reason, build}. Called again, switches (a loaded build stays). */
-  async init({ forceCpu }) {
+  /**
+   * → {kind: 'webgpu' | 'cpu', reason, build}. Called again, switches (a loaded build stays).
+   * `reason`: why the CPU is forced, when not by the person (a lost device).
+   */
+  async init({ forceCpu, reason: cpuReason }) {
     const run = (async () => {
-      const { build, reason } = await chooseBuild(Boolean(forceCpu));
+      const { build, reason } = await chooseBuild(Boolean(forceCpu), cpuReason);
       if (!core || (build === 'webgpu' && core.build === 'cpu')) {
         const next = loadBuild(build);
         next.module.catch(() => { if (core === next) core = null; });
@@ -292,6 +313,12 @@ self.onmessage = async ({ data }) => {
     const value = await ops[op](args, post);
     self.postMessage({ id, ok: true, value }, transferables(value));
   } catch (error) {
-    post({ ok: false, error: String(error?.message ?? error) });
+    // An error from a lost device arrives before the loss is reported: wait for it a moment, so
+    // the reply names the cause.
+    if (self.ddpmDevice && !deviceLost) await Promise.race([self.ddpmDevice.lost, new Promise((done) => setTimeout(done, 50))]);
+    // A trap (a panic or an abort) leaves the wasm instance unusable: the client replaces the worker.
+    // An error from a lost device is the loss: the client moves to the CPU.
+    const fatal = error instanceof WebAssembly.RuntimeError;
+    post({ ok: false, fatal, deviceLost, error: fatal ? String(error) : String(error?.message ?? error) });
   }
 };

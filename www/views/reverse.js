@@ -257,6 +257,8 @@ export class ReverseView {
       if (!(await this.ensureRun())) return;
       while (this.playing && this.run && !this.run.finished) await this.advance();
     } catch (error) {
+      // A run whose step failed cannot go on (after a restart its worker is gone): Play starts afresh.
+      await this.stopRun();
       this.status(`Sampling failed: ${error.message}`, 'error');
     } finally {
       this.playing = false;
@@ -276,6 +278,7 @@ export class ReverseView {
     try {
       if (await this.ensureRun()) await this.advance();
     } catch (error) {
+      await this.stopRun();
       this.status(`Sampling failed: ${error.message}`, 'error');
     } finally {
       this.stepping = false;

@@ -1,0 +1,96 @@
+// Recovery from a crashed core and from a lost WebGPU device: the page replaces its worker, the
+// run under way says it was interrupted and why, the backend line says where the page runs now,
+// and running again works, on the same model (loaded again behind the same key).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, serve } from './harness.mjs';
+
+let server;
+before(async () => {
+  server = await serve();
+});
+after(() => server.close());
+
+async function open(browser, webgpu, hash) {
+  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
+  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
+  return opened;
+}
+
+async function statusMatches(page, id, pattern, timeout = 180_000) {
+  try {
+    await page.waitForFunction(({ id, source }) => new RegExp(source).test(document.getElementById(id).textContent), { id, source: pattern.source }, { timeout });
+  } catch (error) {
+    throw new Error(`#${id} never matched ${pattern}: it reads "${await page.textContent(`#${id}`)}" (${error.message})`);
+  }
+}
+
+/** The page's compute worker (one at a time: a replaced one is terminated). */
+function computeWorker(page) {
+  const workers = page.workers().filter((w) => w.url().endsWith('/www/worker.js'));
+  assert.ok(workers.length >= 1, `a compute worker runs: ${page.workers().map((w) => w.url())}`);
+  return workers.at(-1);
+}
+
+/**
+ * Makes the next sampling step trap inside the worker's own wasm instance: an allocation with an
+ * impossible alignment aborts in Rust, and an abort is what every panic ends in (panic = abort).
+ */
+async function crashNextStep(page) {
+  const build = await page.evaluate(() => document.body.dataset.backend);
+  await computeWorker(page).evaluate(async (build) => {
+    const core = await import(new URL(`../pkg/${build}/ddpm_web.js`, location.href).href);
+    const exports = await core.default(); // initialised already: the instance the worker runs
+    const malloc = Object.keys(exports).find((name) => name.startsWith('__wbindgen_malloc'));
+    core.SamplerSession.prototype.step = function trap() {
+      return exports[malloc](16, 3);
+    };
+  }, build);
+}
+
+for (const webgpu of [true, false]) {
+  const backend = webgpu ? 'webgpu' : 'cpu';
+  describe(webgpu ? 'recovery on WebGPU (SwiftShader)' : 'recovery on the CPU (forced)', () => {
+    let browser;
+    before(async () => {
+      browser = await launch({ webgpu });
+    });
+    after(() => browser.close());
+
+    test('a core that traps mid-run: the worker is replaced on the same backend and the run can be run again', async () => {
+      const { page } = await open(browser, webgpu, 'view=reverse&model=fashion32&sampler=ddim&steps=3&batch=1&seed=2');
+      const firstWorker = computeWorker(page);
+      await crashNextStep(page);
+      await page.click('#play');
+      await statusMatches(page, 'sample-status', /crashed \(RuntimeError: unreachable.*restarted its compute worker\. Run again\./);
+      await statusMatches(page, 'backend', new RegExp(`\\(restarted: the compute core crashed \\(RuntimeError: unreachable`));
+      assert.equal(await page.getAttribute('#backend', 'data-kind'), backend);
+      assert.equal(await page.evaluate(() => document.body.dataset.backend), backend, 'a crash keeps the backend');
+      assert.notEqual(computeWorker(page), firstWorker, 'a new worker runs');
+      // The picker's model is loaded again behind the key the page already holds.
+      await page.click('#play');
+      await statusMatches(page, 'sample-status', /^Done: 3 steps/);
+      await page.close();
+    });
+
+    if (webgpu) {
+      test('the WebGPU device lost mid-run: the page moves to the CPU, says why, and the run can be run again', async () => {
+        const { page } = await open(browser, true, 'view=reverse&model=fashion32&sampler=ddim&steps=40&batch=1&seed=2');
+        await page.click('#play');
+        await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^Step (\d+)/)?.[1]) >= 2, null, { timeout: 120_000 });
+        await computeWorker(page).evaluate(() => self.ddpmDevice.destroy());
+        await statusMatches(page, 'sample-status', /the WebGPU device was lost \(destroyed.*restarted its compute worker on the CPU\. Run again\./);
+        await statusMatches(page, 'backend', /^CPU \(wasm\) — The WebGPU device was lost \(destroyed/);
+        assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
+        assert.equal(await page.getAttribute('#backend', 'data-kind'), 'cpu');
+        await page.fill('#steps', '3');
+        await page.dispatchEvent('#steps', 'change');
+        await page.click('#play');
+        await statusMatches(page, 'sample-status', /^Done: 3 steps/);
+        assert.equal(await computeWorker(page).evaluate(() => self.ddpmDevice ?? null), null, 'no WebGPU device was opened again');
+        await page.close();
+      });
+    }
+  });
+}
