@@ -168,6 +168,10 @@ export class DdpmClient extends EventTarget {
   curves(scheduler?: SchedulerConfig): Promise<{ betas: Float32Array; alphasCumprod: Float32Array; logSnr: Float32Array }>;
   noised(scheduler: SchedulerConfig | undefined, x0: Float32Array, shape: number[], t: number, seed: number): Promise<Float32Array>;
   parseNpy(bytes: Uint8Array): Promise<{ shape: number[]; data: Float32Array }>;
+  /** Which of `total` recorded steps an animation shows (at most `frames`, default 60): evenly spaced, both ends kept. */
+  frameSteps(total: number, frames?: number): Promise<number[]>;
+  /** RGBA frames (ImageData.data), all width×height → an animated GIF: 80 ms a frame, the last held 2 s, looping. */
+  encodeGif(frames: (Uint8ClampedArray | Uint8Array)[], width: number, height: number): Promise<Uint8Array>;
 }
 
 export function describeAdapter(): Promise<{ available: true; name: string; fallback: boolean } | { available: false; reason: string }>;

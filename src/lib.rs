@@ -3,8 +3,9 @@
 //! Layers, each using only those above it: `schedule` (the maths of §2) → `model` (ε_θ) →
 //! `checkpoint` (diffusers folders) → `sampler`, `inpaint` and `train2d` (Algorithm 1 for the
 //! 2-D model) → `web` (the wasm API).
-//! `noise`, `npy`, `grid` and `data2d` (the spiral) are leaf utilities.
+//! `noise`, `npy`, `grid`, `animation` (GIF) and `data2d` (the spiral) are leaf utilities.
 
+pub mod animation;
 pub mod checkpoint;
 pub mod data2d;
 pub mod error;

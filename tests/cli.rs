@@ -124,6 +124,52 @@ fn sample_writes_a_grid_and_is_reproducible() {
     assert_eq!((reader.info().width, reader.info().height), (38, 38));
 }
 
+/// A GIF's frames as (delay in centiseconds, grey values: the red channel).
+fn gif_frames(bytes: &[u8]) -> (u16, u16, Vec<(u16, Vec<u8>)>) {
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(bytes).expect("a GIF");
+    let (width, height) = (decoder.width(), decoder.height());
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().expect("a frame") {
+        frames.push((frame.delay, frame.buffer.chunks(4).map(|px| px[0]).collect()));
+    }
+    (width, height, frames)
+}
+
+#[test]
+fn sample_animates_x_t_and_x0_as_t_falls() {
+    let model = fixtures().join("unet/f16_grey");
+    let animate = |of: &str, frames: &str| {
+        let (out, gif) = (temp(&format!("anim-{of}.png")), temp(&format!("anim-{of}.gif")));
+        let run = ddpm(&["sample", "--model", p(&model), "--sampler", "ddim", "--steps", "12", "--seed", "3", "--n", "4", "--out", p(&out),
+            "--animate", p(&gif), "--animate-of", of, "--frames", frames]);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let mut reader = png::Decoder::new(std::io::Cursor::new(std::fs::read(out).unwrap())).read_info().unwrap();
+        let mut grid = vec![0; reader.output_buffer_size().unwrap()];
+        reader.next_frame(&mut grid).unwrap();
+        (grid, gif_frames(&std::fs::read(gif).unwrap()))
+    };
+    let (grid, (width, height, frames)) = animate("xt", "5");
+    assert_eq!((width, height), (38, 38), "the animation is the PNG's grid");
+    assert_eq!(frames.len(), 5, "steps 1, 4, 7, 9, 12 of 12");
+    assert_eq!(frames.iter().map(|(delay, _)| *delay).collect::<Vec<_>>(), [8, 8, 8, 8, 200]);
+    assert_eq!(frames.last().unwrap().1, grid, "the last frame is the sample, grey level for grey level");
+    let change = |a: &[u8], b: &[u8]| a.iter().zip(b).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.len() as f64;
+    assert!(change(&frames[0].1, &grid) > 10.0, "the first frame is still noisy: {}", change(&frames[0].1, &grid));
+
+    let (_, (_, _, predictions)) = animate("x0", "12");
+    assert_eq!(predictions.len(), 12);
+    // x̂_0 settles: it moves less over the last steps than over the first ones.
+    let (early, late) = (change(&predictions[0].1, &predictions[3].1), change(&predictions[8].1, &predictions[11].1));
+    assert!(late < early, "x̂_0 changes {early:.2} early, {late:.2} late");
+
+    let gif = temp("never.gif");
+    let run = ddpm(&["sample", "--model", p(&model), "--steps", "3", "--out", p(&temp("never.png")), "--animate", p(&gif), "--frames", "0"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && err.contains("--frames 0: give 1..=2000"), "{err}");
+}
+
 #[test]
 fn train_2d_lowers_the_loss_and_writes_a_loadable_model() {
     use burn::tensor::Device;

@@ -279,6 +279,16 @@ export class DdpmClient extends EventTarget {
     return this.request('noised', { scheduler, x0, shape, t, seed });
   }
 
+  /** Which of `total` recorded steps an animation shows → indices (evenly spaced, both ends kept). */
+  frameSteps(total, frames) {
+    return this.request('frameSteps', { total, frames });
+  }
+
+  /** RGBA frames, all width×height → an animated GIF (Uint8Array) at the CLI's pace. */
+  encodeGif(frames, width, height) {
+    return this.request('encodeGif', { frames, width, height });
+  }
+
   parseNpy(bytes) {
     return this.request('parseNpy', { bytes });
   }

@@ -87,15 +87,26 @@ export function spriteTile(sprite, tile, column, row) {
   return canvas;
 }
 
+function download(blob, name) {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
 /** Saves a canvas as a PNG download. */
 export function savePng(canvas, name) {
-  canvas.toBlob((blob) => {
-    const link = document.createElement('a');
-    link.href = URL.createObjectURL(blob);
-    link.download = name;
-    link.click();
-    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
-  }, 'image/png');
+  canvas.toBlob((blob) => download(blob, name), 'image/png');
+}
+
+/** Canvases of one size (the frames, in order) → an animated GIF download, encoded by the core. */
+export async function saveGif(client, canvases, name) {
+  const { width, height } = canvases[0];
+  const frames = canvases.map((c) => c.getContext('2d').getImageData(0, 0, width, height).data);
+  const gif = await client.encodeGif(frames, width, height);
+  download(new Blob([gif], { type: 'image/gif' }), name);
+  return gif;
 }
 
 /** Per-pixel standard deviation across a set of equally shaped arrays, averaged over pixels. */

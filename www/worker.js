@@ -285,6 +285,14 @@ const ops = {
   async noised({ scheduler, x0, shape, t, seed }) {
     return (await schedule(scheduler)).noised(x0, shape, t, BigInt(seed));
   },
+  /** Which of `total` recorded steps an animation shows (at most `frames`, else the core's default). */
+  async frameSteps({ total, frames }) {
+    return Array.from((await wasm()).frameSteps(total, frames ?? undefined));
+  },
+  /** RGBA frames (ImageData.data), all width×height → an animated GIF. */
+  async encodeGif({ frames, width, height }) {
+    return (await wasm()).encodeGif(frames, width, height);
+  },
   async parseNpy({ bytes }) {
     return (await wasm()).parseNpy(bytes);
   },

@@ -13,7 +13,7 @@ use ddpm_web::model::{Mlp2DConfig, RandomParams, UNet2DConfig, UNet2DModel};
 use ddpm_web::sampler::{Guided, Method, Sampler, SamplerSettings, SchedulerConfig, Variance};
 use ddpm_web::schedule::Schedule;
 use ddpm_web::train2d::{Train2d, Train2dSettings};
-use ddpm_web::{grid, npy, Error, Result};
+use ddpm_web::{animation, grid, npy, Error, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[path = "ddpm/picture.rs"]
@@ -88,6 +88,14 @@ enum Command {
         /// Also write the samples as a float32 NCHW .npy (model range, before quantising).
         #[arg(long)]
         npy: Option<PathBuf>,
+        /// Also write the run as an animated GIF: the grid of x_t (or x̂_0, --animate-of x0) as t falls.
+        #[arg(long)]
+        animate: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = AnimateOf::Xt, requires = "animate")]
+        animate_of: AnimateOf,
+        /// Frames in the animation: evenly spaced steps, the first and the last always.
+        #[arg(long, default_value_t = animation::DEFAULT_FRAMES, requires = "animate")]
+        frames: usize,
     },
     /// Fills the unknown part of an image and writes one PNG: the input, its known part (the rest
     /// grey) and the n results, side by side.
@@ -285,7 +293,13 @@ fn sample(
     size: Option<usize>,
     out: &Path,
     npy_out: Option<&Path>,
+    animation: Option<Animation>,
 ) -> Result<()> {
+    if let Some(a) = &animation {
+        if !(1..=animation::MAX_FRAMES).contains(&a.frames) {
+            return Err(Error::Input(format!("--frames {}: give 1..={}", a.frames, animation::MAX_FRAMES)));
+        }
+    }
     let (unet, config, scheduler) = load_unet(model, device)?;
     let mut settings = scheduler.default_settings()?;
     match sampler_arg {
@@ -316,9 +330,18 @@ fn sample(
     let bar = ProgressBar::new(sampler.timesteps().len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps  t = {msg}  {per_sec}  ETA {eta}").expect("template"));
     let guided = Guided::new(&unet, guidance, null_class.unwrap_or(0))?;
-    while let Some(t) = sampler.next_t() {
+    let columns = (dims[0] as f64).sqrt().ceil() as usize;
+    let shown = animation.as_ref().map(|a| animation::frame_steps(sampler.timesteps().len(), a.frames)).unwrap_or_default();
+    let mut frames = Vec::with_capacity(shown.len());
+    for step in 0.. {
+        let Some(t) = sampler.next_t() else { break };
         bar.set_message(t.to_string());
-        if guidance > 0.0 { sampler.step(&guided)? } else { sampler.step(&unet)? };
+        let output = if guidance > 0.0 { sampler.step(&guided)? } else { sampler.step(&unet)? };
+        if shown.binary_search(&step).is_ok() {
+            let of_x0 = matches!(animation.as_ref().map(|a| a.of), Some(AnimateOf::X0));
+            let values = host(if of_x0 { output.pred_x0 } else { output.sample })?;
+            frames.push(grid::tile(&values, dims, columns, 2));
+        }
         bar.inc(1);
     }
     bar.finish();
@@ -326,11 +349,29 @@ fn sample(
     if let Some(path) = npy_out {
         write_file(path, &npy::write_f32(&dims, &values))?;
     }
-    let columns = (dims[0] as f64).sqrt().ceil() as usize;
     let pixels = grid::tile(&values, dims, columns, 2);
     write_png(out, &pixels)?;
     println!("wrote {} ({} samples, {}×{})", out.display(), dims[0], size, size);
+    if let Some(a) = animation {
+        write_file(&a.path, &animation::encode_gif(&frames, animation::FRAME_MS, animation::HOLD_LAST_MS)?)?;
+        println!("wrote {} ({} frames of {})", a.path.display(), frames.len(), if a.of == AnimateOf::X0 { "x̂_0" } else { "x_t" });
+    }
     Ok(())
+}
+
+/// `ddpm sample --animate`: where, what and how many frames.
+struct Animation {
+    path: PathBuf,
+    of: AnimateOf,
+    frames: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AnimateOf {
+    /// The state as it is denoised.
+    Xt,
+    /// The model's prediction of the clean image at each step.
+    X0,
 }
 
 /// "1100" → the top half known.
@@ -655,8 +696,9 @@ fn run(cli: Cli) -> Result<()> {
     let backend = cli.device;
     match cli.command {
         Command::Eps { model, x, t, class, out } => eps(&device(backend)?, &model, &x, t, class, &out),
-        Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out, npy } => {
-            sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out, npy.as_deref())
+        Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out, npy, animate, animate_of, frames } => {
+            let animation = animate.map(|path| Animation { path, of: animate_of, frames });
+            sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out, npy.as_deref(), animation)
         }
         Command::Inpaint { model, image, known, mask, method, steps, jump, resample, seed, n, out, npy } => {
             inpaint(&device(backend)?, InpaintArgs { model, image, known, mask, method, steps, jump, resample, seed, n, out, npy })

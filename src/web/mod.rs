@@ -51,3 +51,44 @@ pub fn parse_npy(bytes: &[u8]) -> Result<JsValue, JsError> {
     set(&out, "data", js_sys::Float32Array::from(values.as_slice()));
     Ok(out.into())
 }
+
+/// Which of `total` recorded steps an animation shows (at most `frames`, default
+/// `animation::DEFAULT_FRAMES`): evenly spaced, the first and the last always.
+#[wasm_bindgen(js_name = frameSteps)]
+pub fn frame_steps(total: usize, frames: Option<usize>) -> Vec<u32> {
+    crate::animation::frame_steps(total, frames.unwrap_or(crate::animation::DEFAULT_FRAMES)).into_iter().map(|s| s as u32).collect()
+}
+
+/// Canvas frames (RGBA, as `getImageData` gives them; all `width`×`height`) → an animated GIF
+/// at the CLI's pace.
+#[wasm_bindgen(js_name = encodeGif)]
+pub fn encode_gif(frames: js_sys::Array, width: usize, height: usize) -> Result<Vec<u8>, JsError> {
+    use crate::animation::{MAX_FRAMES, MAX_SIDE};
+    if frames.length() as usize > MAX_FRAMES {
+        return Err(js_error(format!("{} frames: at most {MAX_FRAMES}", frames.length())));
+    }
+    if !(1..=MAX_SIDE).contains(&width) || !(1..=MAX_SIDE).contains(&height) {
+        return Err(js_error(format!("a {width}×{height} animation: each side must be 1..={MAX_SIDE}")));
+    }
+    let mut pixels = Vec::with_capacity(frames.length() as usize);
+    for (i, frame) in frames.iter().enumerate() {
+        // ImageData's Uint8ClampedArray or a Uint8Array; the size is checked before anything is copied.
+        let length = |n: u32| -> Result<(), JsError> {
+            if n as usize == width * height * 4 {
+                return Ok(());
+            }
+            Err(js_error(format!("frame {i} has {n} bytes; a {width}×{height} RGBA frame has {}", width * height * 4)))
+        };
+        let rgba = if let Some(clamped) = frame.dyn_ref::<js_sys::Uint8ClampedArray>() {
+            length(clamped.length())?;
+            clamped.to_vec()
+        } else if let Some(bytes) = frame.dyn_ref::<js_sys::Uint8Array>() {
+            length(bytes.length())?;
+            bytes.to_vec()
+        } else {
+            return Err(js_error(format!("frame {i}: expected RGBA bytes (ImageData.data)")));
+        };
+        pixels.push(crate::animation::from_rgba(width, height, &rgba).map_err(js_error)?);
+    }
+    crate::animation::encode_gif(&pixels, crate::animation::FRAME_MS, crate::animation::HOLD_LAST_MS).map_err(js_error)
+}

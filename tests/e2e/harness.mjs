@@ -101,3 +101,30 @@ export function npyBytes(shape, values) {
 }
 
 export const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+/**
+ * Clicks `selector` and decodes the GIF it downloads with the browser's own decoder (WebCodecs'
+ * ImageDecoder) → {name, bytes, width, height, frames: [grey values of each frame]}.
+ */
+export async function downloadedGif(page, selector) {
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click(selector)]);
+  const bytes = await readFile(await download.path());
+  const decoded = await page.evaluate(async (data) => {
+    const decoder = new ImageDecoder({ data: Uint8Array.from(data), type: 'image/gif' });
+    await decoder.tracks.ready;
+    const count = decoder.tracks.selectedTrack.frameCount;
+    const frames = [];
+    let size = null;
+    for (let frameIndex = 0; frameIndex < count; frameIndex++) {
+      const { image } = await decoder.decode({ frameIndex });
+      size = [image.displayWidth, image.displayHeight];
+      const canvas = new OffscreenCanvas(...size);
+      const context = canvas.getContext('2d');
+      context.drawImage(image, 0, 0);
+      image.close();
+      frames.push(Array.from(context.getImageData(0, 0, ...size).data.filter((_, i) => i % 4 === 0)));
+    }
+    return { width: size[0], height: size[1], frames };
+  }, Array.from(bytes));
+  return { name: download.suggestedFilename(), bytes, ...decoded };
+}

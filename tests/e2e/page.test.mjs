@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, launch, openPage, serve } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openPage, serve } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -165,6 +165,18 @@ for (const webgpu of [true, false]) {
       assert.ok(stats(xt).mean < 128, `sample background is dark (${stats(xt).mean})`);
       await page.screenshot({ path: join(ARTIFACTS, `view-reverse-${backend}.png`), fullPage: true });
 
+      // Save GIF: every recorded step a frame (fewer than 60), x_t | x̂_0 | ε̂ as shown; the last
+      // frame's x_t panel is the shown x_t, grey level for grey level; the first is still noise.
+      const gif = await downloadedGif(page, '#save-reverse-gif');
+      assert.match(gif.name, /^ddpm-fashion32-seed3-t\d+-to-t\d+\.gif$/);
+      assert.equal(gif.frames.length, steps);
+      const xtSize = await page.evaluate(() => [document.getElementById('xt').width, document.getElementById('xt').height]);
+      const panel = (frame) => frame.filter((_, i) => i % gif.width < xtSize[0] && Math.floor(i / gif.width) < xtSize[1]);
+      assert.deepEqual(panel(gif.frames.at(-1)), xt, 'the last frame shows the final x_t exactly');
+      assert.ok(meanAbsDiff(panel(gif.frames[0]), xt) > 10, 'the first frame is an early, noisy step');
+      assert.ok(gif.width > 2 * xtSize[0], `x̂_0 and ε̂ panels are in the frame (${gif.width} wide)`);
+      await statusMatches(page, 'sample-status', /^Saved an animated GIF: \d+ frames/);
+
       // Scrub back to the first step: x_t then is mostly noise, unlike the end.
       await setRange(page, 'scrub', 0);
       const early = await greys(page, 'xt');
@@ -227,6 +239,12 @@ for (const webgpu of [true, false]) {
       assert.ok(stats(grid).std > 10, 'the grid is drawn');
       const size = await page.evaluate(() => [document.getElementById('compare-grid').width, document.getElementById('compare-grid').height]);
       assert.deepEqual(size, [(n + 1) * 33 - 1, 3 * 33 - 1], `rows: x_t and ${n} samples per t`);
+      // Save GIF: frame k shows every row the same fraction of the way down; the last is the grid.
+      const gif = await downloadedGif(page, '#save-compare-gif');
+      assert.deepEqual([gif.width, gif.height], size);
+      assert.equal(gif.frames.length, 10, 'the row forked from the first x_t takes all 10 steps: one frame each');
+      assert.deepEqual(gif.frames.at(-1), grid, 'the last frame is the grid, grey level for grey level');
+      assert.ok(meanAbsDiff(gif.frames[0], grid) > 5, 'the first frame is still noisy');
       await page.selectOption('#compare-layout', 'fig7');
       const fig7 = await page.evaluate(() => [document.getElementById('compare-grid').width, document.getElementById('compare-grid').height]);
       assert.deepEqual(fig7, [6 * 33 - 1, 2 * 33 - 1], 'Fig. 7: a 2×2 block per t');

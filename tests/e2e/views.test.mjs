@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, launch, openPage, serve } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openPage, serve } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -147,6 +147,13 @@ for (const webgpu of [true, false]) {
       // The slider snaps to the nearest kept frame (every 10th step).
       const shownT = Number(await page.textContent(part('spiral', 't-value')));
       assert.ok(Math.abs(shownT - 300) <= 10, `t = ${shownT} shown for 300`);
+      // Save GIF: 60 of the kept frames, the plot's size, from noise (t = 999, arrows) to the spiral.
+      const gif = await downloadedGif(page, part('spiral', 'save-gif'));
+      assert.equal(gif.name, 'spiral-seed0.gif');
+      assert.deepEqual([gif.frames.length, gif.width, gif.height], [60, 480, 480]);
+      const change = gif.frames[0].reduce((sum, v, i) => sum + Math.abs(v - gif.frames.at(-1)[i]), 0) / gif.frames[0].length;
+      assert.ok(change > 1, `the first and last frames differ (${change})`);
+      await statusMatches(page, part('spiral', 'status'), /^Saved an animated GIF: 60 frames/);
       await page.click(part('spiral', 'train'));
       await statusMatches(page, part('spiral', 'status'), /^Trained 600 steps/, 300_000);
       const [first, last] = (await page.textContent(part('spiral', 'status'))).match(/loss (\d+\.\d+) \(first 100 steps\) → (\d+\.\d+)/).slice(1).map(Number);

@@ -2,7 +2,7 @@
 // from x_T; at each chosen t its x_t is forked into N samples of p(x_0 | x_t).
 import { XT_ONLY } from '../client.js';
 import { showStatus } from '../status.js';
-import { drawTiles, enlarge, meanPixelStd, savePng, toTiles } from '../render.js';
+import { drawTiles, enlarge, meanPixelStd, saveGif, savePng, toTiles } from '../render.js';
 import { parseTimesteps, runSettings } from './reverse.js';
 
 export const template = `
@@ -19,6 +19,7 @@ export const template = `
     <button id="compare-run" disabled>Run</button>
     <button id="compare-cancel" disabled>■ Cancel</button>
     <button id="save-compare" disabled>Save PNG</button>
+    <button id="save-compare-gif" disabled title="every row's samples denoising, side by side, as an animated GIF">Save GIF</button>
   </div>
   <progress id="compare-progress" value="0" max="1"></progress>
   <p id="compare-status" role="status" aria-live="polite"></p>
@@ -38,6 +39,7 @@ export class CompareView {
     $('compare-run').addEventListener('click', () => this.start());
     $('compare-cancel').addEventListener('click', () => { this.cancelled = true; });
     $('save-compare').addEventListener('click', () => savePng($('compare-grid'), `ddpm-${this.state.model}-forks-seed${this.state.seed}.png`));
+    $('save-compare-gif').addEventListener('click', () => this.saveAnimation());
     for (const [id, key] of [['compare-ts', 'ts'], ['compare-n', 'n'], ['compare-layout', 'layout']]) {
       $(id).addEventListener('change', () => {
         this.state[key] = key === 'n' ? Number($(id).value) : $(id).value;
@@ -63,7 +65,7 @@ export class CompareView {
       for (let i = 0; i < timesteps.length; i++) {
         if (this.cancelled) return null;
         last = await this.client.step(runId, XT_ONLY);
-        onStep?.(last);
+        onStep?.(last, i);
       }
       return last;
     } finally {
@@ -88,6 +90,7 @@ export class CompareView {
     this.$('compare-run').disabled = true;
     this.$('compare-cancel').disabled = false;
     this.$('save-compare').disabled = true;
+    this.$('save-compare-gif').disabled = true;
     const started = performance.now();
     try {
       // 1. The shared trajectory, keeping x_t where it reaches each timestep nearest a wanted t.
@@ -114,12 +117,19 @@ export class CompareView {
       for (const t of forkAt) {
         const xt = states.get(t);
         const settings = { ...base, batch: n, seed: base.seed + 1, start: { xt: Array.from(xt), t } };
-        const last = await this.finish(await this.client.start(key, settings), (out) => tick(`${n} samples from x_${t}: t = ${out.t}`));
+        const fork = await this.client.start(key, settings);
+        // The animation's frames of this row: its samples at evenly chosen steps.
+        const kept = new Set(await this.client.frameSteps(fork.timesteps.length));
+        const frames = [];
+        const last = await this.finish(fork, (out, i) => {
+          if (kept.has(i)) frames.push(toTiles(out.xt, [n, ...one.slice(1)]));
+          tick(`${n} samples from x_${t}: t = ${out.t}`);
+        });
         if (!last) return this.stopped();
         const samples = [];
         const per = xt.length;
         for (let i = 0; i < n; i++) samples.push(last.xt.subarray(i * per, (i + 1) * per));
-        this.rows.push({ t, xt: toTiles(xt, one), samples: toTiles(last.xt, [n, ...one.slice(1)]), spread: meanPixelStd(samples) });
+        this.rows.push({ t, xt: toTiles(xt, one), samples: toTiles(last.xt, [n, ...one.slice(1)]), frames, spread: meanPixelStd(samples) });
         this.draw();
       }
       const deterministic = base.sampler.method.kind === 'ddim' && base.sampler.method.eta === 0;
@@ -127,6 +137,7 @@ export class CompareView {
         ? 'Done — but DDIM with η = 0 is deterministic: every fork of one x_t is the same sample. Choose DDPM or η > 0 to see p(x_0 | x_t) spread.'
         : `Done in ${((performance.now() - started) / 1000).toFixed(1)} s: the later the x_t (smaller t), the smaller the spread.`, 'ok');
       this.$('save-compare').disabled = false;
+      this.$('save-compare-gif').disabled = false;
     } catch (error) {
       this.status(`Comparison failed: ${error.message}`, 'error');
     } finally {
@@ -153,26 +164,55 @@ export class CompareView {
     }
     canvas.hidden = !this.rows.length;
     if (!this.rows.length) return;
-    const { width } = this.rows[0].xt;
+    this.drawGrid(canvas, this.rows);
+    enlarge(canvas, this.rows[0].xt.width);
+    canvas.dataset.layout = this.$('compare-layout').value === 'fig7' ? 'fig7' : 'rows';
+  }
+
+  /** The grid of `rows` (each {xt, samples}) in the chosen layout. */
+  drawGrid(canvas, rows) {
     const fig7 = this.$('compare-layout').value === 'fig7';
     const tiles = [];
     let columns;
     if (fig7) {
       // Per t a 2×2 block: three samples, x_t bottom-right; the blocks side by side.
-      columns = 2 * this.rows.length;
+      columns = 2 * rows.length;
       for (let r = 0; r < 2; r++) {
-        for (const row of this.rows) {
+        for (const row of rows) {
           const s = row.samples.tiles;
           tiles.push(...(r === 0 ? [s[0], s[1 % s.length]] : [s[2 % s.length], row.xt.tiles[0]]));
         }
       }
     } else {
       // One row per t: x_t, then its N samples.
-      columns = 1 + this.rows[0].samples.count;
-      for (const row of this.rows) tiles.push(row.xt.tiles[0], ...row.samples.tiles);
+      columns = 1 + rows[0].samples.count;
+      for (const row of rows) tiles.push(row.xt.tiles[0], ...row.samples.tiles);
     }
-    drawTiles(canvas, { ...this.rows[0].xt, tiles }, columns);
-    enlarge(canvas, width);
-    canvas.dataset.layout = fig7 ? 'fig7' : 'rows';
+    drawTiles(canvas, { ...rows[0].xt, tiles }, columns);
+  }
+
+  /**
+   * The forks denoising side by side: frame k shows every row's samples the same fraction of
+   * the way down (rows forked at a smaller t have fewer steps), beside the x_t they started from.
+   */
+  async saveAnimation() {
+    if (!this.rows.length || this.running) return;
+    const button = this.$('save-compare-gif');
+    button.disabled = true;
+    try {
+      const count = Math.max(...this.rows.map((row) => row.frames.length));
+      const canvases = Array.from({ length: count }, (_, k) => {
+        const at = (row) => row.frames[count > 1 ? Math.round((k * (row.frames.length - 1)) / (count - 1)) : row.frames.length - 1];
+        const canvas = document.createElement('canvas');
+        this.drawGrid(canvas, this.rows.map((row) => ({ ...row, samples: at(row) })));
+        return canvas;
+      });
+      const gif = await saveGif(this.client, canvases, `ddpm-${this.state.model}-forks-seed${this.state.seed}.gif`);
+      this.status(`Saved an animated GIF: ${canvases.length} frames, ${(gif.length / 1024).toFixed(0)} KB.`, 'ok');
+    } catch (error) {
+      this.status(`The animation could not be saved: ${error.message}`, 'error');
+    } finally {
+      button.disabled = !this.rows.length;
+    }
   }
 }

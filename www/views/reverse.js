@@ -1,7 +1,7 @@
 // View 2, reverse sampling (Algorithm 2): play / pause / one step / scrub back through the steps
 // taken; x_t, x̂_0 and ε̂ of every sample after each step; a filmstrip of x̂_0 at chosen t.
 import { showStatus } from '../status.js';
-import { drawTiles, enlarge, savePng, toTiles } from '../render.js';
+import { drawTiles, enlarge, saveGif, savePng, toTiles } from '../render.js';
 
 /** The sampler's controls; view 3 (and an embedded fork) reads its settings from them too. */
 export const samplerTemplate = `
@@ -31,6 +31,7 @@ ${samplerTemplate}
     <button id="step" disabled aria-keyshortcuts="ArrowRight">Step →</button>
     <button id="cancel" disabled>■ Cancel</button>
     <button id="save-reverse" disabled>Save PNG</button>
+    <button id="save-reverse-gif" disabled title="the recorded steps as an animated GIF, panels as shown">Save GIF</button>
   </div>
   <progress id="progress" value="0" max="1"></progress>
   <p id="sample-status" role="status" aria-live="polite">Load a model, then press Play.</p>
@@ -134,6 +135,7 @@ export class ReverseView {
     $('cancel').addEventListener('click', () => this.cancel());
     $('scrub').addEventListener('input', () => this.show(Number($('scrub').value)));
     $('save-reverse').addEventListener('click', () => this.save());
+    $('save-reverse-gif').addEventListener('click', () => this.saveAnimation());
     $('film-ts').addEventListener('change', () => {
       this.state.film = $('film-ts').value;
       this.onChange();
@@ -203,6 +205,7 @@ export class ReverseView {
     this.$('scrub-value').value = '—';
     this.$('progress').value = 0;
     this.$('save-reverse').disabled = true;
+    this.$('save-reverse-gif').disabled = true;
   }
 
   async stopRun() {
@@ -327,6 +330,7 @@ export class ReverseView {
       this.status(`Step ${run.taken}/${total}, t = ${out.t} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((total - run.taken) / rate)} s left`, 'progress');
     }
     this.$('save-reverse').disabled = false;
+    this.$('save-reverse-gif').disabled = false;
     this.updateButtons();
   }
 
@@ -376,17 +380,22 @@ export class ReverseView {
     this.$('film-caption').textContent = `x̂_0 at t = ${picks.map((e) => e.t).join(', ')}`;
   }
 
-  save() {
-    const index = Number(this.$('scrub').value);
-    const entry = this.history[index];
-    if (!entry) return;
-    // x_t, x̂_0 and ε̂ side by side, as shown (hidden panels left out).
-    const parts = ['xt', 'x0', 'eps'].filter((id) => id === 'xt' || this.$(`show-${id}`).checked).map((id) => this.$(id));
+  /**
+   * A recorded step's x_t, x̂_0 and ε̂ side by side, as shown (hidden panels left out); a panel
+   * the step did not record (hidden while it ran) is left grey, so every frame has one size.
+   */
+  composite(entry) {
+    const columns = Math.ceil(Math.sqrt(entry.xt.count));
+    const parts = ['xt', 'x0', 'eps'].filter((id) => id === 'xt' || this.$(`show-${id}`).checked).map((id) => {
+      const canvas = document.createElement('canvas');
+      drawTiles(canvas, entry[id] ?? { ...entry.xt, tiles: entry.xt.tiles.map((t) => new Uint8ClampedArray(t.length).fill(136)) }, columns);
+      return canvas;
+    });
     const gap = 4;
     const out = document.createElement('canvas');
     out.width = parts.reduce((w, c) => w + c.width, 0) + gap * (parts.length - 1);
     out.height = Math.max(...parts.map((c) => c.height));
-    const context = out.getContext('2d');
+    const context = out.getContext('2d', { willReadFrequently: true });
     context.fillStyle = '#fff';
     context.fillRect(0, 0, out.width, out.height);
     let x = 0;
@@ -394,7 +403,33 @@ export class ReverseView {
       context.drawImage(c, x, 0);
       x += c.width + gap;
     }
-    savePng(out, `ddpm-${this.state.model}-seed${this.run?.settings.seed ?? this.state.seed}-t${entry.t}.png`);
+    return out;
+  }
+
+  fileName(suffix) {
+    return `ddpm-${this.state.model}-seed${this.run?.settings.seed ?? this.state.seed}-${suffix}`;
+  }
+
+  save() {
+    const entry = this.history[Number(this.$('scrub').value)];
+    if (entry) savePng(this.composite(entry), this.fileName(`t${entry.t}.png`));
+  }
+
+  /** The recorded steps (evenly chosen, both ends kept) as an animated GIF. */
+  async saveAnimation() {
+    if (!this.history.length) return;
+    const button = this.$('save-reverse-gif');
+    button.disabled = true;
+    try {
+      const steps = await this.client.frameSteps(this.history.length);
+      const frames = steps.map((i) => this.composite(this.history[i]));
+      const gif = await saveGif(this.client, frames, this.fileName(`t${this.history[steps[0]].t}-to-t${this.history.at(-1).t}.gif`));
+      this.status(`Saved an animated GIF: ${frames.length} frames, ${(gif.length / 1024).toFixed(0)} KB.`, 'ok');
+    } catch (error) {
+      this.status(`The animation could not be saved: ${error.message}`, 'error');
+    } finally {
+      button.disabled = !this.history.length;
+    }
   }
 
   status(text, kind = 'info') {

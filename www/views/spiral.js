@@ -3,6 +3,7 @@
 // shown t. "Train" runs Algorithm 1 live in the page from fresh weights; "Pretrained" loads the
 // shipped model.
 import { plotCurve } from '../plot.js';
+import { saveGif } from '../render.js';
 import { showStatus } from '../status.js';
 import { mount } from './parts.js';
 
@@ -26,6 +27,7 @@ export const template = `
     <label>Particles <input type="number" data-part="n" value="1000" min="100" max="5000" step="100"></label>
     <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
     <label><input type="checkbox" data-part="arrows" checked> drift arrows</label>
+    <button data-part="save-gif" disabled title="the particles over t as an animated GIF">Save GIF</button>
   </div>
   <label class="slider">t <input type="range" data-part="t" min="0" max="999" value="999" step="1" disabled>
     <output data-part="t-value">999</output></label>
@@ -59,6 +61,7 @@ export class SpiralView {
     this.part('cancel').addEventListener('click', () => { if (this.job) this.job.cancelled = true; });
     this.part('t').addEventListener('input', () => this.showFrame(Number(this.part('t').value)));
     this.part('arrows').addEventListener('change', () => this.showFrame(this.shownT));
+    this.part('save-gif').addEventListener('click', () => this.saveAnimation());
     this.frames = [];
     this.losses = [];
     this.key = null;
@@ -210,7 +213,7 @@ export class SpiralView {
 
   begin() {
     this.job = { cancelled: false };
-    for (const name of ['pretrained', 'train', 'play', 't']) this.part(name).disabled = true;
+    for (const name of ['pretrained', 'train', 'play', 't', 'save-gif']) this.part(name).disabled = true;
     this.part('cancel').disabled = false;
     return this.job;
   }
@@ -220,6 +223,7 @@ export class SpiralView {
     for (const name of ['pretrained', 'train']) this.part(name).disabled = false;
     this.part('play').disabled = !this.key;
     this.part('t').disabled = !this.frames.length;
+    this.part('save-gif').disabled = !this.frames.length;
     this.part('cancel').disabled = true;
   }
 
@@ -239,15 +243,49 @@ export class SpiralView {
     this.draw(frame.x, drift);
   }
 
-  /** The spiral (faint), the particles and the arrows. */
-  draw(points, drift) {
-    const canvas = this.part('plot');
+  /** The run's frames (evenly chosen, both ends kept), arrows as shown, as an animated GIF. */
+  async saveAnimation() {
+    if (!this.frames.length || this.job) return;
+    const button = this.part('save-gif');
+    button.disabled = true;
+    try {
+      const steps = await this.client.frameSteps(this.frames.length);
+      const canvases = [];
+      for (const i of steps) {
+        const frame = this.frames[i];
+        const arrows = this.part('arrows').checked && this.key && this.frames.key === this.key && frame.t > 0;
+        const drift = arrows ? await this.client.spiralDrift(this.key, arrowGrid(), frame.t, frame.t - 1) : null;
+        const canvas = document.createElement('canvas');
+        Object.assign(canvas, { width: this.part('plot').width, height: this.part('plot').height });
+        this.draw(frame.x, drift, canvas, frame.t, true);
+        canvases.push(canvas);
+      }
+      const gif = await saveGif(this.client, canvases, `spiral-seed${this.settings.seed}.gif`);
+      this.status(`Saved an animated GIF: ${canvases.length} frames, ${(gif.length / 1024).toFixed(0)} KB.`, 'ok');
+    } catch (error) {
+      this.status(`The animation could not be saved: ${error.message}`, 'error');
+    } finally {
+      button.disabled = !this.frames.length;
+    }
+  }
+
+  /**
+   * The spiral (faint), the particles and the arrows, on the plot or on `canvas` (a GIF frame:
+   * `opaque` paints the page's background, which a GIF has no alpha for).
+   */
+  draw(points, drift, canvas = this.part('plot'), t = this.shownT, opaque = false) {
     const size = canvas.width;
-    const context = canvas.getContext('2d');
+    const context = canvas.getContext('2d', { willReadFrequently: opaque });
     const px = (v) => ((v + EXTENT) / (2 * EXTENT)) * size;
     const py = (v) => ((EXTENT - v) / (2 * EXTENT)) * size;
     context.clearRect(0, 0, size, size);
-    const ink = getComputedStyle(canvas).color || '#222';
+    // Colours come from the page's stylesheet, read off the visible plot.
+    const style = getComputedStyle(this.part('plot'));
+    if (opaque) {
+      context.fillStyle = getComputedStyle(document.body).backgroundColor.replace(/rgba\(0, 0, 0, 0\)|transparent/, '') || '#fff';
+      context.fillRect(0, 0, size, size);
+    }
+    const ink = style.color || '#222';
     context.fillStyle = '#8884';
     const target = this.target ?? [];
     for (let i = 0; i < target.length; i += 2) context.fillRect(px(target[i]) - 1, py(target[i + 1]) - 1, 2, 2);
@@ -272,12 +310,12 @@ export class SpiralView {
       }
     }
     if (points) {
-      context.fillStyle = getComputedStyle(canvas).getPropertyValue('--accent').trim() || '#d84315';
+      context.fillStyle = style.getPropertyValue('--accent').trim() || '#d84315';
       for (let i = 0; i < points.length; i += 2) context.fillRect(px(points[i]) - 1.5, py(points[i + 1]) - 1.5, 3, 3);
     }
     context.fillStyle = ink;
     context.font = '14px system-ui, sans-serif';
-    if (this.shownT !== undefined && points) context.fillText(`t = ${this.shownT}`, 8, 18);
+    if (t !== undefined && points) context.fillText(`t = ${t}`, 8, 18);
   }
 
   status(text, kind = 'info') {
