@@ -16,14 +16,15 @@ function startWorker(url, name) {
   return { worker: new Worker(trampoline, { type: 'module', name }), revoke: () => URL.revokeObjectURL(trampoline) };
 }
 
-/** More crashes than this in a row without a run finishing, and the client stops restarting. */
+/** More crashes than this with no request answered in between, and the client stops restarting. */
 const MAX_RESTARTS = 3;
 
 /**
  * The worker is replaced when the wasm instance traps (a panic or an abort kills it) or when
  * the WebGPU device is lost (then on the CPU). Requests under way are rejected with the reason;
  * model keys stay valid: a model loaded from a URL is loaded again on its next use. Listeners
- * of 'restart' get {detail: {reason, backend}}.
+ * of 'restart' get {detail: {reason, toCpu, backend}} ({reason, toCpu, error} if the new worker
+ * could not start).
  */
 export class DdpmClient extends EventTarget {
   /** `workerUrl`: a module worker to run instead of ./worker.js (one that imports or wraps it). */
