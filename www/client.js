@@ -102,14 +102,16 @@ export class DdpmClient extends EventTarget {
     }
   }
 
+  /** No more workers: every request, under way or later, gets `error`. */
   fail(error) {
+    this.failure = error;
     this.worker.terminate();
     for (const entry of this.pending.values()) entry.reject(error);
     this.pending.clear();
-    this.request = () => Promise.reject(error);
   }
 
   request(op, args = {}, onProgress) {
+    if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { op, resolve, reject, onProgress });
