@@ -5,7 +5,7 @@
 export interface SamplerSettings {
   method:
     | { kind: 'ddpm'; variance: 'fixed_small' | 'fixed_large' }
-    | { kind: 'ddim'; eta: number; set_alpha_to_one?: boolean; use_clipped_model_output?: boolean };
+    | { kind: 'ddim'; eta: number; use_clipped_model_output?: boolean };
   steps: number;
   spacing: 'leading' | 'trailing' | 'linspace';
   steps_offset: number;
@@ -35,8 +35,10 @@ export interface ModelInfo {
   inChannels: number;
   /** Absent when the config has none (any size works). */
   sampleSize?: number;
-  /** With the null class (the last one); absent for unconditional models. */
+  /** With the null class; absent for unconditional models. */
   numClasses?: number;
+  /** The label that means "no class" (a run without `class` uses it); absent for unconditional models. */
+  nullClass?: number;
   defaultSettings: SamplerSettings;
   scheduler: Required<SchedulerConfig>;
   /** Milliseconds of the first ε_θ evaluation (shader compilation on WebGPU). */
@@ -58,7 +60,8 @@ export interface RunSettings {
   size?: number;
   sampler?: SamplerSettings;
   class?: number;
-  guidance?: { weight: number; nullClass: number };
+  /** Classifier-free guidance with weight w (class-conditional models; DDIM then steps with the clipped x̂_0's ε). */
+  guidance?: { weight: number };
   /** Continue from one x_t at timestep t: `batch` samples of p(x_0 | x_t). */
   start?: { xt: Float32Array | number[]; t: number };
 }
@@ -168,6 +171,8 @@ export class DdpmClient extends EventTarget {
   curves(scheduler?: SchedulerConfig): Promise<{ betas: Float32Array; alphasCumprod: Float32Array; logSnr: Float32Array }>;
   noised(scheduler: SchedulerConfig | undefined, x0: Float32Array, shape: number[], t: number, seed: number): Promise<Float32Array>;
   parseNpy(bytes: Uint8Array): Promise<{ shape: number[]; data: Float32Array }>;
+  /** The inpainting mask [height, width] (1 = known) of a quadrant code: four 0/1 for TL TR BL BR. */
+  quadrantMask(code: string, height: number, width: number): Promise<Float32Array>;
   /** Which of `total` recorded steps an animation shows (at most `frames`, default 60): evenly spaced, both ends kept. */
   frameSteps(total: number, frames?: number): Promise<number[]>;
   /** RGBA frames (ImageData.data), all width×height → an animated GIF: 80 ms a frame, the last held 2 s, looping. */

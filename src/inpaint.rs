@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::sampler::{check_clip, check_eta, check_run_shape, predict_x0, Sampler, StepOutput};
+use crate::sampler::{check_clip, check_eta, check_run_shape, ddim, Sampler, StepOutput};
 use crate::schedule::Schedule;
 
 /// Which quadrants of the image are known (the rest is filled in).
@@ -23,6 +23,15 @@ pub struct Quadrants {
 }
 
 impl Quadrants {
+    /// "1100" → the top half known: four 0/1 for TL TR BL BR (the CLI's `--known`, the page's link).
+    pub fn parse(code: &str) -> Result<Self> {
+        let bits: Vec<bool> = code.chars().map(|c| c == '1').collect();
+        if bits.len() != 4 || !code.chars().all(|c| c == '0' || c == '1') {
+            return Err(Error::Input(format!("known quadrants \"{code}\": give four 0/1 for TL TR BL BR, e.g. 1100")));
+        }
+        Ok(Self { top_left: bits[0], top_right: bits[1], bottom_left: bits[2], bottom_right: bits[3] })
+    }
+
     /// The mask [h, w], 1 where known.
     pub fn mask(&self, h: usize, w: usize) -> Vec<f32> {
         let mut out = Vec::with_capacity(h * w);
@@ -66,6 +75,16 @@ impl Known {
         Ok(Self { image, mask })
     }
 
+    /// The known image at the noise level of timestep `t` for a batch shaped like `noise`:
+    /// q(x_t | x_0) drawn with `noise`, or the image itself once t is past the end (None).
+    pub fn at(&self, schedule: &Schedule, t: Option<usize>, noise: Tensor<4>) -> Tensor<4> {
+        let image = self.image.clone().expand(noise.dims());
+        match t {
+            Some(t) => schedule.q_sample(image, &[t], noise),
+            None => image,
+        }
+    }
+
     /// m ⊙ known + (1 − m) ⊙ x.
     pub fn merge(&self, known: Tensor<4>, x: Tensor<4>) -> Tensor<4> {
         let m = self.mask.clone();
@@ -91,15 +110,13 @@ impl Replacement {
 
     pub fn step<M: EpsModel<4>>(&mut self, model: &M) -> Result<StepOutput<4>> {
         let mut out = self.sampler.step(model)?;
-        let dims = out.sample.dims();
-        let known_now = match self.sampler.next_t() {
-            // Still noisy: the known image at the level of the new state, q(x_prev | x_0).
-            Some(prev) => {
-                let z = self.noise.draw(dims, &out.sample.device());
-                self.sampler.schedule().q_sample(self.known.image.clone().expand(dims), prev, z)
-            }
-            None => self.known.image.clone().expand(dims),
+        let prev = self.sampler.next_t();
+        // Drawn only while the state is still noisy, so the stream matches the steps that use it.
+        let z = match prev {
+            Some(_) => self.noise.draw(out.sample.dims(), &out.sample.device()),
+            None => Tensor::zeros(out.sample.dims(), &out.sample.device()),
         };
+        let known_now = self.known.at(self.sampler.schedule(), prev, z);
         out.sample = self.known.merge(known_now, out.sample);
         self.sampler.set_current(out.sample.clone());
         Ok(out)
@@ -163,8 +180,9 @@ pub fn repaint_moves(timesteps: &[usize]) -> Vec<RePaintMove> {
         .collect()
 }
 
-/// One RePaint denoising step at `t` (stride `stride`): the unknown part by a DDIM step with η,
-/// the known part forward-noised to the new level with the same noise.
+/// One RePaint denoising step at `t` (stride `stride`): the unknown part by a DDIM step with η
+/// (RePaint's ᾱ past the end is 1), the known part forward-noised to the new level with the
+/// same noise.
 #[allow(clippy::too_many_arguments)]
 pub fn repaint_step(
     schedule: &Schedule,
@@ -178,24 +196,9 @@ pub fn repaint_step(
     noise: Tensor<4>,
 ) -> (Tensor<4>, Tensor<4>) {
     let prev = t.checked_sub(stride);
-    let x0 = predict_x0(schedule, x_t, eps.clone(), t, clip);
-    let alpha_bar_prev = schedule.alpha_bar(prev);
-    let sigma = eta * schedule.posterior(t, prev).variance.sqrt();
-    let mut unknown = x0
-        .clone()
-        .mul_scalar(alpha_bar_prev.sqrt())
-        .add(eps.mul_scalar((1.0 - alpha_bar_prev - sigma * sigma).sqrt()));
-    if t > 0 && eta > 0.0 {
-        unknown = unknown.add(noise.clone().mul_scalar(sigma));
-    }
-    let dims = unknown.dims();
-    let known_part = known
-        .image
-        .clone()
-        .expand(dims)
-        .mul_scalar(alpha_bar_prev.sqrt())
-        .add(noise.mul_scalar((1.0 - alpha_bar_prev).sqrt()));
-    (known.merge(known_part, unknown), x0)
+    let unknown = ddim::step(schedule, eta, 1.0, clip, false, eps, t, prev, x_t, noise.clone());
+    let known_part = known.at(schedule, prev, noise);
+    (known.merge(known_part, unknown.prev_sample), unknown.pred_original_sample)
 }
 
 /// RePaint's jump back up: `stride` forward steps q(x_{s+1} | x_s) from `t`, with the i-th
@@ -321,9 +324,17 @@ mod tests {
 
     #[test]
     fn quadrant_mask() {
-        let q = Quadrants { bottom_right: true, ..Default::default() };
+        let q = Quadrants::parse("0001").unwrap();
+        assert_eq!(q, Quadrants { bottom_right: true, ..Default::default() });
         let m = q.mask(4, 4);
         assert_eq!(m, vec![0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 1., 1., 0., 0., 1., 1.]);
+        // An odd side: the middle row and column belong to the bottom and right quadrants.
+        let m = Quadrants::parse("1000").unwrap().mask(3, 3);
+        assert_eq!(m, vec![1., 0., 0., 0., 0., 0., 0., 0., 0.]);
+        for bad in ["", "101", "10101", "1x00", "1 00"] {
+            let err = Quadrants::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("four 0/1"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

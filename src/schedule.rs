@@ -7,7 +7,7 @@
 //! float32, ᾱ as `torch.cumprod` (float64 accumulation, rounded to float32 per entry), so that
 //! our steps agree with diffusers' to ~1e-7.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -87,6 +87,9 @@ pub struct Schedule {
     pub betas: Vec<f64>,
     pub alphas: Vec<f64>,
     pub alphas_cumprod: Vec<f64>,
+    /// ᾱ before the first step as DDIM takes it (diffusers' `final_alpha_cumprod`): 1 when the
+    /// scheduler config has `set_alpha_to_one` (its default), else ᾱ_0.
+    pub final_alpha_cumprod: f64,
 }
 
 impl Schedule {
@@ -108,7 +111,14 @@ impl Schedule {
             betas: betas_f32.iter().map(|&b| b as f64).collect(),
             alphas: alphas_f32.iter().map(|&a| a as f64).collect(),
             alphas_cumprod,
+            final_alpha_cumprod: 1.0,
         })
+    }
+
+    /// DDIM's ᾱ before the first step: 1 (`set_alpha_to_one`) or ᾱ_0.
+    pub fn with_alpha_to_one(mut self, set_alpha_to_one: bool) -> Self {
+        self.final_alpha_cumprod = if set_alpha_to_one { 1.0 } else { self.alphas_cumprod[0] };
+        self
     }
 
     /// Ho et al.'s schedule: linear β from 1e-4 to 0.02, T = 1000.
@@ -131,10 +141,19 @@ impl Schedule {
         a / (1.0 - a)
     }
 
-    /// q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I), sampled with the given noise (eq. 4).
-    pub fn q_sample<const D: usize>(&self, x0: Tensor<D>, t: usize, noise: Tensor<D>) -> Tensor<D> {
-        let a = self.alphas_cumprod[t];
-        x0.mul_scalar(a.sqrt()).add(noise.mul_scalar((1.0 - a).sqrt()))
+    /// q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I), sampled with the given noise (eq. 4). `t` holds
+    /// one timestep for the whole batch, or one per sample (training draws t per sample).
+    pub fn q_sample<const D: usize>(&self, x0: Tensor<D>, t: &[usize], noise: Tensor<D>) -> Tensor<D> {
+        let mut shape = [1; D];
+        shape[0] = t.len();
+        let device = x0.device();
+        let per_sample = |f: fn(f64) -> f64| {
+            let values: Vec<f32> = t.iter().map(|&t| f(self.alphas_cumprod[t]) as f32).collect();
+            Tensor::<D>::from_data(TensorData::new(values, shape), &device)
+        };
+        let signal = per_sample(|a| a.sqrt());
+        let noise_scale = per_sample(|a| (1.0 - a).sqrt());
+        x0.mul(signal).add(noise.mul(noise_scale))
     }
 
     /// x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t: eq. 4 solved for x_0.

@@ -62,17 +62,9 @@ impl Train2d {
         let x0 = spiral(batch, self.settings.seed.wrapping_add(1 + self.step as u64));
         let timesteps: Vec<usize> = (0..batch).map(|_| ((self.rng.next_uniform() * t_count as f64) as usize).min(t_count - 1)).collect();
         let noise: Vec<f32> = (0..2 * batch).map(|_| self.rng.next_normal()).collect();
-        let (a, s): (Vec<f32>, Vec<f32>) = timesteps
-            .iter()
-            .map(|&t| {
-                let abar = self.schedule.alphas_cumprod[t];
-                (abar.sqrt() as f32, (1.0 - abar).sqrt() as f32)
-            })
-            .unzip();
         let tensor = |v: Vec<f32>, shape: [usize; 2]| Tensor::<2>::from_data(TensorData::new(v, shape), &self.device);
         let noise = tensor(noise, [batch, 2]);
-        // eq. 4: x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, with per-sample t
-        let x_t = tensor(x0, [batch, 2]).mul(tensor(a, [batch, 1])).add(noise.clone().mul(tensor(s, [batch, 1])));
+        let x_t = self.schedule.q_sample(tensor(x0, [batch, 2]), &timesteps, noise.clone());
         let model = self.model.take().expect("model present between steps");
         let t_float: Vec<f32> = timesteps.iter().map(|&t| t as f32).collect();
         let loss = model.forward(x_t, &t_float).sub(noise).powf_scalar(2.0).mean();

@@ -62,8 +62,15 @@ fn eps_errors_are_clear() {
 
     let cond = fixtures().join("unet/class_cond");
     let (x, _, _) = first_sample("class_cond");
-    let run = ddpm(&["eps", "--model", p(&cond), "--x", p(&x), "--t", "3", "--out", p(&temp("never.npy"))]);
-    assert!(String::from_utf8_lossy(&run.stderr).contains("class-conditional: give --class 0..11"));
+    // No class on a class-conditional model is the null class, the last (10 of 0..11).
+    let (unconditional, null) = (temp("eps_no_class.npy"), temp("eps_null_class.npy"));
+    assert!(ddpm(&["eps", "--model", p(&cond), "--x", p(&x), "--t", "3", "--out", p(&unconditional)]).status.success());
+    assert!(ddpm(&["eps", "--model", p(&cond), "--x", p(&x), "--t", "3", "--class", "10", "--out", p(&null)]).status.success());
+    assert_eq!(std::fs::read(&unconditional).unwrap(), std::fs::read(&null).unwrap());
+    let run = ddpm(&["eps", "--model", p(&cond), "--x", p(&x), "--t", "3", "--class", "11", "--out", p(&temp("never.npy"))]);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("class 11 is outside this model's classes 0..11"));
+    let run = ddpm(&["eps", "--model", p(&model), "--x", p(&first_sample("padding1_new_keys").0), "--t", "3", "--class", "0", "--out", p(&temp("never.npy"))]);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("not class-conditional"));
 
     let run = ddpm(&["eps", "--model", "/nonexistent", "--x", p(&x), "--t", "3", "--out", p(&temp("never.npy"))]);
     assert!(String::from_utf8_lossy(&run.stderr).contains("config.json: not found"));

@@ -84,10 +84,14 @@ fn guidance_is_one_batched_pass_of_the_formula() {
     let x = ddpm_web::noise::BatchNoise::new(0, 2).draw([2, 1, 8, 8], &device);
     let labels = [3usize, 7];
     let w = 2.5;
-    let guided = Guided { model: &m, weight: w, null_class: 10 };
+    // ∅ is the last of the fixture's 11 classes, and no label at all means ∅ too.
+    assert_eq!(m.null_class(), Some(10));
+    let guided = Guided::new(&m, w).unwrap();
     let ours = host_any(guided.eps(x.clone(), 400, Some(&labels)));
     let cond = host_any(m.eps(x.clone(), 400, Some(&labels)));
-    let uncond = host_any(m.eps(x, 400, Some(&[10, 10])));
+    let uncond = host_any(m.eps(x.clone(), 400, Some(&[10, 10])));
+    assert_eq!(host_any(m.eps(x.clone(), 400, None)), uncond);
+    assert_eq!(host_any(guided.eps(x, 400, None)), uncond, "guidance without a class is unconditional");
     let expected: Vec<f32> = cond.iter().zip(&uncond).map(|(c, u)| (1.0 + w as f32) * c - w as f32 * u).collect();
     assert!(max_diff(&ours, &expected) < 1e-4);
     assert!(max_diff(&cond, &uncond) > 1e-3, "the class must matter");
@@ -176,7 +180,7 @@ fn mlp_2d_runs_and_saves_under_its_config_names() {
 #[test]
 fn bad_sampler_settings_are_errors() {
     let device = Device::flex();
-    let bad_eta = SamplerSettings { method: Method::Ddim { eta: 2.0, set_alpha_to_one: true, use_clipped_model_output: true }, steps: 10, ..Default::default() };
+    let bad_eta = SamplerSettings { method: Method::Ddim { eta: 2.0, use_clipped_model_output: true }, steps: 10, ..Default::default() };
     assert!(Sampler::new(Schedule::ho_linear(), bad_eta, [1, 1, 8, 8], 0, &device).is_err());
     assert!(Sampler::new(Schedule::ho_linear(), ddpm(0), [1, 1, 8, 8], 0, &device).is_err());
     assert!(Sampler::new(Schedule::ho_linear(), ddpm(1001), [1, 1, 8, 8], 0, &device).is_err());

@@ -59,9 +59,10 @@ fn schedulers_match_diffusers() {
                 ("ddim", _) => {
                     let index = step["index"].as_u64().unwrap() as usize;
                     let prev = ts.get(index + 1).copied();
-                    let final_alpha_bar = case["final_alpha_cumprod"].as_f64().unwrap();
+                    // set_alpha_to_one is read from the config into the schedule.
+                    assert_eq!(schedule.final_alpha_cumprod as f32 as f64, case["final_alpha_cumprod"].as_f64().unwrap(), "{name}");
                     let clipped_eps = case["use_clipped_model_output"].as_bool().unwrap_or(false);
-                    let out = ddim::step(&schedule, eta, final_alpha_bar, clip, clipped_eps, get("model_output").tensor(&device), t, prev, x_t, get("noise").tensor(&device));
+                    let out = ddim::step(&schedule, eta, schedule.final_alpha_cumprod, clip, clipped_eps, get("model_output").tensor(&device), t, prev, x_t, get("noise").tensor(&device));
                     (out.prev_sample, Some(out.pred_original_sample))
                 }
                 ("repaint", "step") => {

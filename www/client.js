@@ -282,6 +282,11 @@ export class DdpmClient extends EventTarget {
     return this.request('noised', { scheduler, x0, shape, t, seed });
   }
 
+  /** The inpainting mask (1 = known, [height, width]) of a quadrant code: four 0/1 for TL TR BL BR. */
+  quadrantMask(code, height, width) {
+    return this.request('quadrantMask', { code, height, width });
+  }
+
   /** Which of `total` recorded steps an animation shows → indices (evenly spaced, both ends kept). */
   frameSteps(total, frames) {
     return this.request('frameSteps', { total, frames });

@@ -135,7 +135,7 @@ async function startBackend() {
 
 function describe(info) {
   const size = info.sampleSize ? `${info.sampleSize}×${info.sampleSize}` : 'any size';
-  const classes = info.numClasses ? `, ${info.numClasses - 1} classes + null` : '';
+  const classes = info.nullClass === undefined ? '' : `, ${info.numClasses - 1} classes + null`;
   return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms, then ${info.evalMs.toFixed(0)} ms a sample`;
 }
 

@@ -171,16 +171,15 @@ const ops = {
       post({ progress: { phase: 'warmup' } });
       const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
       const x = new Float32Array(shape.reduce((a, b) => a * b));
-      const labels = info.numClasses ? [info.numClasses - 1] : undefined;
       const started = performance.now();
-      await model.eps(x, shape, 0, labels);
+      await model.eps(x, shape, 0);
       const warmupMs = performance.now() - started;
       // What one sample costs per step once warm, for the page's run estimates: the faster of
       // two more evaluations (the engine is still optimising the wasm during the first ones).
       let evalMs = Infinity;
       for (let i = 0; i < 2; i++) {
         const warm = performance.now();
-        await model.eps(x, shape, 0, labels);
+        await model.eps(x, shape, 0);
         evalMs = Math.min(evalMs, performance.now() - warm);
       }
       const key = newKey();
@@ -284,6 +283,9 @@ const ops = {
   },
   async noised({ scheduler, x0, shape, t, seed }) {
     return (await schedule(scheduler)).noised(x0, shape, t, BigInt(seed));
+  },
+  async quadrantMask({ code, height, width }) {
+    return (await wasm()).quadrantMask(code, height, width);
   },
   /** Which of `total` recorded steps an animation shows (at most `frames`, else the core's default). */
   async frameSteps({ total, frames }) {

@@ -77,7 +77,7 @@ enum Command {
         /// Class label for a class-conditional model.
         #[arg(long)]
         class: Option<usize>,
-        /// Classifier-free guidance weight w (class-conditional models; the null class is the last).
+        /// Classifier-free guidance weight w (class-conditional models).
         #[arg(long, default_value_t = 0.0)]
         guidance: f64,
         /// Image size (default: the config's sample_size).
@@ -266,13 +266,7 @@ fn eps(device: &Device, model: &Path, x: &Path, t: usize, class: Option<usize>, 
     let (shape, values) = npy::read_f32(&read_file(x)?, &x.display().to_string())?;
     let dims: [usize; 4] = shape.clone().try_into().map_err(|_| Error::Input(format!("x has shape {shape:?}; expected 4 dimensions [N, C, H, W]")))?;
     unet.check_input(dims)?;
-    let labels = match (class, unet.num_classes()) {
-        (Some(c), Some(k)) if c < k => Some(vec![c; dims[0]]),
-        (Some(c), Some(k)) => return Err(Error::Input(format!("class {c} is outside 0..{k}"))),
-        (Some(_), None) => return Err(Error::Input("--class given but the model is not class-conditional".into())),
-        (None, Some(k)) => return Err(Error::Input(format!("the model is class-conditional: give --class 0..{k}"))),
-        (None, None) => None,
-    };
+    let labels = unet.class_labels(class, dims[0])?;
     let input = Tensor::from_data(TensorData::new(values, dims), device);
     let output = unet.forward(input, &vec![t as f32; dims[0]], labels.as_deref());
     write_file(out, &npy::write_f32(&shape, &host(output)?))
@@ -315,28 +309,33 @@ fn sample(
             settings.steps = steps.unwrap_or(scheduler.num_train_timesteps);
         }
         SamplerArg::Ddim => {
-            settings.method = Method::Ddim { eta, set_alpha_to_one: scheduler.set_alpha_to_one, use_clipped_model_output: guidance > 0.0 };
+            settings.method = Method::Ddim { eta, use_clipped_model_output: false };
             settings.steps = steps.unwrap_or(50);
         }
     }
     let size = size.or(config.sample_size).ok_or_else(|| Error::Input("give --size: the config has no sample_size".into()))?;
     let dims = [n.max(1), config.in_channels, size, size];
     unet.check_input(dims)?;
+    let guided = (guidance != 0.0).then(|| Guided::new(&unet, guidance)).transpose()?;
+    if guided.is_some() {
+        settings = settings.guided();
+    }
     let mut sampler = Sampler::new(scheduler.schedule()?, settings, dims, seed, device)?;
-    let null_class = unet.num_classes().map(|k| k - 1);
-    if let Some(c) = class.or(null_class) {
-        sampler = sampler.with_labels(vec![c; dims[0]])?;
+    if let Some(labels) = unet.class_labels(class, dims[0])? {
+        sampler = sampler.with_labels(labels)?;
     }
     let bar = ProgressBar::new(sampler.timesteps().len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps  t = {msg}  {per_sec}  ETA {eta}").expect("template"));
-    let guided = Guided::new(&unet, guidance, null_class.unwrap_or(0))?;
     let columns = (dims[0] as f64).sqrt().ceil() as usize;
     let shown = animation.as_ref().map(|a| animation::frame_steps(sampler.timesteps().len(), a.frames)).unwrap_or_default();
     let mut frames = Vec::with_capacity(shown.len());
     for step in 0.. {
         let Some(t) = sampler.next_t() else { break };
         bar.set_message(t.to_string());
-        let output = if guidance > 0.0 { sampler.step(&guided)? } else { sampler.step(&unet)? };
+        let output = match &guided {
+            Some(guided) => sampler.step(guided)?,
+            None => sampler.step(&unet)?,
+        };
         if shown.binary_search(&step).is_ok() {
             let of_x0 = matches!(animation.as_ref().map(|a| a.of), Some(AnimateOf::X0));
             let values = host(if of_x0 { output.pred_x0 } else { output.sample })?;
@@ -374,15 +373,6 @@ enum AnimateOf {
     X0,
 }
 
-/// "1100" → the top half known.
-fn parse_quadrants(text: &str) -> Result<Quadrants> {
-    let bits: Vec<bool> = text.chars().map(|c| c == '1').collect();
-    if bits.len() != 4 || !text.chars().all(|c| c == '0' || c == '1') {
-        return Err(Error::Input(format!("--known {text}: give four 0/1 for TL TR BL BR, e.g. 1100")));
-    }
-    Ok(Quadrants { top_left: bits[0], top_right: bits[1], bottom_left: bits[2], bottom_right: bits[3] })
-}
-
 struct InpaintArgs {
     model: PathBuf,
     image: PathBuf,
@@ -404,7 +394,7 @@ fn inpaint(device: &Device, a: InpaintArgs) -> Result<()> {
     let channels = config.in_channels;
     let image = picture::read_image(&a.image, channels, size)?;
     let mask = match (&a.known, &a.mask) {
-        (Some(known), None) => parse_quadrants(known)?.mask(size, size),
+        (Some(known), None) => Quadrants::parse(known)?.mask(size, size),
         (None, Some(path)) => picture::read_mask(path, size)?,
         _ => return Err(Error::Input("give --known or --mask".into())),
     };
@@ -420,10 +410,7 @@ fn inpaint(device: &Device, a: InpaintArgs) -> Result<()> {
         InpaintArg::Replacement => {
             let mut settings = scheduler.default_settings()?;
             settings.steps = a.steps.unwrap_or(100);
-            let mut sampler = Sampler::new(scheduler.schedule()?, settings, dims, a.seed, device)?;
-            if let Some(k) = unet.num_classes() {
-                sampler = sampler.with_labels(vec![k - 1; dims[0]])?;
-            }
+            let sampler = Sampler::new(scheduler.schedule()?, settings, dims, a.seed, device)?;
             bar.set_length(sampler.timesteps().len() as u64);
             let mut run = Replacement::new(sampler, known, a.seed);
             while !run.sampler.is_done() {
@@ -521,7 +508,6 @@ struct Timings {
 fn bench_backend(device: &Device, model: &Path, batches: &[usize], ddim: Option<(usize, usize)>, repeats: usize) -> Result<Timings> {
     let (unet, config, scheduler) = load_unet(model, device)?;
     let size = config.sample_size.unwrap_or(32);
-    let label = |batch: usize| unet.num_classes().map(|k| vec![k - 1; batch]);
     let timed = |run: &dyn Fn() -> Result<()>, repeats: usize| -> Result<f64> {
         run()?; // warm-up: caches, and on a GPU the shaders
         let times = (0..repeats.max(1))
@@ -537,20 +523,16 @@ fn bench_backend(device: &Device, model: &Path, batches: &[usize], ddim: Option<
         let dims = [batch, config.in_channels, size, size];
         unet.check_input(dims)?;
         let x = ddpm_web::noise::BatchNoise::new(0, batch).draw(dims, device);
-        let labels = label(batch);
-        let ms = timed(&|| host(unet.forward(x.clone(), &vec![500.0; batch], labels.as_deref())).map(drop), repeats)?;
+        let ms = timed(&|| host(unet.forward(x.clone(), &vec![500.0; batch], None)).map(drop), repeats)?;
         out.eps.push((batch, ms));
     }
     if let Some((steps, batch)) = ddim {
         let mut settings = scheduler.default_settings()?;
-        settings.method = Method::Ddim { eta: 0.0, set_alpha_to_one: scheduler.set_alpha_to_one, use_clipped_model_output: false };
+        settings.method = Method::Ddim { eta: 0.0, use_clipped_model_output: false };
         settings.steps = steps;
         let dims = [batch, config.in_channels, size, size];
         let run = || -> Result<()> {
             let mut sampler = Sampler::new(scheduler.schedule()?, settings.clone(), dims, 0, device)?;
-            if let Some(labels) = label(batch) {
-                sampler = sampler.with_labels(labels)?;
-            }
             while !sampler.is_done() {
                 sampler.step(&unet)?;
             }

@@ -18,14 +18,24 @@ use burn::tensor::Tensor;
 
 /// What a sampler needs from a network: ε̂ for a batch at one timestep.
 pub trait EpsModel<const D: usize> {
-    /// `labels`, one per sample, select classes of a class-conditional model.
+    /// `labels`, one per sample, select classes of a class-conditional model; None samples it
+    /// unconditionally.
     fn eps(&self, x_t: Tensor<D>, t: usize, labels: Option<&[usize]>) -> Tensor<D>;
+
+    /// The label that stands for "no class" in a class-conditional model; None otherwise.
+    fn null_class(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl EpsModel<4> for UNet2DModel {
     fn eps(&self, x_t: Tensor<4>, t: usize, labels: Option<&[usize]>) -> Tensor<4> {
         let n = x_t.dims()[0];
         self.forward(x_t, &vec![t as f32; n], labels)
+    }
+
+    fn null_class(&self) -> Option<usize> {
+        UNet2DModel::null_class(self)
     }
 }
 

@@ -120,8 +120,37 @@ impl UNet2DModel {
         })
     }
 
+    /// Classes of a class-conditional model, the null class included.
     pub fn num_classes(&self) -> Option<usize> {
         self.class_embedding.as_ref().map(Embedding::count)
+    }
+
+    /// The label a class-conditional model was trained with when the class was dropped
+    /// (classifier-free guidance's ∅): the last one, as `train.py` and Ho & Salimans make it.
+    pub fn null_class(&self) -> Option<usize> {
+        self.num_classes().map(|k| k - 1)
+    }
+
+    /// One label per sample of a batch of `n` for `class`, checked against the model. No class
+    /// gives no labels, which `forward` reads as unconditional. An unconditional model takes no
+    /// class.
+    pub fn class_labels(&self, class: Option<usize>, n: usize) -> Result<Option<Vec<usize>>> {
+        let labels = class.map(|c| vec![c; n]);
+        self.check_labels(labels.as_deref(), n)?;
+        Ok(labels)
+    }
+
+    /// `Err` unless `labels` (if any) are one per sample of `n` and classes of this model.
+    pub fn check_labels(&self, labels: Option<&[usize]>, n: usize) -> Result<()> {
+        let Some(labels) = labels else { return Ok(()) };
+        if labels.len() != n {
+            return Err(Error::Input(format!("{} class labels for a batch of {n}", labels.len())));
+        }
+        match (labels.iter().max(), self.num_classes()) {
+            (Some(&c), Some(k)) if c >= k => Err(Error::Input(format!("class {c} is outside this model's classes 0..{k}"))),
+            (Some(&c), None) => Err(Error::Input(format!("this model is not class-conditional: it takes no class (got {c})"))),
+            _ => Ok(()),
+        }
     }
 
     pub fn in_channels(&self) -> usize {
@@ -141,15 +170,17 @@ impl UNet2DModel {
         Ok(())
     }
 
-    /// ε_θ(x_t, t[, y]) for a batch: `timesteps` and `class_labels` have one entry per sample.
-    /// Call `check_input` first on untrusted shapes.
+    /// ε_θ(x_t, t[, y]) for a batch: `timesteps` and `class_labels` have one entry per sample;
+    /// no labels on a class-conditional model means unconditional, the null class.
+    /// Call `check_input` first on untrusted shapes, `class_labels` on untrusted classes.
     pub fn forward(&self, x: Tensor<4>, timesteps: &[f32], class_labels: Option<&[usize]>) -> Tensor<4> {
         let device = x.device();
         let x = if self.center_input_sample { x.mul_scalar(2.0).sub_scalar(1.0) } else { x };
         let t_emb = timestep_embedding(timesteps, self.embedding_dim, self.flip_sin_to_cos, self.freq_shift, &device);
         let mut emb = self.time_embedding.linear_2.forward(silu(self.time_embedding.linear_1.forward(t_emb)));
-        if let (Some(table), Some(labels)) = (&self.class_embedding, class_labels) {
-            emb = emb.add(table.forward(labels));
+        if let (Some(table), Some(null)) = (&self.class_embedding, self.null_class()) {
+            let unconditional = vec![null; timesteps.len()];
+            emb = emb.add(table.forward(class_labels.unwrap_or(&unconditional)));
         }
 
         let mut x = self.conv_in.forward(x);

@@ -18,8 +18,8 @@ pub struct DdimStep<const D: usize> {
     pub pred_original_sample: Tensor<D>,
 }
 
-/// `final_alpha_bar` stands for ᾱ before the first step: 1 (diffusers' `set_alpha_to_one`)
-/// or ᾱ_0.
+/// `final_alpha_bar` stands for ᾱ before the first step (`Schedule::final_alpha_cumprod`;
+/// RePaint's is always 1).
 #[allow(clippy::too_many_arguments)]
 pub fn step<const D: usize>(
     schedule: &Schedule,

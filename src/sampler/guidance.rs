@@ -10,23 +10,34 @@ pub struct Guided<'a, M> {
     pub model: &'a M,
     /// w ≥ 0; w = 0 is the plain conditional model.
     pub weight: f64,
-    /// The label the model was trained with when the class was dropped.
-    pub null_class: usize,
+    /// The model's null class, ∅.
+    null_class: usize,
 }
 
 /// The largest w accepted: guided samples saturate long before (the page offers up to 8).
 pub const MAX_WEIGHT: f64 = 100.0;
 
 impl<'a, M> Guided<'a, M> {
-    pub fn new(model: &'a M, weight: f64, null_class: usize) -> Result<Self> {
+    /// Guidance of a class-conditional `model` (∅ is its null class) with weight w.
+    pub fn new<const D: usize>(model: &'a M, weight: f64) -> Result<Self>
+    where
+        M: EpsModel<D>,
+    {
         if !(0.0..=MAX_WEIGHT).contains(&weight) {
             return Err(Error::Input(format!("the guidance weight w must be in [0, {MAX_WEIGHT}], got {weight}")));
         }
+        let null_class = model
+            .null_class()
+            .ok_or_else(|| Error::Input("classifier-free guidance needs a class-conditional model; this one is unconditional".into()))?;
         Ok(Self { model, weight, null_class })
     }
 }
 
 impl<const D: usize, M: EpsModel<D>> EpsModel<D> for Guided<'_, M> {
+    fn null_class(&self) -> Option<usize> {
+        Some(self.null_class)
+    }
+
     fn eps(&self, x_t: Tensor<D>, t: usize, labels: Option<&[usize]>) -> Tensor<D> {
         let Some(labels) = labels else {
             return self.model.eps(x_t, t, None);

@@ -28,21 +28,15 @@ pub fn predict_x0<const D: usize>(schedule: &Schedule, x_t: Tensor<D>, eps: Tens
     }
 }
 
-fn yes() -> bool {
-    true
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Method {
     Ddpm { variance: Variance },
-    /// `set_alpha_to_one = false` (as some configs have) makes the last step land on ᾱ_0.
     /// `use_clipped_model_output` (diffusers' name and default, false) steps with the ε implied
-    /// by the clipped x̂_0: turn it on for classifier-free guidance, see `ddim`.
+    /// by the clipped x̂_0; `SamplerSettings::guided` turns it on, see `ddim`. Where the last
+    /// step lands (`set_alpha_to_one`) belongs to the scheduler config: `Schedule::final_alpha_cumprod`.
     Ddim {
         eta: f64,
-        #[serde(default = "yes")]
-        set_alpha_to_one: bool,
         #[serde(default)]
         use_clipped_model_output: bool,
     },
@@ -155,7 +149,7 @@ impl SchedulerConfig {
             (None, "squaredcos_cap_v2") => BetaSchedule::Cosine,
             (None, other) => return Err(Error::Config(format!("beta_schedule \"{other}\" is not supported"))),
         };
-        Schedule::new(&betas, self.num_train_timesteps)
+        Ok(Schedule::new(&betas, self.num_train_timesteps)?.with_alpha_to_one(self.set_alpha_to_one))
     }
 
     /// DDPM with this config's variance type, clipping and spacing, all T steps.
@@ -226,6 +220,15 @@ pub fn check_clip(clip_sample: Option<f64>) -> Result<()> {
 }
 
 impl SamplerSettings {
+    /// The settings for classifier-free guidance: DDIM steps with the ε of the clipped x̂_0,
+    /// since guided x̂_0 leaves [−1, 1] often (see `ddim`).
+    pub fn guided(mut self) -> Self {
+        if let Method::Ddim { use_clipped_model_output, .. } = &mut self.method {
+            *use_clipped_model_output = true;
+        }
+        self
+    }
+
     /// η in [0, 1], a positive finite clip range (the step count is checked against T when the
     /// timesteps are made).
     pub fn validate(&self) -> Result<()> {
@@ -359,8 +362,8 @@ impl<const D: usize> Sampler<D> {
                 let out = ddpm::step(&self.schedule, variance, clip, eps.clone(), t, prev, x_t, z);
                 (out.prev_sample, out.pred_original_sample)
             }
-            Method::Ddim { eta, set_alpha_to_one, use_clipped_model_output } => {
-                let final_alpha_bar = if set_alpha_to_one { 1.0 } else { self.schedule.alphas_cumprod[0] };
+            Method::Ddim { eta, use_clipped_model_output } => {
+                let final_alpha_bar = self.schedule.final_alpha_cumprod;
                 let out = ddim::step(&self.schedule, eta, final_alpha_bar, clip, use_clipped_model_output, eps.clone(), t, prev, x_t, z);
                 (out.prev_sample, out.pred_original_sample)
             }
@@ -392,8 +395,8 @@ mod tests {
             assert!(err.contains(expected), "{shape:?}: {err}");
         }
         for (settings, expected) in [
-            (SamplerSettings { method: Method::Ddim { eta: 2.0, set_alpha_to_one: true, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
-            (SamplerSettings { method: Method::Ddim { eta: f64::NAN, set_alpha_to_one: true, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
+            (SamplerSettings { method: Method::Ddim { eta: 2.0, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
+            (SamplerSettings { method: Method::Ddim { eta: f64::NAN, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
             (SamplerSettings { clip_sample: Some(f64::NAN), ..ddpm.clone() }, "clip_sample"),
             (SamplerSettings { clip_sample: Some(-1.0), ..ddpm.clone() }, "clip_sample"),
         ] {
@@ -409,13 +412,31 @@ mod tests {
         assert!(err.contains("1 to 100000 points"), "{err}");
     }
 
-    #[test]
-    fn guidance_weight_is_range_checked() {
-        let model = ();
-        Guided::new(&model, 4.0, 10).unwrap();
-        for w in [-1.0, f64::NAN, f64::INFINITY, 1e9] {
-            assert!(Guided::new(&model, w, 10).is_err(), "{w}");
+    /// A stand-in ε_θ: zero everywhere, class-conditional with `null_class` when given.
+    struct Zero {
+        null_class: Option<usize>,
+    }
+
+    impl EpsModel<2> for Zero {
+        fn eps(&self, x_t: Tensor<2>, _t: usize, _labels: Option<&[usize]>) -> Tensor<2> {
+            x_t.zeros_like()
         }
+
+        fn null_class(&self) -> Option<usize> {
+            self.null_class
+        }
+    }
+
+    #[test]
+    fn guidance_needs_classes_and_a_weight_in_range() {
+        let conditional = Zero { null_class: Some(10) };
+        Guided::new(&conditional, 4.0).unwrap();
+        for w in [-1.0, f64::NAN, f64::INFINITY, 1e9] {
+            let err = Guided::new(&conditional, w).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("must be in [0, 100]"), "{w}: {err}");
+        }
+        let err = Guided::new(&Zero { null_class: None }, 1.0).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("needs a class-conditional model"), "{err}");
     }
 
     #[test]

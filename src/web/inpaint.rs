@@ -10,7 +10,7 @@ use super::backend::device;
 use super::readback::{step_to_js, to_f32, Wanted};
 use super::{js_error, set};
 use crate::inpaint::{Known, RePaint, RePaintSettings, Replacement};
-use crate::model::{EpsModel, UNet2DModel};
+use crate::model::UNet2DModel;
 use crate::sampler::{Sampler, SamplerSettings};
 use crate::schedule::Schedule;
 
@@ -40,19 +40,6 @@ pub(crate) enum InpaintMethod {
     Repaint(RePaintSettings),
 }
 
-/// A class-conditional model inpaints unconditionally, with its null class.
-struct Unconditional<'a> {
-    unet: &'a UNet2DModel,
-    null_class: Option<usize>,
-}
-
-impl EpsModel<4> for Unconditional<'_> {
-    fn eps(&self, x_t: Tensor<4>, t: usize, _labels: Option<&[usize]>) -> Tensor<4> {
-        let labels = self.null_class.map(|c| vec![c; x_t.dims()[0]]);
-        self.unet.eps(x_t, t, labels.as_deref())
-    }
-}
-
 enum Run {
     Replacement(Replacement),
     RePaint(RePaint),
@@ -62,7 +49,6 @@ enum Run {
 #[wasm_bindgen]
 pub struct InpaintSession {
     unet: Rc<UNet2DModel>,
-    null_class: Option<usize>,
     run: Run,
     total: usize,
     done_moves: usize,
@@ -73,7 +59,6 @@ impl InpaintSession {
         unet: Rc<UNet2DModel>,
         schedule: Schedule,
         defaults: SamplerSettings,
-        null_class: Option<usize>,
         [channels, size]: [usize; 2],
         settings: InpaintSettings,
     ) -> Result<Self, JsError> {
@@ -102,7 +87,7 @@ impl InpaintSession {
                 (Run::RePaint(run), total)
             }
         };
-        Ok(Self { unet, null_class, run, total, done_moves: 0 })
+        Ok(Self { unet, run, total, done_moves: 0 })
     }
 }
 
@@ -135,10 +120,11 @@ impl InpaintSession {
         if self.done() {
             return Err(js_error("inpainting is already finished"));
         }
-        let model = Unconditional { unet: self.unet.as_ref(), null_class: self.null_class };
+        // Inpainting is unconditional: a class-conditional model runs with its null class.
+        let model = self.unet.as_ref();
         let out = match &mut self.run {
-            Run::Replacement(r) => Some(r.step(&model).map_err(js_error)?),
-            Run::RePaint(r) => r.step(&model).map_err(js_error)?,
+            Run::Replacement(r) => Some(r.step(model).map_err(js_error)?),
+            Run::RePaint(r) => r.step(model).map_err(js_error)?,
         };
         self.done_moves += 1;
         let current = match &self.run {

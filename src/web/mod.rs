@@ -52,6 +52,16 @@ pub fn parse_npy(bytes: &[u8]) -> Result<JsValue, JsError> {
     Ok(out.into())
 }
 
+/// The inpainting mask [height, width] (1 = known) of a quadrant code: four 0/1 for TL TR BL BR.
+#[wasm_bindgen(js_name = quadrantMask)]
+pub fn quadrant_mask(code: &str, height: usize, width: usize) -> Result<Vec<f32>, JsError> {
+    let pixels = height.checked_mul(width).filter(|&n| n > 0 && n <= crate::sampler::MAX_STATE_VALUES);
+    if pixels.is_none() {
+        return Err(js_error(format!("a {height}×{width} mask is empty or too large")));
+    }
+    Ok(crate::inpaint::Quadrants::parse(code).map_err(js_error)?.mask(height, width))
+}
+
 /// Which of `total` recorded steps an animation shows (at most `frames`, default
 /// `animation::DEFAULT_FRAMES`): evenly spaced, the first and the last always.
 #[wasm_bindgen(js_name = frameSteps)]

@@ -58,6 +58,6 @@ impl NoiseSchedule {
         let device = device();
         let noise = BatchNoise::new(seed, dims[0]).draw(dims, &device);
         let x0 = Tensor::from_data(TensorData::new(x0, dims), &device);
-        super::readback::to_f32(self.schedule.q_sample(x0, t, noise)).await
+        super::readback::to_f32(self.schedule.q_sample(x0, &[t], noise)).await
     }
 }

@@ -32,6 +32,8 @@ struct ModelInfo<'a> {
     in_channels: usize,
     sample_size: Option<usize>,
     num_classes: Option<usize>,
+    /// The label that means "no class": what a run without a class uses.
+    null_class: Option<usize>,
     default_settings: SamplerSettings,
     scheduler: &'a SchedulerConfig,
 }
@@ -53,7 +55,7 @@ impl Model {
         Ok(Model { unet: Rc::new(unet), config: loaded.config, scheduler, dtypes: loaded.dtypes })
     }
 
-    /// `{ parameters, dtypes, inChannels, sampleSize, numClasses, defaultSettings, scheduler }`.
+    /// `{ parameters, dtypes, inChannels, sampleSize, numClasses, nullClass, defaultSettings, scheduler }`.
     pub fn info(&self) -> Result<JsValue, JsError> {
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
         let info = ModelInfo {
@@ -61,7 +63,8 @@ impl Model {
             dtypes: &self.dtypes,
             in_channels: config.in_channels,
             sample_size: config.sample_size,
-            num_classes: config.num_class_embeds,
+            num_classes: self.unet.num_classes(),
+            null_class: self.unet.null_class(),
             default_settings: self.scheduler.default_settings().map_err(js_error)?,
             scheduler: &self.scheduler,
         };
@@ -77,6 +80,7 @@ impl Model {
         }
         self.unet.check_input(dims).map_err(js_error)?;
         let labels: Option<Vec<usize>> = labels.map(|l| l.into_iter().map(|v| v as usize).collect());
+        self.unet.check_labels(labels.as_deref(), dims[0]).map_err(js_error)?;
         let input = Tensor::from_data(TensorData::new(x, dims), &device());
         let out = self.unet.forward(input, &vec![t as f32; dims[0]], labels.as_deref());
         to_f32(out).await
@@ -91,9 +95,14 @@ impl Model {
         check_run_shape(&dims).map_err(js_error)?;
         self.unet.check_input(dims).map_err(js_error)?;
         let schedule = self.scheduler.schedule().map_err(js_error)?;
-        let mut settings = self.scheduler.default_settings().map_err(js_error)?;
-        if let Some(s) = run.sampler {
-            settings = s;
+        let mut settings = match run.sampler {
+            Some(settings) => settings,
+            None => self.scheduler.default_settings().map_err(js_error)?,
+        };
+        if let Some(g) = run.guidance {
+            // Checked here so that a model without classes or a bad w fails before the run.
+            Guided::new(self.unet.as_ref(), g.weight).map_err(js_error)?;
+            settings = settings.guided();
         }
         let mut sampler = match run.start {
             None => Sampler::new(schedule, settings, dims, run.seed, &device()).map_err(js_error)?,
@@ -106,18 +115,8 @@ impl Model {
                 Sampler::fork(schedule, settings, x_t, start.t, dims[0], run.seed).map_err(js_error)?
             }
         };
-        let classes = self.unet.num_classes();
-        let in_range = |label: usize, what: &str| match classes {
-            Some(k) if label < k => Ok(()),
-            Some(k) => Err(js_error(format!("{what} {label} is outside this model's classes 0..{k}"))),
-            None => Err(js_error(format!("this model is not class-conditional: no {what}"))),
-        };
-        if let Some(g) = run.guidance {
-            in_range(g.null_class, "null class")?;
-        }
-        if let Some(class) = run.class {
-            in_range(class, "class")?;
-            sampler = sampler.with_labels(vec![class; dims[0]]).map_err(js_error)?;
+        if let Some(labels) = self.unet.class_labels(run.class, dims[0]).map_err(js_error)? {
+            sampler = sampler.with_labels(labels).map_err(js_error)?;
         }
         Ok(SamplerSession { unet: self.unet.clone(), sampler, guidance: run.guidance })
     }
@@ -131,8 +130,7 @@ impl Model {
         let size = config.sample_size.unwrap_or_else(|| ((settings.image.len() / channels) as f64).sqrt() as usize);
         let schedule = self.scheduler.schedule().map_err(js_error)?;
         let defaults = self.scheduler.default_settings().map_err(js_error)?;
-        let null_class = config.num_class_embeds.map(|n| n - 1);
-        InpaintSession::new(self.unet.clone(), schedule, defaults, null_class, [channels, size], settings)
+        InpaintSession::new(self.unet.clone(), schedule, defaults, [channels, size], settings)
     }
 }
 
@@ -159,10 +157,8 @@ struct StartState {
 }
 
 #[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct GuidanceSettings {
     weight: f64,
-    null_class: usize,
 }
 
 fn one() -> usize {
@@ -203,7 +199,7 @@ impl SamplerSession {
         let wanted = Wanted::from_js(wanted)?;
         let out = match self.guidance {
             Some(g) => {
-                let guided = Guided::new(self.unet.as_ref(), g.weight, g.null_class).map_err(js_error)?;
+                let guided = Guided::new(self.unet.as_ref(), g.weight).map_err(js_error)?;
                 self.sampler.step(&guided)
             }
             None => self.sampler.step(self.unet.as_ref()),

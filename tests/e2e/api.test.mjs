@@ -35,7 +35,9 @@ for (const webgpu of [true, false]) {
           const size = 16;
           // A known image: a diagonal gradient; known = the two left quadrants.
           const image = new Float32Array(size * size).map((_, i) => ((i % size) + Math.floor(i / size)) / size - 1);
-          const mask = new Float32Array(size * size).map((_, i) => ((i % size) < size / 2 ? 1 : 0));
+          const mask = await client.quadrantMask('1010', size, size);
+          const expectedMask = Array.from({ length: size * size }, (_, i) => ((i % size) < size / 2 ? 1 : 0));
+          const maskErrors = await Promise.all([['1o10', size, size], ['1010', 0, size]].map((args) => client.quadrantMask(...args).then(() => 'made', (e) => e.message)));
           const runs = [];
           for (const seed of [1, 2]) {
             const settings = {
@@ -58,9 +60,13 @@ for (const webgpu of [true, false]) {
           const badSize = await client.inpaintStart(key, { seed: 0, image: new Float32Array(10), mask, method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
           const badMask = await client.inpaintStart(key, { seed: 0, image, mask: new Float32Array(size * size).fill(2), method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
           client.unload(key);
-          return { runs, image: Array.from(image), mask: Array.from(mask), badSize, badMask, size };
+          return { runs, image: Array.from(image), mask: Array.from(mask), expectedMask, maskErrors, badSize, badMask, size };
         }, method);
         const { runs, image, mask, size } = out;
+        // The core's quadrant mask: TL TR BL BR = 1 0 1 0 is the left half known.
+        assert.deepEqual(mask, out.expectedMask);
+        assert.match(out.maskErrors[0], /give four 0\/1 for TL TR BL BR/);
+        assert.match(out.maskErrors[1], /0×16 mask is empty/);
         for (const run of runs) {
           let knownDiff = 0;
           let unknownStd = 0;

@@ -91,10 +91,13 @@ export class GuidanceView {
         this.status('Loading the class-conditional model…');
         this.model = await this.models.image(this.modelId);
         const { info, entry } = this.model;
-        if (!info.numClasses) throw new Error(`${entry.label} is not class-conditional`);
+        if (info.nullClass === undefined) throw new Error(`${entry.label} is not class-conditional`);
         const select = this.part('class');
-        for (let c = 0; c < info.numClasses - 1; c++) select.add(new Option(`${c} · ${entry.classes?.[c] ?? `class ${c}`}`, String(c)));
-        this.settings.class = Math.min(Math.max(0, Math.round(this.settings.class) || 0), info.numClasses - 2);
+        // Every class but the null class, which is what guidance steers away from.
+        const classes = [...Array(info.numClasses).keys()].filter((c) => c !== info.nullClass);
+        for (const c of classes) select.add(new Option(`${c} · ${entry.classes?.[c] ?? `class ${c}`}`, String(c)));
+        const asked = Math.round(this.settings.class) || 0;
+        this.settings.class = classes.includes(asked) ? asked : classes[0];
         select.value = String(this.settings.class);
         const response = await fetch(asset('www/samples/fashion-class-means.png'));
         if (!response.ok) throw new Error(`class means: HTTP ${response.status}`);
@@ -163,9 +166,8 @@ export class GuidanceView {
       for (const [r, w] of weights.entries()) {
         const settings = {
           seed, batch: n, class: label,
-          // DDIM steps with the ε of the clipped x̂_0: guidance pushes x̂_0 outside [−1, 1].
-          sampler: { ...info.defaultSettings, steps, method: { kind: 'ddim', eta: 0, set_alpha_to_one: true, use_clipped_model_output: true } },
-          guidance: { weight: w, nullClass: info.numClasses - 1 },
+          sampler: { ...info.defaultSettings, steps, method: { kind: 'ddim', eta: 0 } },
+          guidance: { weight: w },
         };
         const sampling = this.client.sample(this.model.key, settings, ({ step }) => {
           progress.value = r * steps + step;

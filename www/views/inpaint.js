@@ -150,17 +150,17 @@ export class InpaintView {
     else this.drawMask();
   }
 
-  /** '1010' → the mask (1 = known) with those quadrants known. */
-  setQuadrants(code) {
-    const size = this.size;
+  /** '1010' → the mask (1 = known) with those quadrants known; the core draws it. */
+  async setQuadrants(code) {
     const known = (/^[01]{4}$/.test(code) ? code : DEFAULTS.quadrants).split('').map((c) => c === '1');
     this.settings.quadrants = this.quadrantCode = known.map((k) => (k ? '1' : '0')).join('');
-    this.mask = new Float32Array(size * size);
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) this.mask[y * size + x] = known[(y < size / 2 ? 0 : 2) + (x < size / 2 ? 0 : 1)] ? 1 : 0;
-    }
     this.root.querySelectorAll('[data-quadrant]').forEach((b, i) => b.setAttribute('aria-pressed', String(known[i])));
     this.onChange(this.settings);
+    const asked = (this.maskRequest = (this.maskRequest ?? 0) + 1);
+    const mask = await this.client.quadrantMask(this.quadrantCode, this.size, this.size);
+    // A later click or brush stroke has replaced this mask.
+    if (asked !== this.maskRequest) return;
+    this.mask = mask;
     this.drawMask();
   }
 
@@ -183,6 +183,7 @@ export class InpaintView {
     const canvas = this.part('mask-canvas');
     const paint = (event) => {
       if (!this.mask || !(event.buttons & 1)) return;
+      this.maskRequest = (this.maskRequest ?? 0) + 1;
       const rect = canvas.getBoundingClientRect();
       const cx = ((event.clientX - rect.left) / rect.width) * this.size;
       const cy = ((event.clientY - rect.top) / rect.height) * this.size;

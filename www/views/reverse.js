@@ -96,14 +96,13 @@ export function parseTimesteps(text, max) {
 export function fillClasses($, info, names, chosen) {
   const select = $('class');
   select.replaceChildren();
-  if (info.numClasses) {
-    for (let c = 0; c < info.numClasses; c++) {
-      const name = c === info.numClasses - 1 ? 'none (unconditional)' : names[c] ?? `class ${c}`;
-      select.add(new Option(`${c} · ${name}`, String(c)));
-    }
-    select.value = String(Math.min(chosen, info.numClasses - 1));
+  const classes = info.numClasses ?? 0;
+  for (let c = 0; c < classes; c++) {
+    const name = c === info.nullClass ? 'none (unconditional)' : names[c] ?? `class ${c}`;
+    select.add(new Option(`${c} · ${name}`, String(c)));
   }
-  $('class-label').hidden = !info.numClasses;
+  if (classes) select.value = String(Math.min(chosen, classes - 1));
+  $('class-label').hidden = !classes;
 }
 
 /** The sampler's settings from the controls, as the core's `sampler()` takes them. */
