@@ -1,5 +1,6 @@
 // Shared by the browser tests: a static server for the repository, Debian's Chromium through
 // playwright-core, and readers for the fixtures.
+import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -59,6 +60,23 @@ export async function openPage(browser, url, beforeGoto) {
 }
 
 /** safetensors → {name: {shape, dtype, values}} (F32 and I64 only). */
+/** Opens the page (`index.html`, with `?cpu=1` for the CPU path) at `hash` and waits until it is ready. */
+export async function openIndex(browser, serverUrl, webgpu, hash, beforeGoto) {
+  const opened = await openPage(browser, `${serverUrl}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`, beforeGoto);
+  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
+  return opened;
+}
+
+/** Waits until the text of `selector` matches `pattern`; on a timeout, says what it read instead. */
+export async function statusMatches(page, selector, pattern, timeout = 300_000) {
+  try {
+    await page.waitForFunction(({ selector, source }) => new RegExp(source).test(document.querySelector(selector).textContent), { selector, source: pattern.source }, { timeout });
+  } catch (error) {
+    throw new Error(`${selector} never matched ${pattern}: it reads "${await page.textContent(selector)}" (${error.message})`);
+  }
+}
+
 export async function readSafetensors(path) {
   const bytes = await readFile(path);
   const headerLength = Number(bytes.readBigUInt64LE(0));

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, downloadedGif, launch, openPage, serve } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, serve, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -39,15 +39,7 @@ function meanAbsDiff(a, b) {
   return a.reduce((s, v, i) => s + Math.abs(v - b[i]), 0) / a.length;
 }
 
-async function open(browser, webgpu, hash, beforeGoto) {
-  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`, beforeGoto);
-  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-  assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
-  return opened;
-}
-
-const statusMatches = (page, id, pattern, timeout = 180_000) =>
-  page.waitForFunction(({ id, source }) => new RegExp(source).test(document.getElementById(id).textContent), { id, source: pattern.source }, { timeout });
+const open = (browser, webgpu, hash, beforeGoto) => openIndex(browser, server.url, webgpu, hash, beforeGoto);
 
 for (const webgpu of [true, false]) {
   const backend = webgpu ? 'webgpu' : 'cpu';
@@ -61,7 +53,7 @@ for (const webgpu of [true, false]) {
     test('forward process: x_t drowns x_0 as t grows, seeded, with the schedule plotted', async () => {
       const { page, errors } = await open(browser, webgpu, 'view=forward&model=fashion32&image=fashion:70&t=0');
       assert.match(await page.textContent('#backend'), webgpu ? /^WebGPU/ : /^CPU \(wasm\) — CPU forced by the user/);
-      const settle = () => statusMatches(page, 'forward-status', /^t = \d+/);
+      const settle = () => statusMatches(page, '#forward-status', /^t = \d+/);
       const at = async (t) => {
         await setRange(page, 'forward-t', t);
         await page.waitForFunction((t) => document.getElementById('forward-status').textContent.startsWith(`t = ${t}:`), t, { timeout: 60_000 });
@@ -152,7 +144,7 @@ for (const webgpu of [true, false]) {
       const { page, errors } = await open(browser, webgpu, `view=reverse&model=fashion32&sampler=ddim&steps=${steps}&batch=${batch}&seed=3&class=7`);
       const run = async () => {
         await page.click('#play');
-        await statusMatches(page, 'sample-status', done);
+        await statusMatches(page, '#sample-status', done);
         return Promise.all(['xt', 'x0', 'eps'].map((id) => greys(page, id)));
       };
       const [xt, x0, eps] = await run();
@@ -175,7 +167,7 @@ for (const webgpu of [true, false]) {
       assert.deepEqual(panel(gif.frames.at(-1)), xt, 'the last frame shows the final x_t exactly');
       assert.ok(meanAbsDiff(panel(gif.frames[0]), xt) > 10, 'the first frame is an early, noisy step');
       assert.ok(gif.width > 2 * xtSize[0], `x̂_0 and ε̂ panels are in the frame (${gif.width} wide)`);
-      await statusMatches(page, 'sample-status', /^Saved an animated GIF: \d+ frames/);
+      await statusMatches(page, '#sample-status', /^Saved an animated GIF: \d+ frames/);
 
       // Scrub back to the first step: x_t then is mostly noise, unlike the end.
       await setRange(page, 'scrub', 0);
@@ -189,7 +181,7 @@ for (const webgpu of [true, false]) {
 
       // Same seed and settings again (the run is finished, Play starts afresh): the same pixels.
       await page.click('#play');
-      await statusMatches(page, 'sample-status', done);
+      await statusMatches(page, '#sample-status', done);
       assert.deepEqual(await greys(page, 'xt'), xt, 'same seed and settings give the same pixels');
       await page.fill('#seed', '4');
       await page.dispatchEvent('#seed', 'change');
@@ -200,9 +192,9 @@ for (const webgpu of [true, false]) {
       await page.fill('#steps', '1000');
       await page.dispatchEvent('#steps', 'change');
       await page.click('#step');
-      await statusMatches(page, 'sample-status', /^Step 1\/1000/);
+      await statusMatches(page, '#sample-status', /^Step 1\/1000/);
       await page.click('#step');
-      await statusMatches(page, 'sample-status', /^Step 2\/1000/);
+      await statusMatches(page, '#sample-status', /^Step 2\/1000/);
 
       // Space plays (focus outside the inputs); cancel stops within a step.
       await page.focus('#scrub');
@@ -212,7 +204,7 @@ for (const webgpu of [true, false]) {
       // The step count is not read aloud step by step: the live region is busy while it runs.
       assert.equal(await page.getAttribute('#sample-status', 'aria-busy'), 'true');
       await page.click('#cancel');
-      await statusMatches(page, 'sample-status', /^Cancelled after \d+ steps/);
+      await statusMatches(page, '#sample-status', /^Cancelled after \d+ steps/);
       assert.equal(await page.getAttribute('#sample-status', 'aria-busy'), 'false', 'the outcome is announced');
       // Every picture is an image to assistive technology, with a name (or hidden inside a named control).
       const unnamed = await page.$$eval('canvas:not([aria-hidden="true"])', (cs) => cs.filter((c) => c.getAttribute('role') !== 'img' || !c.getAttribute('aria-label')).map((c) => c.outerHTML));
@@ -229,7 +221,7 @@ for (const webgpu of [true, false]) {
       const n = webgpu ? 3 : 4;
       const { page, errors } = await open(browser, webgpu, `view=compare&model=fashion32&sampler=ddpm-small&steps=10&seed=2&class=0&ts=999,500,100&n=${n}`);
       await page.click('#compare-run');
-      await statusMatches(page, 'compare-status', /^Done in/, 300_000);
+      await statusMatches(page, '#compare-status', /^Done in/, 300_000);
       const rows = await page.$$eval('#compare-table tbody tr', (trs) => trs.map((tr) => ({ t: Number(tr.dataset.t), spread: Number(tr.dataset.spread) })));
       console.log(`fork spread (${backend}): ${rows.map((r) => `t=${r.t}: ${r.spread.toFixed(4)}`).join(', ')}`);
       assert.equal(rows.length, 3);
@@ -266,7 +258,7 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
     await first.page.dispatchEvent('#seed', 'change');
     await first.page.selectOption('#class', '3');
     await first.page.click('#play');
-    await statusMatches(first.page, 'sample-status', /^Done: 6 steps/);
+    await statusMatches(first.page, '#sample-status', /^Done: 6 steps/);
     const pixels = await greys(first.page, 'xt');
     const link = await first.page.getAttribute('#permalink', 'href');
     for (const part of ['view=reverse', 'model=fashion32', 'sampler=ddim', 'steps=6', 'seed=11', 'class=3']) assert.ok(link.includes(part), `${part} in ${link}`);
@@ -279,7 +271,7 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
     assert.equal(await second.page.inputValue('#seed'), '11');
     assert.equal(await second.page.inputValue('#class'), '3');
     await second.page.click('#play');
-    await statusMatches(second.page, 'sample-status', /^Done: 6 steps/);
+    await statusMatches(second.page, '#sample-status', /^Done: 6 steps/);
     assert.deepEqual(await greys(second.page, 'xt'), pixels, 'the permalink reproduces the pixels');
 
     const forward = await openPage(browser, `${server.url}/index.html?cpu=1#view=forward&t=640&image=faces:13`);

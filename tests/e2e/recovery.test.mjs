@@ -3,7 +3,7 @@
 // and running again works, on the same model (loaded again behind the same key).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, serve } from './harness.mjs';
+import { launch, openIndex, serve, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -11,20 +11,7 @@ before(async () => {
 });
 after(() => server.close());
 
-async function open(browser, webgpu, hash) {
-  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
-  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-  assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
-  return opened;
-}
-
-async function statusMatches(page, id, pattern, timeout = 180_000) {
-  try {
-    await page.waitForFunction(({ id, source }) => new RegExp(source).test(document.getElementById(id).textContent), { id, source: pattern.source }, { timeout });
-  } catch (error) {
-    throw new Error(`#${id} never matched ${pattern}: it reads "${await page.textContent(`#${id}`)}" (${error.message})`);
-  }
-}
+const open = (browser, webgpu, hash) => openIndex(browser, server.url, webgpu, hash);
 
 /** The page's compute worker (one at a time: a replaced one is terminated). */
 function computeWorker(page) {
@@ -63,14 +50,14 @@ for (const webgpu of [true, false]) {
       const firstWorker = computeWorker(page);
       await crashNextStep(page);
       await page.click('#play');
-      await statusMatches(page, 'sample-status', /crashed \(RuntimeError: unreachable.*restarted its compute worker\. Run again\./);
-      await statusMatches(page, 'backend', new RegExp(`\\(restarted: the compute core crashed \\(RuntimeError: unreachable`));
+      await statusMatches(page, '#sample-status', /crashed \(RuntimeError: unreachable.*restarted its compute worker\. Run again\./);
+      await statusMatches(page, '#backend', new RegExp(`\\(restarted: the compute core crashed \\(RuntimeError: unreachable`));
       assert.equal(await page.getAttribute('#backend', 'data-kind'), backend);
       assert.equal(await page.evaluate(() => document.body.dataset.backend), backend, 'a crash keeps the backend');
       assert.notEqual(computeWorker(page), firstWorker, 'a new worker runs');
       // The picker's model is loaded again behind the key the page already holds.
       await page.click('#play');
-      await statusMatches(page, 'sample-status', /^Done: 3 steps/);
+      await statusMatches(page, '#sample-status', /^Done: 3 steps/);
       await page.close();
     });
 
@@ -80,14 +67,14 @@ for (const webgpu of [true, false]) {
         await page.click('#play');
         await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^Step (\d+)/)?.[1]) >= 2, null, { timeout: 120_000 });
         await computeWorker(page).evaluate(() => self.ddpmDevice.destroy());
-        await statusMatches(page, 'sample-status', /the WebGPU device was lost \(destroyed.*restarted its compute worker on the CPU\. Run again\./);
-        await statusMatches(page, 'backend', /^CPU \(wasm\) — The WebGPU device was lost \(destroyed/);
+        await statusMatches(page, '#sample-status', /the WebGPU device was lost \(destroyed.*restarted its compute worker on the CPU\. Run again\./);
+        await statusMatches(page, '#backend', /^CPU \(wasm\) — The WebGPU device was lost \(destroyed/);
         assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
         assert.equal(await page.getAttribute('#backend', 'data-kind'), 'cpu');
         await page.fill('#steps', '3');
         await page.dispatchEvent('#steps', 'change');
         await page.click('#play');
-        await statusMatches(page, 'sample-status', /^Done: 3 steps/);
+        await statusMatches(page, '#sample-status', /^Done: 3 steps/);
         assert.equal(await computeWorker(page).evaluate(() => self.ddpmDevice ?? null), null, 'no WebGPU device was opened again');
         await page.close();
       });

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, downloadedGif, launch, openPage, serve } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, serve, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -17,14 +17,7 @@ after(() => server.close());
 
 const part = (view, name) => `#${view} [data-part="${name}"]`;
 
-async function openView(browser, webgpu, hash) {
-  const opened = await openPage(browser, `${server.url}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`);
-  await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-  return opened;
-}
-
-const statusMatches = (page, selector, pattern, timeout = 300_000) =>
-  page.waitForFunction(({ selector, source }) => new RegExp(source).test(document.querySelector(selector).textContent), { selector, source: pattern.source }, { timeout });
+const openView = (browser, webgpu, hash) => openIndex(browser, server.url, webgpu, hash);
 
 /** The tiles of a grid canvas drawn by drawTiles (1-pixel gaps): grey values per tile. */
 const tiles = (page, selector, size) => page.evaluate(({ selector, size }) => {
