@@ -146,7 +146,7 @@ export class InpaintView {
 
   useImage(source) {
     this.image = imageToInput(source, this.size, this.channels);
-    if (!this.mask) this.setQuadrants(this.settings.quadrants);
+    if (!this.mask && !this.maskMade) this.setQuadrants(this.settings.quadrants);
     else this.drawMask();
   }
 
@@ -157,7 +157,14 @@ export class InpaintView {
     this.root.querySelectorAll('[data-quadrant]').forEach((b, i) => b.setAttribute('aria-pressed', String(known[i])));
     this.onChange(this.settings);
     const asked = (this.maskRequest = (this.maskRequest ?? 0) + 1);
-    const mask = await this.client.quadrantMask(this.quadrantCode, this.size, this.size);
+    this.maskMade = this.client.quadrantMask(this.quadrantCode, this.size, this.size);
+    let mask;
+    try {
+      mask = await this.maskMade;
+    } catch (error) {
+      this.status(`The mask could not be made: ${error.message}`, 'error');
+      return;
+    }
     // A later click or brush stroke has replaced this mask.
     if (asked !== this.maskRequest) return;
     this.mask = mask;
@@ -172,7 +179,7 @@ export class InpaintView {
 
   /** The input with the region to fill darkened. */
   drawMask() {
-    if (!this.image) return;
+    if (!this.image || !this.mask) return;
     const shown = this.image.map((v, i) => (this.mask[i % this.mask.length] ? v : -1 + (v + 1) * 0.25));
     const canvas = this.part('mask-canvas');
     drawGrid(canvas, shown, [1, this.channels, this.size, this.size]);
@@ -223,6 +230,9 @@ export class InpaintView {
   /** Runs the fill to the end unless cancelled; returns the final samples (NCHW). */
   async fill() {
     if (this.run || !this.model || !this.image) return null;
+    // The core draws a quadrant mask: a click just before Fill (or autorun) waits for it.
+    await this.maskMade?.catch(() => {});
+    if (this.run || !this.mask) return null;
     // What this run fills: later picks and mask edits are for the next run.
     const [image, mask, seed] = [this.image, this.mask.slice(), this.settings.seed];
     const n = Math.min(8, Math.max(1, this.settings.n));
