@@ -25,6 +25,12 @@ build() {
   [ "$profile" = release ] && flag=(--release)
   local staging="pkg/.staging-$name"
   wasm-pack build --target web "${flag[@]}" --out-dir "$staging" --no-pack . -- --no-default-features "$@"
+  # wasm-ld wraps every export in a call to the constructors (".command_export") unless an export
+  # calls them itself (src/web/mod.rs, `start`); wrapped, a warm WebGPU ε_θ ran 45× slower.
+  if grep -aq 'command_export' "$staging/ddpm_web_bg.wasm"; then
+    echo "[build-wasm] pkg/$name: wasm-ld wrapped the exports in constructor calls (see src/web/mod.rs, start)" >&2
+    exit 1
+  fi
   "$WASM_OPT" --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$staging/ddpm_web_bg.wasm" -o "$staging/ddpm_web_bg.wasm.opt"

@@ -17,8 +17,18 @@ pub use spiral::{sliced_wasserstein, spiral_points, SpiralModel, SpiralSession, 
 
 use wasm_bindgen::prelude::*;
 
+// Constructors (cubecl registers its IR dialects through `inventory`) run once, here. Without a
+// call to `__wasm_call_ctors` from an export, wasm-ld links the module as a command and reruns
+// every constructor at the top of every export — `__externref_table_alloc` included, so each JS
+// object the WebGPU path creates paid for them all (about 70 % of a warm ε_θ evaluation).
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
+    // SAFETY: the start function is the first export called, once per instance.
+    unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
 }
 
