@@ -177,6 +177,8 @@ export class DdpmClient extends EventTarget {
   frameSteps(total: number, frames?: number): Promise<number[]>;
   /** RGBA frames (ImageData.data), all width×height → an animated GIF: 80 ms a frame, the last held 2 s, looping. */
   encodeGif(frames: (Uint8ClampedArray | Uint8Array)[], width: number, height: number): Promise<Uint8Array>;
+  /** What the core holds now: its wasm memory's size (it never shrinks) and the models, runs and schedules alive. */
+  memory(): Promise<{ wasmBytes: number; models: number; runs: number; schedules: number }>;
 }
 
 export function describeAdapter(): Promise<{ available: true; name: string; fallback: boolean } | { available: false; reason: string }>;

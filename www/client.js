@@ -300,6 +300,11 @@ export class DdpmClient extends EventTarget {
   parseNpy(bytes) {
     return this.request('parseNpy', { bytes });
   }
+
+  /** What the core holds now → {wasmBytes, models, runs, schedules}: leaks show here. */
+  memory() {
+    return this.request('memory');
+  }
 }
 
 /** The adapter the browser offers, for display (burn picks its own the same way). */

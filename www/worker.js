@@ -36,11 +36,12 @@ if (self.GPUAdapter) {
 }
 
 function loadBuild(build) {
-  const module = import(new URL(`../pkg/${build}/ddpm_web.js`, import.meta.url).href).then(async (wasm) => {
-    await wasm.default();
+  const loaded = { build };
+  loaded.module = import(new URL(`../pkg/${build}/ddpm_web.js`, import.meta.url).href).then(async (wasm) => {
+    loaded.memory = (await wasm.default()).memory;
     return wasm;
   });
-  return { build, module };
+  return loaded;
 }
 
 /** The build to use and, for the CPU, why — the browser's own words, before any download. */
@@ -297,6 +298,11 @@ const ops = {
   },
   async parseNpy({ bytes }) {
     return (await wasm()).parseNpy(bytes);
+  },
+  /** What the core holds: its wasm memory's size and the models, runs and schedules alive. */
+  async memory() {
+    await wasm();
+    return { wasmBytes: core.memory.buffer.byteLength, models: models.size, runs: runs.size, schedules: schedules.size };
   },
   /** What the weights cache holds: {available, reason?, entries: [{url, bytes}]}. */
   async cacheContents() {

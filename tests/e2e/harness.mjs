@@ -40,10 +40,10 @@ const BASE_FLAGS = [
 ];
 
 /** Chromium with WebGPU on SwiftShader (`webgpu: true`) or without any WebGPU adapter. */
-export async function launch({ webgpu }) {
+export async function launch({ webgpu, args = [] }) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [...BASE_FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'] : ['--disable-gpu'])],
+    args: [...BASE_FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'] : ['--disable-gpu']), ...args],
   });
 }
 
