@@ -7,30 +7,28 @@
 // weights; an element starts (downloads, compiles) only once it is scrolled into view.
 // Attributes are listed in ATTRIBUTES and documented in the README.
 import { backendLabel, DdpmClient, describeAdapter, restartLabel, XT_ONLY } from './client.js';
-import { ModelStore } from './models.js';
+import { ModelSlot, ModelStore } from './models.js';
 import { showStatus } from './status.js';
-import * as compare from './views/compare.js';
-import * as forward from './views/forward.js';
-import * as guidance from './views/guidance.js';
-import * as inpaint from './views/inpaint.js';
-import * as reverse from './views/reverse.js';
-import * as spiral from './views/spiral.js';
+import { attributeName, onViewKey, viewNamed, VIEWS } from './views/index.js';
 
 export { DdpmClient, describeAdapter, ModelStore, XT_ONLY };
 
 export const ATTRIBUTES = {
-  view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork)',
+  view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork; "compare" is "fork")',
   model: 'a shipped model id (www/models/index.json); default: faces64, fashion32 for guidance, spiral2d for spiral',
   seed: 'the random seed (default 0)',
   t: 'forward: the timestep shown; fork: the timesteps to fork at, e.g. "250,500,750"',
-  sampler: 'reverse, fork: ddpm-small | ddpm-large | ddim',
+  sampler: 'reverse, fork: ddpm-small | ddpm-large | ddim (default: the model\'s choice for the backend)',
+  eta: 'reverse, fork: DDIM η',
   steps: 'reverse, fork: sampler steps; inpaint: steps; guidance: DDIM steps',
-  n: 'fork: samples per t; inpaint, guidance: samples',
-  class: 'reverse, guidance: the class of a class-conditional model',
+  n: 'reverse: samples; fork: samples per t; inpaint, guidance: samples; spiral: particles',
+  class: 'reverse, fork, guidance: the class of a class-conditional model',
+  film: 'reverse: the t of the filmstrip\'s x̂_0, e.g. "999,500,0"',
+  layout: 'fork: rows | fig7',
+  image: 'forward, inpaint: a shipped image, "faces:0" … "faces:39" or "fashion:0" … "fashion:99"',
   w: 'guidance: the largest guidance weight (rows 0 … w)',
   weights: 'guidance: exact weights for the rows instead, e.g. "0,4"',
   quadrants: 'inpaint: known quadrants TL TR BL BR as four 0/1, e.g. "1100" (top half known)',
-  image: 'inpaint: the held-out face, "faces:0" … "faces:39"',
   method: 'inpaint: replacement | repaint',
   jump: 'inpaint, RePaint: jump length',
   resample: 'inpaint, RePaint: resamplings',
@@ -52,99 +50,6 @@ function services(forceCpu, workerUrl) {
   shared.catch(() => { shared = null; });
   return shared;
 }
-
-const number = (value, fallback) => (value === null || value === '' || !Number.isFinite(Number(value)) ? fallback : Number(value));
-
-/** Views 1–3 of the page, hosted in a shadow root: their controls are found by id within it. */
-class Hosted {
-  constructor(root, { client, models, backend, model, view, attr }) {
-    const parts = {
-      forward: [forward.template, forward.ForwardView],
-      reverse: [reverse.template, reverse.ReverseView],
-      fork: [`${reverse.samplerTemplate}${compare.template}`, compare.CompareView],
-    }[view];
-    root.innerHTML = parts[0];
-    this.$ = (id) => root.querySelector(`#${id}`);
-    this.models = models;
-    this.backend = backend;
-    this.modelId = model;
-    this.kind = view;
-    this.attr = attr;
-    this.state = {
-      key: null, info: null, model, seed: number(attr('seed'), 0), t: number(attr('t'), 250), image: 'faces:0', forwardSeed: number(attr('seed'), 0),
-      film: '999,750,500,250,100,0', ts: attr('t') ?? '999,750,500,250,100', n: number(attr('n'), 4), layout: 'rows', class: number(attr('class'), 0),
-    };
-    this.view = new parts[1]({ client, $: this.$, state: this.state, onChange: () => {} });
-    if (view === 'reverse') root.getRootNode().host.addEventListener('keydown', (event) => this.onKey(event));
-    if (view === 'fork') {
-      // The sampler controls come from view 2, whose code shows η for DDIM only.
-      const showEta = () => { this.$('eta-label').hidden = this.$('sampler').value !== 'ddim'; };
-      this.$('sampler').addEventListener('change', showEta);
-      this.showEta = showEta;
-    }
-  }
-
-  async start(onProgress) {
-    const { key, info, entry } = await this.models.image(this.modelId, onProgress);
-    Object.assign(this.state, { key, info });
-    const $ = this.$;
-    if (this.kind !== 'forward') {
-      reverse.fillClasses($, info, entry.classes ?? [], this.state.class);
-      const chosen = reverse.defaultSampler(entry, this.backend.kind, this.kind, info.scheduler.num_train_timesteps);
-      $('sampler').value = this.attr('sampler') ?? chosen.sampler;
-      if (this.attr('sampler') === null) $('eta').value = String(chosen.eta);
-      const steps = number(this.attr('steps'), chosen.steps);
-      $('steps').value = String(steps);
-      $('seed').value = String(this.state.seed);
-      $('batch').value = String(number(this.attr('n'), this.kind === 'fork' ? 4 : reverse.defaultBatch(this.backend.kind, info, steps)));
-      (this.view.showEta ?? this.showEta)?.call(this.view);
-    }
-    if (this.kind === 'fork') {
-      $('compare-ts').value = this.state.ts;
-      $('compare-n').value = String(this.state.n);
-    }
-    if (this.kind === 'forward') await this.view.restore();
-    else await this.view.modelChanged();
-    if (this.attr('autorun') !== null) {
-      if (this.kind === 'fork') await this.view.start();
-      if (this.kind === 'reverse') await this.view.togglePlay();
-    }
-  }
-
-  onKey(event) {
-    const target = event.composedPath()[0];
-    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) && !['range', 'checkbox'].includes(target.type)) return;
-    if (event.key === ' ' && target.tagName !== 'BUTTON') this.view.togglePlay();
-    else if (event.key === 'ArrowRight' && target.type !== 'range') this.view.stepOnce();
-    else if (event.key === 'ArrowLeft' && target.type !== 'range') this.view.stepBack();
-    else return;
-    event.preventDefault();
-  }
-}
-
-/** Views 4–6 are self-contained: they take their settings and fetch their own model. */
-function selfContained(view, root, { client, models, model, attr }) {
-  const [module, defaults] = { inpaint: [inpaint, inpaint.DEFAULTS], guidance: [guidance, guidance.DEFAULTS], spiral: [spiral, spiral.DEFAULTS] }[view];
-  const settings = {};
-  for (const [key, value] of Object.entries(defaults)) {
-    const given = attr(key === 'trainSteps' ? 'train-steps' : key);
-    if (given !== null) settings[key] = typeof value === 'number' ? number(given, value) : given;
-  }
-  const View = { inpaint: module.InpaintView, guidance: module.GuidanceView, spiral: module.SpiralView }[view];
-  const instance = new View(root, { client, models, settings, ...(model ? { model } : {}) });
-  return {
-    view: instance,
-    async start() {
-      await instance.start();
-      if (attr('autorun') === null) return;
-      if (view === 'inpaint') await instance.fill();
-      if (view === 'guidance') await instance.sample();
-    },
-  };
-}
-
-const DEFAULT_MODEL = { guidance: 'fashion32', spiral: 'spiral2d' };
-const VIEWS = ['forward', 'reverse', 'fork', 'inpaint', 'guidance', 'spiral'];
 
 export class DdpmDemo extends HTMLElement {
   static observedAttributes = ['view'];
@@ -193,7 +98,8 @@ export class DdpmDemo extends HTMLElement {
   async start() {
     const part = (name) => this.shadowRoot.querySelector(`[data-part="${name}"]`);
     const attr = (name) => this.getAttribute(name);
-    const view = VIEWS.includes(attr('view')) ? attr('view') : 'fork';
+    const name = viewNamed(attr('view')) ?? 'compare';
+    const view = VIEWS[name];
     this.dataset.state = 'starting';
     try {
       const { client, models, backend, adapter, forceCpu } = await services(attr('cpu') !== null, attr('worker-url'));
@@ -202,25 +108,28 @@ export class DdpmDemo extends HTMLElement {
         const { text, kind } = restartLabel(detail, adapter, forceCpu);
         showStatus(part('backend'), text, kind);
       });
-      const model = attr('model') ?? DEFAULT_MODEL[view] ?? 'faces64';
-      const root = part('view');
-      const host = ['inpaint', 'guidance', 'spiral'].includes(view)
-        ? selfContained(view, root, { client, models, model: attr('model') ?? DEFAULT_MODEL[view], attr })
-        : new Hosted(root, { client, models, backend, model, view, attr });
-      this.view = host.view;
+      const id = attr('model') ?? view.defaultModel ?? 'faces64';
       const progress = part('model-progress');
-      const started = host.start((p) => {
+      const onProgress = (p) => {
         progress.hidden = false;
         if (p.phase === 'download' && p.total) Object.assign(progress, { max: p.total, value: p.loaded });
         else progress.removeAttribute('value');
-        showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${model}…` : `Warming up ${model}…`, 'progress');
-      });
+        showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${id}…` : `Warming up ${id}…`, 'progress');
+      };
+      const slot = new ModelSlot();
+      slot.set(view.model === '2d' ? models.spiral(id) : models.image(id, onProgress).then((model) => ({ ...model, name: id, label: model.entry.label })));
+      const given = Object.fromEntries(Object.keys(view.DEFAULTS).map((key) => [key, attr(attributeName(key))]));
+      const handle = view.mount(part('view'), { client, models, backend, model: slot }, given);
+      this.view = handle;
+      this.addEventListener('keydown', (event) => onViewKey(event, handle));
       try {
-        await started;
+        await slot.current;
       } finally {
         progress.hidden = true;
       }
-      if (!['inpaint', 'guidance', 'spiral'].includes(view)) showStatus(part('model-status'), `${model} ready`, 'ok');
+      await handle.ready;
+      if (view.model === 'image') showStatus(part('model-status'), `${id} ready`, 'ok');
+      if (attr('autorun') !== null) await handle.run();
       this.dataset.state = 'ready';
     } catch (error) {
       showStatus(part('model-status'), `This demo could not start: ${error.message}`, 'error');

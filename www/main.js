@@ -1,62 +1,52 @@
-// The page: the backend, the model, the six views, the permalink and the keyboard.
+// The page: the backend, the model picker, the views' tabs, the permalink and the keyboard.
+// Every image view runs on the picker's model; the views themselves are views/<name>.js, hosted
+// here as <ddpm-demo> hosts them (views/index.js).
 import { backendLabel, DdpmClient, describeAdapter, restartLabel } from './client.js';
-import { ModelStore } from './models.js';
+import { ModelSlot, ModelStore } from './models.js';
 import { readHash, writeHash } from './permalink.js';
 import { showStatus as status } from './status.js';
-import * as compare from './views/compare.js';
-import * as forward from './views/forward.js';
-import * as guidance from './views/guidance.js';
-import * as inpaint from './views/inpaint.js';
-import * as reverse from './views/reverse.js';
-import * as spiral from './views/spiral.js';
+import { attributeName, changed, onViewKey, VIEWS } from './views/index.js';
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['forward', 'reverse', 'compare', 'inpaint', 'guidance', 'spiral'];
-// Views 4–6 bring their own markup and models (as in the embeddable element); they start when
-// first shown, and their settings live in the hash as `view.setting`.
-const SELF_CONTAINED = { inpaint: [inpaint.InpaintView, inpaint.DEFAULTS], guidance: [guidance.GuidanceView, guidance.DEFAULTS], spiral: [spiral.SpiralView, spiral.DEFAULTS] };
-const prefixed = (view, settings) => Object.fromEntries(Object.entries(settings).map(([k, v]) => [`${view}.${k}`, v]));
+const NAMES = Object.keys(VIEWS);
+// A view's settings live in the hash as `view.setting`.
 const DEFAULTS = {
-  // No sampler, steps and batch 0: the model's and backend's defaults (reverse.defaultSampler,
-  // defaultBatch), filled in once the backend, the model and its speed are known.
-  view: 'forward', model: '', sampler: '', steps: 0, eta: 0, seed: 0, batch: 0, class: 0,
-  t: 250, image: 'faces:0', forwardSeed: 0, film: '999,750,500,250,100,0', ts: '999,750,500,250,100', n: 4, layout: 'rows',
-  ...Object.assign({}, ...Object.entries(SELF_CONTAINED).map(([view, [, defaults]]) => prefixed(view, defaults))),
+  view: NAMES[0], model: '',
+  ...Object.assign({}, ...NAMES.map((name) => Object.fromEntries(Object.entries(VIEWS[name].DEFAULTS).map(([k, v]) => [`${name}.${k}`, v])))),
 };
-// Controls whose value is the permalink's value of the same key.
-const BOUND = { sampler: 'sampler', steps: 'steps', eta: 'eta', seed: 'seed', batch: 'batch', class: 'class', film: 'film-ts', ts: 'compare-ts', n: 'compare-n', layout: 'compare-layout' };
 
 const client = new DdpmClient();
-const state = { ...readHash(DEFAULTS), key: null, info: null, models: [] };
-const context = { client, $, state, onChange: () => saveHash() };
-$('forward').innerHTML = forward.template;
-$('reverse').innerHTML = reverse.template;
-$('compare').innerHTML = compare.template;
-const views = { forward: new forward.ForwardView(context), reverse: new reverse.ReverseView(context), compare: new compare.CompareView(context) };
 const models = new ModelStore(client);
-
-/** Creates a self-contained view the first time it is shown, then starts it. */
-function mount(name) {
-  if (!views[name]) {
-    const [View, defaults] = SELF_CONTAINED[name];
-    const settings = Object.fromEntries(Object.keys(defaults).map((k) => [k, state[`${name}.${k}`]]));
-    views[name] = new View($(name), {
-      client, models, settings,
-      onChange: (changed) => {
-        Object.assign(state, prefixed(name, changed));
-        saveHash();
-      },
-    });
-  }
-  return views[name].start();
-}
+const state = { ...readHash(DEFAULTS), entries: [] };
+/** The models the views follow: the picker's image model, and the shipped 2-D one. */
+const slots = { image: new ModelSlot(), '2d': new ModelSlot() };
+const handles = {};
+let backend = null;
+let adapter = null;
 
 function saveHash() {
-  for (const [key, id] of Object.entries(BOUND)) {
-    const value = $(id).value;
-    if (value !== '') state[key] = typeof DEFAULTS[key] === 'number' ? Number(value) : value;
-  }
-  $('permalink').href = writeHash(state, DEFAULTS);
+  // The picker's model matters to the image views only.
+  const hashed = Object.fromEntries(Object.entries(state).filter(([key]) => key in DEFAULTS && (key !== 'model' || VIEWS[state.view].model === 'image')));
+  $('permalink').href = writeHash(hashed, DEFAULTS);
+}
+
+/** The settings of view `name` as its mount takes them, from the hash. */
+const settingsOf = (name) => Object.fromEntries(Object.keys(VIEWS[name].DEFAULTS).map((key) => [key, state[`${name}.${key}`]]));
+
+/** Mounts view `name` the first time it is shown: a hidden view computes nothing. */
+function mountView(name) {
+  handles[name] ??= VIEWS[name].mount($(name), {
+    client, models, backend, model: slots[VIEWS[name].model],
+    onChange: (settings) => {
+      for (const key of Object.keys(VIEWS[name].DEFAULTS)) state[`${name}.${key}`] = settings[key];
+      saveHash();
+    },
+    chooseModel: (id) => {
+      $('model').value = id;
+      $('model').dispatchEvent(new Event('change'));
+    },
+  }, settingsOf(name));
+  return handles[name];
 }
 
 /** The current view as an iframe and as a <ddpm-demo> element, for a blog post. */
@@ -65,18 +55,8 @@ function embedSnippets() {
   page.searchParams.set('embed', '1');
   const iframe = `<iframe src="${page.href}" width="100%" height="720" style="border:0" title="ddpm-web: ${state.view}" loading="lazy"></iframe>`;
   const attrs = { view: state.view === 'compare' ? 'fork' : state.view };
-  if (['forward', 'reverse', 'compare'].includes(state.view)) {
-    if (state.model) attrs.model = state.model;
-    attrs.seed = state.view === 'forward' ? state.forwardSeed : state.seed;
-    if (state.view === 'forward') attrs.t = state.t;
-    if (state.view === 'compare') Object.assign(attrs, { t: state.ts, n: state.n, sampler: state.sampler, steps: state.steps });
-  } else {
-    const [, defaults] = SELF_CONTAINED[state.view];
-    for (const key of Object.keys(defaults)) {
-      const value = state[`${state.view}.${key}`];
-      if (value !== defaults[key] && value !== '') attrs[key === 'trainSteps' ? 'train-steps' : key] = value;
-    }
-  }
+  if (VIEWS[state.view].model === 'image' && state.model) attrs.model = state.model;
+  for (const [key, value] of Object.entries(changed(state.view, settingsOf(state.view)))) attrs[attributeName(key)] = value;
   const script = new URL('www/ddpm-web.js', document.baseURI).href;
   const element = `<script type="module" src="${script}"></script>\n<ddpm-demo ${Object.entries(attrs).map(([k, v]) => `${k}="${String(v).replace(/"/g, '&quot;')}"`).join(' ')}></ddpm-demo>`;
   return { iframe, element };
@@ -96,9 +76,24 @@ async function showEmbedCode() {
   }
 }
 
+/** The tabs and panels, one per view, in the registry's order. */
+function buildTabs() {
+  NAMES.forEach((name, i) => {
+    const tab = Object.assign(document.createElement('button'), { id: `tab-${name}`, textContent: `${i + 1} · ${VIEWS[name].title}` });
+    tab.setAttribute('role', 'tab');
+    tab.setAttribute('aria-controls', name);
+    tab.addEventListener('click', () => showView(name));
+    $('tabs').append(tab);
+    const panel = Object.assign(document.createElement('section'), { id: name, hidden: true });
+    panel.setAttribute('role', 'tabpanel');
+    panel.setAttribute('aria-labelledby', tab.id);
+    $('views').append(panel);
+  });
+}
+
 function showView(view, focus = false) {
-  state.view = VIEWS.includes(view) ? view : 'forward';
-  for (const name of VIEWS) {
+  state.view = VIEWS[view] ? view : NAMES[0];
+  for (const name of NAMES) {
     $(name).hidden = name !== state.view;
     const tab = $(`tab-${name}`);
     tab.setAttribute('aria-selected', String(name === state.view));
@@ -106,31 +101,12 @@ function showView(view, focus = false) {
   }
   if (focus) $(`tab-${state.view}`).focus();
   document.body.dataset.view = state.view;
+  document.body.dataset.modelKind = VIEWS[state.view].model;
   saveHash();
-  if (!backendReady) return;
-  // A view that cannot start says so itself.
-  if (SELF_CONTAINED[state.view]) mount(state.view).catch(() => {});
-  else pickerModel();
-}
-
-let pickerLoad = null;
-/** Views 1–3's model (the picker's), loaded the first time one of them is shown. */
-function pickerModel() {
-  pickerLoad ??= views.forward.restore().then(() => loadModel(...selectedModel()));
-  return pickerLoad;
-}
-
-let backendReady = false;
-let adapter = null;
-
-async function startBackend() {
-  status($('backend'), 'Starting the compute backend…');
-  adapter = await describeAdapter();
-  const backend = await client.init($('force-cpu').checked);
-  const text = backendLabel(backend, adapter, $('force-cpu').checked);
-  status($('backend'), text, backend.kind);
-  document.body.dataset.backend = backend.kind;
-  backendReady = true;
+  if (!backend) return null;
+  const kind = VIEWS[state.view].model;
+  if (!slots[kind].current) (kind === 'image' ? loadPicked() : loadShipped2d());
+  return mountView(state.view);
 }
 
 function describe(info) {
@@ -139,75 +115,56 @@ function describe(info) {
   return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms, then ${info.evalMs.toFixed(0)} ms a sample`;
 }
 
-let loads = 0;
-/** Which sampler settings are still the model's defaults, not the link's or the person's. */
-const fromModel = { sampler: !state.sampler, steps: !state.steps };
-
-/** The loaded model's sampler for this backend, where the link or the person chose none. */
-function applyDefaultSampler(info) {
-  const entry = state.models.find((m) => m.id === state.model);
-  const chosen = reverse.defaultSampler(entry, document.body.dataset.backend, 'reverse', info.scheduler.num_train_timesteps);
-  if (fromModel.sampler) Object.assign(state, { sampler: chosen.sampler, eta: chosen.eta });
-  if (fromModel.steps) state.steps = chosen.steps;
-  for (const key of ['sampler', 'eta', 'steps']) $(BOUND[key]).value = String(state[key]);
-  views.reverse.showEta();
-  saveHash();
-}
-
-
+let owned = null;
 /**
- * The newest request wins. A shipped model (`id`) comes from the shared store, so views 4–6
- * reuse it; a folder or files of the user's are loaded for the picker alone and freed when
- * replaced.
+ * The picker's model for every image view; the newest request wins. A shipped model (`id`)
+ * comes from the shared store; a folder or files of the user's are the picker's alone and freed
+ * when replaced.
  */
-async function loadModel(source, label, layout, id) {
-  const ticket = ++loads;
+function loadModel(source, label, layout, id) {
   const progress = $('model-progress');
   progress.hidden = false;
   progress.removeAttribute('value');
   status($('model-status'), `Loading ${label}…`);
-  if (state.key && state.ownsKey) client.unload(state.key);
-  state.key = null;
-  state.info = null;
-  views.reverse.modelChanged();
-  views.compare.modelChanged();
-  try {
-    const onProgress = (p) => {
-      if (ticket !== loads) return;
-      if (p.phase === 'download' && p.total) {
-        progress.max = p.total;
-        progress.value = p.loaded;
-        status($('model-status'), `Downloading ${label}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`, 'progress');
-      } else if (p.phase === 'warmup') {
-        progress.removeAttribute('value');
-        status($('model-status'), `Compiling shaders and warming up ${label}…`);
-      }
-    };
-    const { key, info } = id ? await models.image(id, onProgress) : await client.load(source, onProgress, layout);
-    if (ticket !== loads) {
-      if (!id) client.unload(key);
-      return;
+  if (owned) client.unload(owned);
+  owned = null;
+  const current = () => slots.image.current === loading;
+  const onProgress = (p) => {
+    if (!current()) return;
+    if (p.phase === 'download' && p.total) {
+      progress.max = p.total;
+      progress.value = p.loaded;
+      status($('model-status'), `Downloading ${label}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`, 'progress');
+    } else if (p.phase === 'warmup') {
+      progress.removeAttribute('value');
+      status($('model-status'), `Compiling shaders and warming up ${label}…`);
     }
-    state.ownsKey = !id;
-    state.key = key;
-    state.info = info;
-    applyDefaultSampler(info);
-    if (!state.batch) {
-      state.batch = reverse.defaultBatch(document.body.dataset.backend, info, state.steps);
-      $('batch').value = String(state.batch);
-    }
-    reverse.fillClasses($, info, state.models.find((m) => m.id === state.model)?.classes ?? [], state.class);
+  };
+  const loading = (async () => {
+    const model = id ? await models.image(id, onProgress) : await client.load(source, onProgress, layout);
+    // A user's model replaced while it loaded is freed at once.
+    if (!id && !current()) client.unload(model.key);
+    else if (!id) owned = model.key;
+    return { ...model, label, name: id ?? label.split('/').pop().replace(/\W+/g, '-') };
+  })();
+  slots.image.set(loading);
+  loading.then(({ info }) => {
+    if (!current()) return;
     status($('model-status'), `${label}: ${describe(info)}`, 'ok');
     showCache().catch(() => {});
-  } catch (error) {
-    if (ticket !== loads) return;
-    status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
-  } finally {
-    if (ticket === loads) progress.hidden = true;
-  }
-  await views.forward.modelChanged();
-  views.reverse.modelChanged();
-  views.compare.modelChanged();
+  }, (error) => {
+    if (current()) status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
+  }).finally(() => {
+    if (current()) progress.hidden = true;
+  });
+  return loading;
+}
+
+const loadPicked = () => loadModel(...selectedModel());
+
+function loadShipped2d() {
+  const entry = state.entries.find((e) => e.kind === '2d');
+  slots['2d'].set(entry ? models.spiral(entry.id) : Promise.reject(new Error('no 2-D model is shipped')));
 }
 
 /** What the weights cache holds, or why the browser keeps nothing, and the control that clears it. */
@@ -256,46 +213,43 @@ async function loadUserFiles(fileList) {
 
 async function listModels() {
   try {
-    state.models = await models.entries();
+    state.entries = await models.entries();
   } catch (error) {
     status($('model-status'), `The model list could not be read (${error.message}).`, 'error');
   }
-  for (const m of state.models.filter((e) => e.kind !== '2d')) $('model').add(new Option(m.label, m.id));
+  for (const m of state.entries.filter((e) => e.kind !== '2d')) $('model').add(new Option(m.label, m.id));
   // A folder path in the permalink (e.g. #model=tests/reference/fixtures/unet/f16_grey).
-  if (state.model && !state.models.some((m) => m.id === state.model) && /^[\w./-]+$/.test(state.model)) {
+  if (state.model && !state.entries.some((m) => m.id === state.model) && /^[\w./-]+$/.test(state.model)) {
     $('model').add(new Option(state.model, state.model));
   }
-  $('model').value = state.model || state.models[0]?.id || '';
+  $('model').value = state.model || state.entries[0]?.id || '';
   state.model = $('model').value;
 }
 
 function selectedModel() {
-  const entry = state.models.find((m) => m.id === state.model);
+  const entry = state.entries.find((m) => m.id === state.model);
   return entry ? [entry.path, entry.label, entry.layout, entry.id] : [state.model, state.model];
 }
 
 function onKey(event) {
-  const target = event.target;
-  const typing = target.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) && !['range', 'checkbox'].includes(target.type);
   // The ARIA tabs pattern: arrows move between tabs (wrapping), Home and End go to the ends.
   if (event.target.getAttribute?.('role') === 'tab' && ['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key)) {
-    const here = VIEWS.indexOf(state.view);
-    const next = { ArrowRight: (here + 1) % VIEWS.length, ArrowLeft: (here + VIEWS.length - 1) % VIEWS.length, Home: 0, End: VIEWS.length - 1 }[event.key];
-    showView(VIEWS[next], true);
+    const here = NAMES.indexOf(state.view);
+    const next = { ArrowRight: (here + 1) % NAMES.length, ArrowLeft: (here + NAMES.length - 1) % NAMES.length, Home: 0, End: NAMES.length - 1 }[event.key];
+    showView(NAMES[next], true);
     event.preventDefault();
     return;
   }
-  if (typing || event.altKey || event.ctrlKey || event.metaKey || state.view !== 'reverse' || !state.key) return;
-  if (event.key === ' ' && target.tagName !== 'BUTTON') {
-    views.reverse.togglePlay();
-  } else if (event.key === 'ArrowRight' && target.type !== 'range') {
-    views.reverse.stepOnce();
-  } else if (event.key === 'ArrowLeft' && target.type !== 'range') {
-    views.reverse.stepBack();
-  } else {
-    return;
-  }
-  event.preventDefault();
+  onViewKey(event, handles[state.view]);
+}
+
+async function startBackend() {
+  status($('backend'), 'Starting the compute backend…');
+  adapter = await describeAdapter();
+  const started = await client.init($('force-cpu').checked);
+  status($('backend'), backendLabel(started, adapter, $('force-cpu').checked), started.kind);
+  document.body.dataset.backend = started.kind;
+  backend = started;
 }
 
 async function main() {
@@ -305,19 +259,19 @@ async function main() {
     full.searchParams.delete('embed');
     $('open-full').href = full.href;
   }
+  buildTabs();
   $('copy-embed').addEventListener('click', showEmbedCode);
   $('force-cpu').checked = new URLSearchParams(location.search).get('cpu') === '1';
-  for (const [key, id] of Object.entries(BOUND)) $(id).value = String(state[key]);
-  for (const id of ['sampler', 'eta']) $(id).addEventListener('change', () => { fromModel.sampler = false; });
-  $('steps').addEventListener('change', () => { fromModel.steps = false; });
-  for (const name of VIEWS) $(`tab-${name}`).addEventListener('click', () => showView(name));
   showView(state.view);
   document.addEventListener('keydown', onKey);
   // A crashed core or a lost GPU: the run under way says it was interrupted, this says where the page runs now.
   client.addEventListener('restart', ({ detail }) => {
     const { text, kind } = restartLabel(detail, adapter ?? {}, $('force-cpu').checked);
     status($('backend'), text, kind);
-    if (detail.backend) document.body.dataset.backend = detail.backend.kind;
+    if (detail.backend) {
+      document.body.dataset.backend = detail.backend.kind;
+      if (backend) backend.kind = detail.backend.kind;
+    }
   });
   // Every loaded model lives on the device it was loaded on: switching reloads the page, with
   // the view and its settings kept in the hash.
@@ -331,7 +285,7 @@ async function main() {
     if ($('model').value === 'user') return;
     state.model = $('model').value;
     saveHash();
-    loadModel(...selectedModel());
+    loadPicked();
   });
   $('folder').addEventListener('change', (event) => loadUserFiles(event.target.files));
   $('clear-cache').addEventListener('click', async () => {
@@ -346,14 +300,10 @@ async function main() {
   });
   await listModels();
   await startBackend();
-  if (SELF_CONTAINED[state.view]) {
-    // Views 4–6 load their own models; the picker's model waits until a view 1–3 is shown.
-    document.body.dataset.ready = 'true';
-    await mount(state.view).catch(() => {});
-  } else {
-    await pickerModel();
-    document.body.dataset.ready = state.key ? 'true' : 'error';
-  }
+  const handle = showView(state.view);
+  const loaded = await slots[VIEWS[state.view].model].current.then(() => true, () => false);
+  if (VIEWS[state.view].model === 'image') await handle.ready;
+  document.body.dataset.ready = loaded ? 'true' : 'error';
   saveHash();
   await showCache();
 }

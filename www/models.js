@@ -52,3 +52,17 @@ export class ModelStore {
 
 /** A file shipped with the page (sample images), as a URL that works from any embedding page. */
 export const asset = (path) => new URL(path, ROOT).href;
+
+/**
+ * The model a view runs on: the page's picker, or an element's `model` attribute. `current` is
+ * a promise of {key, info, entry?, label} (an image model) or {key, entry} (a 2-D one), or null;
+ * a 'change' event says it was replaced.
+ */
+export class ModelSlot extends EventTarget {
+  current = null;
+
+  set(loading) {
+    this.current = loading;
+    this.dispatchEvent(new Event('change'));
+  }
+}

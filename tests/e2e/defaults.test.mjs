@@ -1,25 +1,37 @@
 // The page's starting settings, as pure functions of the model list entry and the backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultSampler } from '../../www/views/reverse.js';
+import { settle } from '../../www/views/parts.js';
+import { defaultSampler } from '../../www/views/sampler-controls.js';
 
 const entry = { defaultSampler: { webgpu: { sampler: 'ddpm-small', steps: 1000 }, cpu: { sampler: 'ddim', steps: 50, eta: 0 } } };
 
 test('a model card\'s choice per backend; the fork view takes the cheaper one everywhere', () => {
-  assert.deepEqual(defaultSampler(entry, 'webgpu', 'reverse', 1000), { sampler: 'ddpm-small', steps: 1000, eta: 0 });
-  assert.deepEqual(defaultSampler(entry, 'cpu', 'reverse', 1000), { sampler: 'ddim', steps: 50, eta: 0 });
-  assert.deepEqual(defaultSampler(entry, 'webgpu', 'fork', 1000), { sampler: 'ddim', steps: 50, eta: 0 });
+  assert.deepEqual(defaultSampler(entry, 'webgpu', false, 1000), { sampler: 'ddpm-small', steps: 1000, eta: 0 });
+  assert.deepEqual(defaultSampler(entry, 'cpu', false, 1000), { sampler: 'ddim', steps: 50, eta: 0 });
+  assert.deepEqual(defaultSampler(entry, 'webgpu', true, 1000), { sampler: 'ddim', steps: 50, eta: 0 });
 });
 
 test('without a card\'s choice: Algorithm 2 as written on WebGPU, 100 strided DDPM steps on the CPU', () => {
   for (const model of [undefined, { id: 'user' }]) {
-    assert.deepEqual(defaultSampler(model, 'webgpu', 'reverse', 1000), { sampler: 'ddpm-small', steps: 1000, eta: 0 });
-    assert.deepEqual(defaultSampler(model, 'cpu', 'reverse', 1000), { sampler: 'ddpm-small', steps: 100, eta: 0 });
-    assert.deepEqual(defaultSampler(model, 'webgpu', 'fork', 1000), { sampler: 'ddpm-small', steps: 100, eta: 0 });
+    assert.deepEqual(defaultSampler(model, 'webgpu', false, 1000), { sampler: 'ddpm-small', steps: 1000, eta: 0 });
+    assert.deepEqual(defaultSampler(model, 'cpu', false, 1000), { sampler: 'ddpm-small', steps: 100, eta: 0 });
+    assert.deepEqual(defaultSampler(model, 'webgpu', true, 1000), { sampler: 'ddpm-small', steps: 100, eta: 0 });
   }
 });
 
 test('never more steps than the schedule has', () => {
-  assert.deepEqual(defaultSampler(entry, 'webgpu', 'reverse', 40), { sampler: 'ddpm-small', steps: 40, eta: 0 });
-  assert.deepEqual(defaultSampler(undefined, 'cpu', 'reverse', 40), { sampler: 'ddpm-small', steps: 40, eta: 0 });
+  assert.deepEqual(defaultSampler(entry, 'webgpu', false, 40), { sampler: 'ddpm-small', steps: 40, eta: 0 });
+  assert.deepEqual(defaultSampler(undefined, 'cpu', false, 40), { sampler: 'ddpm-small', steps: 40, eta: 0 });
+});
+
+test('a view\'s settings from attributes or a link: numbers clamped to their range, bad values fall back', () => {
+  const defaults = { steps: 100, eta: 0, method: 'replacement', image: '' };
+  const ranges = { steps: [2, 1000], eta: [0, 1, false] };
+  assert.deepEqual(settle(defaults, {}, ranges), defaults);
+  assert.deepEqual(settle(defaults, { steps: '7.6', eta: '0.25', method: 'repaint', image: 'faces:3' }, ranges),
+    { steps: 8, eta: 0.25, method: 'repaint', image: 'faces:3' });
+  assert.deepEqual(settle(defaults, { steps: '99999', eta: '-1' }, ranges), { ...defaults, steps: 1000, eta: 0 });
+  assert.deepEqual(settle(defaults, { steps: 'many', eta: 'NaN', method: null, image: '' }, ranges), defaults);
+  assert.deepEqual(settle(defaults, { unknown: 3 }, ranges), defaults, 'only the view\'s own settings');
 });

@@ -183,8 +183,8 @@ for (const webgpu of [true, false]) {
       await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('ddpm-demo').dataset.state), null, { timeout: 600_000 });
       const text = (selector) => page.evaluate((s) => document.querySelector('ddpm-demo').shadowRoot.querySelector(s).textContent, selector);
       assert.equal(await page.evaluate(() => document.querySelector('ddpm-demo').dataset.state), 'ready', await text('[data-part="model-status"]'));
-      await page.waitForFunction(() => /^Done/.test(document.querySelector('ddpm-demo').shadowRoot.querySelector('#sample-status').textContent), null, { timeout: 600_000 });
-      assert.match(await text('#sample-status'), /^Done: 3 steps/);
+      await page.waitForFunction(() => /^Done/.test(document.querySelector('ddpm-demo').shadowRoot.querySelector('[data-part="status"]').textContent), null, { timeout: 600_000 });
+      assert.match(await text('[data-part="status"]'), /^Done: 3 steps/);
       assert.match(await text('[data-part="backend"]'), webgpu ? /^WebGPU/ : /^CPU/);
       assert.deepEqual(errors, []);
     } finally {

@@ -68,6 +68,9 @@ export async function openIndex(browser, serverUrl, webgpu, hash, beforeGoto) {
   return opened;
 }
 
+/** A part of a view of the page: `part('reverse', 'play')` → its Play button. */
+export const part = (view, name) => `#${view} [data-part="${name}"]`;
+
 /** Waits until the text of `selector` matches `pattern`; on a timeout, says what it read instead. */
 export async function statusMatches(page, selector, pattern, timeout = 300_000) {
   try {

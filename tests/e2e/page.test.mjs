@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, serve, statusMatches } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, part, serve, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -14,12 +14,19 @@ before(async () => {
 });
 after(() => server.close());
 
+const F = (name) => part('forward', name);
+const R = (name) => part('reverse', name);
+const C = (name) => part('compare', name);
+
 /** Grey values of a canvas (the red channel; the page draws grey images). */
-const greys = (page, id) => page.evaluate((id) => {
-  const c = document.getElementById(id);
+const greys = (page, selector) => page.evaluate((selector) => {
+  const c = document.querySelector(selector);
   if (!c.width || !c.height) return [];
   return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
-}, id);
+}, selector);
+
+/** A canvas's width and height. */
+const sizeOf = (page, selector) => page.$eval(selector, (c) => [c.width, c.height]);
 
 function stats(values) {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
@@ -28,11 +35,11 @@ function stats(values) {
 }
 
 /** Sets a range input as a person dragging it would (Playwright cannot `fill` a range). */
-const setRange = (page, id, value) => page.evaluate(({ id, value }) => {
-  const input = document.getElementById(id);
+const setRange = (page, selector, value) => page.evaluate(({ selector, value }) => {
+  const input = document.querySelector(selector);
   input.value = String(value);
   input.dispatchEvent(new Event('input', { bubbles: true }));
-}, { id, value });
+}, { selector, value });
 
 function meanAbsDiff(a, b) {
   assert.equal(a.length, b.length, 'compared canvases have one size');
@@ -51,17 +58,17 @@ for (const webgpu of [true, false]) {
     after(() => browser.close());
 
     test('forward process: x_t drowns x_0 as t grows, seeded, with the schedule plotted', async () => {
-      const { page, errors } = await open(browser, webgpu, 'view=forward&model=fashion32&image=fashion:70&t=0');
+      const { page, errors } = await open(browser, webgpu, 'view=forward&model=fashion32&forward.image=fashion:70&forward.t=0');
       assert.match(await page.textContent('#backend'), webgpu ? /^WebGPU/ : /^CPU \(wasm\) — CPU forced by the user/);
-      const settle = () => statusMatches(page, '#forward-status', /^t = \d+/);
+      const settle = () => statusMatches(page, F('status'), /^t = \d+/);
       const at = async (t) => {
-        await setRange(page, 'forward-t', t);
-        await page.waitForFunction((t) => document.getElementById('forward-status').textContent.startsWith(`t = ${t}:`), t, { timeout: 60_000 });
-        return greys(page, 'forward-xt');
+        await setRange(page, F('t'), t);
+        await page.waitForFunction(({ t, selector }) => document.querySelector(selector).textContent.startsWith(`t = ${t}:`), { t, selector: F('status') }, { timeout: 60_000 });
+        return greys(page, F('xt'));
       };
       await settle();
       const t0 = await at(0);
-      const x0 = await greys(page, 'forward-x0');
+      const x0 = await greys(page, F('x0'));
       assert.equal(t0.length, 32 * 32, 'x_0 and x_t at the model size');
       const s0 = stats(x0);
       assert.ok(s0.max - s0.min > 100, `x_0 is an image, not blank (${JSON.stringify(s0)})`);
@@ -75,27 +82,27 @@ for (const webgpu of [true, false]) {
       assert.ok(d0 < d500 && d500 < d999, 'the image drowns as t grows');
       await at(500);
       assert.deepEqual(await at(999), t999, 'the same seed gives the same x_t');
-      const checksum = () => page.evaluate(() => {
-        const c = document.getElementById('forward-xt');
+      const checksum = () => page.evaluate((selector) => {
+        const c = document.querySelector(selector);
         return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.reduce((a, v, i) => (a + v * (i + 1)) % 1e9, 0);
-      });
+      }, F('xt'));
       const before = await checksum();
-      await page.fill('#forward-seed', '5');
-      await page.dispatchEvent('#forward-seed', 'change');
-      await page.waitForFunction((before) => {
-        const c = document.getElementById('forward-xt');
+      await page.fill(F('seed'), '5');
+      await page.dispatchEvent(F('seed'), 'change');
+      await page.waitForFunction(({ before, selector }) => {
+        const c = document.querySelector(selector);
         return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.reduce((a, v, i) => (a + v * (i + 1)) % 1e9, 0) !== before;
-      }, before, { timeout: 60_000 });
-      const reseeded = await greys(page, 'forward-xt');
+      }, { before, selector: F('xt') }, { timeout: 60_000 });
+      const reseeded = await greys(page, F('xt'));
       assert.ok(meanAbsDiff(reseeded, t999) > 20, 'another seed gives another x_t');
       for (const id of ['plot-beta', 'plot-alphabar', 'plot-logsnr']) {
-        const painted = await page.evaluate((id) => {
-          const c = document.getElementById(id);
+        const painted = await page.evaluate((selector) => {
+          const c = document.querySelector(selector);
           const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
           let n = 0;
           for (let i = 3; i < data.length; i += 4) n += data[i] > 0;
           return n / (data.length / 4);
-        }, id);
+        }, F(id));
         assert.ok(painted > 0.01, `${id} has a curve drawn (${painted})`);
       }
       await page.screenshot({ path: join(ARTIFACTS, `view-forward-${backend}.png`), fullPage: true });
@@ -112,13 +119,13 @@ for (const webgpu of [true, false]) {
         await route.fulfill({ json: index });
       });
       const { page, errors } = await open(browser, webgpu, 'view=reverse&model=fashion32', withChoice);
-      const [sampler, steps, eta, batch, text, link] = await page.evaluate(() => [
-        ...['sampler', 'steps', 'eta', 'batch'].map((id) => document.getElementById(id).value),
-        document.getElementById('sample-status').textContent, document.getElementById('permalink').href]);
+      const [sampler, steps, eta, batch, text, link] = await page.evaluate((selectors) => [
+        ...selectors.map((s) => document.querySelector(s).value),
+        document.querySelector('#reverse [data-part="status"]').textContent, document.getElementById('permalink').href], ['sampler', 'steps', 'eta', 'n'].map(R));
       const info = await page.evaluate(() => document.getElementById('model-status').textContent);
       console.log(`defaults (${backend}): ${sampler} η ${eta}, ${steps} steps × ${batch}: "${text}"`);
       assert.deepEqual({ sampler, steps: Number(steps), eta: Number(eta) }, chosen[backend]);
-      assert.equal(await page.isVisible('#eta-label'), true, 'η shown for DDIM');
+      assert.equal(await page.isVisible(R('eta-label')), true, 'η shown for DDIM');
       if (webgpu) {
         assert.equal(Number(batch), 4);
       } else {
@@ -127,12 +134,11 @@ for (const webgpu of [true, false]) {
         assert.ok(seconds > 0 && seconds <= 30, `the estimate fits 30 s: "${text}" (${info})`);
       }
       assert.match(text, new RegExp(`run ${steps} steps × ${batch} samples \\(about \\d+ (s|min) here\\)`));
-      for (const part of [`sampler=${sampler}`, `steps=${steps}`, `batch=${batch}`]) assert.ok(link.includes(part), `the permalink records ${part}: ${link}`);
+      for (const setting of [`reverse.sampler=${sampler}`, `reverse.steps=${steps}`, `reverse.n=${batch}`]) assert.ok(link.includes(setting), `the permalink records ${setting}: ${link}`);
       // A sampler the link names wins over the card's; the steps it leaves out stay the card's.
-      await page.goto(`${server.url}/index.html?${webgpu ? '' : 'cpu=1&'}visit=2#view=reverse&model=fashion32&sampler=ddpm-large`);
+      await page.goto(`${server.url}/index.html?${webgpu ? '' : 'cpu=1&'}visit=2#view=reverse&model=fashion32&reverse.sampler=ddpm-large`);
       await page.waitForFunction(() => document.body.dataset.ready && document.getElementById('model-status').textContent.includes('parameters'), null, { timeout: 120_000 });
-      assert.deepEqual(await page.evaluate(() => [document.getElementById('sampler').value, Number(document.getElementById('steps').value)]),
-        ['ddpm-large', chosen[backend].steps]);
+      assert.deepEqual([await page.inputValue(R('sampler')), Number(await page.inputValue(R('steps')))], ['ddpm-large', chosen[backend].steps]);
       assert.deepEqual(errors, []);
       await page.close();
     });
@@ -141,11 +147,11 @@ for (const webgpu of [true, false]) {
       // SwiftShader runs WebGPU on the CPU, slowly: a smaller run there.
       const [steps, batch] = webgpu ? [4, 2] : [8, 4];
       const done = new RegExp(`^Done: ${steps} steps`);
-      const { page, errors } = await open(browser, webgpu, `view=reverse&model=fashion32&sampler=ddim&steps=${steps}&batch=${batch}&seed=3&class=7`);
+      const { page, errors } = await open(browser, webgpu, `view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=${steps}&reverse.n=${batch}&reverse.seed=3&reverse.class=7`);
       const run = async () => {
-        await page.click('#play');
-        await statusMatches(page, '#sample-status', done);
-        return Promise.all(['xt', 'x0', 'eps'].map((id) => greys(page, id)));
+        await page.click(R('play'));
+        await statusMatches(page, R('status'), done);
+        return Promise.all(['xt', 'x0', 'eps'].map((id) => greys(page, R(id))));
       };
       const [xt, x0, eps] = await run();
       for (const [name, values] of [['x_t', xt], ['x̂_0', x0], ['ε̂', eps]]) {
@@ -159,86 +165,86 @@ for (const webgpu of [true, false]) {
 
       // Save GIF: every recorded step a frame (fewer than 60), x_t | x̂_0 | ε̂ as shown; the last
       // frame's x_t panel is the shown x_t, grey level for grey level; the first is still noise.
-      const gif = await downloadedGif(page, '#save-reverse-gif');
+      const gif = await downloadedGif(page, R('save-gif'));
       assert.match(gif.name, /^ddpm-fashion32-seed3-t\d+-to-t\d+\.gif$/);
       assert.equal(gif.frames.length, steps);
-      const xtSize = await page.evaluate(() => [document.getElementById('xt').width, document.getElementById('xt').height]);
+      const xtSize = await sizeOf(page, R('xt'));
       const panel = (frame) => frame.filter((_, i) => i % gif.width < xtSize[0] && Math.floor(i / gif.width) < xtSize[1]);
       assert.deepEqual(panel(gif.frames.at(-1)), xt, 'the last frame shows the final x_t exactly');
       assert.ok(meanAbsDiff(panel(gif.frames[0]), xt) > 10, 'the first frame is an early, noisy step');
       assert.ok(gif.width > 2 * xtSize[0], `x̂_0 and ε̂ panels are in the frame (${gif.width} wide)`);
-      await statusMatches(page, '#sample-status', /^Saved an animated GIF: \d+ frames/);
+      await statusMatches(page, R('status'), /^Saved an animated GIF: \d+ frames/);
 
       // Scrub back to the first step: x_t then is mostly noise, unlike the end.
-      await setRange(page, 'scrub', 0);
-      const early = await greys(page, 'xt');
+      await setRange(page, R('scrub'), 0);
+      const early = await greys(page, R('xt'));
       assert.ok(meanAbsDiff(early, xt) > 10, 'the first step differs from the last');
-      assert.match(await page.textContent('#scrub-value'), /^step 1: ε_θ at t = \d+/);
+      assert.match(await page.textContent(R('scrub-value')), /^step 1: ε_θ at t = \d+/);
       // → steps forward through the recorded steps.
-      await page.focus('#play');
+      await page.focus(R('play'));
       await page.keyboard.press('ArrowRight');
-      assert.match(await page.textContent('#scrub-value'), /^step 2:/);
+      assert.match(await page.textContent(R('scrub-value')), /^step 2:/);
 
       // Same seed and settings again (the run is finished, Play starts afresh): the same pixels.
-      await page.click('#play');
-      await statusMatches(page, '#sample-status', done);
-      assert.deepEqual(await greys(page, 'xt'), xt, 'same seed and settings give the same pixels');
-      await page.fill('#seed', '4');
-      await page.dispatchEvent('#seed', 'change');
+      await page.click(R('play'));
+      await statusMatches(page, R('status'), done);
+      assert.deepEqual(await greys(page, R('xt')), xt, 'same seed and settings give the same pixels');
+      await page.fill(R('seed'), '4');
+      await page.dispatchEvent(R('seed'), 'change');
       const other = await run();
       assert.notDeepEqual(other[0], xt, 'another seed gives another sample');
 
       // One step at a time with the Step button.
-      await page.fill('#steps', '1000');
-      await page.dispatchEvent('#steps', 'change');
-      await page.click('#step');
-      await statusMatches(page, '#sample-status', /^Step 1\/1000/);
-      await page.click('#step');
-      await statusMatches(page, '#sample-status', /^Step 2\/1000/);
+      await page.fill(R('steps'), '1000');
+      await page.dispatchEvent(R('steps'), 'change');
+      await page.click(R('step'));
+      await statusMatches(page, R('status'), /^Step 1\/1000/);
+      await page.click(R('step'));
+      await statusMatches(page, R('status'), /^Step 2\/1000/);
 
       // Space plays (focus outside the inputs); cancel stops within a step.
-      await page.focus('#scrub');
+      await page.focus(R('scrub'));
       await page.evaluate(() => document.activeElement.blur());
       await page.keyboard.press('Space');
-      await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^Step (\d+)/)?.[1]) >= 5, null, { timeout: 120_000 });
+      await page.waitForFunction((selector) => Number(document.querySelector(selector).textContent.match(/^Step (\d+)/)?.[1]) >= 5, R('status'), { timeout: 120_000 });
       // The step count is not read aloud step by step: the live region is busy while it runs.
-      assert.equal(await page.getAttribute('#sample-status', 'aria-busy'), 'true');
-      await page.click('#cancel');
-      await statusMatches(page, '#sample-status', /^Cancelled after \d+ steps/);
-      assert.equal(await page.getAttribute('#sample-status', 'aria-busy'), 'false', 'the outcome is announced');
+      assert.equal(await page.getAttribute(R('status'), 'aria-busy'), 'true');
+      await page.click(R('cancel'));
+      await statusMatches(page, R('status'), /^Cancelled after \d+ steps/);
+      assert.equal(await page.getAttribute(R('status'), 'aria-busy'), 'false', 'the outcome is announced');
       // Every picture is an image to assistive technology, with a name (or hidden inside a named control).
       const unnamed = await page.$$eval('canvas:not([aria-hidden="true"])', (cs) => cs.filter((c) => c.getAttribute('role') !== 'img' || !c.getAttribute('aria-label')).map((c) => c.outerHTML));
       assert.deepEqual(unnamed, []);
-      const stoppedAt = Number((await page.textContent('#sample-status')).match(/after (\d+)/)[1]);
+      const stoppedAt = Number((await page.textContent(R('status'))).match(/after (\d+)/)[1]);
       await page.waitForTimeout(500);
       assert.ok(stoppedAt < 1000, `cancel stopped after ${stoppedAt} steps`);
-      assert.equal(Number(await page.getAttribute('#scrub', 'max')) + 1, stoppedAt, 'no step ran after cancel');
+      assert.equal(Number(await page.getAttribute(R('scrub'), 'max')) + 1, stoppedAt, 'no step ran after cancel');
       assert.deepEqual(errors, []);
       await page.close();
     });
 
     test('compare at t: the forks of an earlier x_t spread more; Fig. 7 layout', async () => {
       const n = webgpu ? 3 : 4;
-      const { page, errors } = await open(browser, webgpu, `view=compare&model=fashion32&sampler=ddpm-small&steps=10&seed=2&class=0&ts=999,500,100&n=${n}`);
-      await page.click('#compare-run');
-      await statusMatches(page, '#compare-status', /^Done in/, 300_000);
-      const rows = await page.$$eval('#compare-table tbody tr', (trs) => trs.map((tr) => ({ t: Number(tr.dataset.t), spread: Number(tr.dataset.spread) })));
+      const { page, errors } = await open(browser, webgpu, `view=compare&model=fashion32&compare.sampler=ddpm-small&compare.steps=10&compare.seed=2&compare.class=0&compare.t=999,500,100&compare.n=${n}`);
+      await page.click(C('run'));
+      await statusMatches(page, C('status'), /^Done in/, 300_000);
+      const rows = await page.$$eval(`${C('table')} tbody tr`, (trs) => trs.map((tr) => ({ t: Number(tr.dataset.t), spread: Number(tr.dataset.spread) })));
       console.log(`fork spread (${backend}): ${rows.map((r) => `t=${r.t}: ${r.spread.toFixed(4)}`).join(', ')}`);
       assert.equal(rows.length, 3);
       assert.ok(rows[0].t > rows[1].t && rows[1].t > rows[2].t, 'rows run from early to late t');
       assert.ok(rows[0].spread > rows[1].spread && rows[1].spread > rows[2].spread, 'the spread falls as t falls');
-      const grid = await greys(page, 'compare-grid');
+      const grid = await greys(page, C('grid'));
       assert.ok(stats(grid).std > 10, 'the grid is drawn');
-      const size = await page.evaluate(() => [document.getElementById('compare-grid').width, document.getElementById('compare-grid').height]);
+      const size = await sizeOf(page, C('grid'));
       assert.deepEqual(size, [(n + 1) * 33 - 1, 3 * 33 - 1], `rows: x_t and ${n} samples per t`);
       // Save GIF: frame k shows every row the same fraction of the way down; the last is the grid.
-      const gif = await downloadedGif(page, '#save-compare-gif');
+      const gif = await downloadedGif(page, C('save-gif'));
       assert.deepEqual([gif.width, gif.height], size);
       assert.equal(gif.frames.length, 10, 'the row forked from the first x_t takes all 10 steps: one frame each');
       assert.deepEqual(gif.frames.at(-1), grid, 'the last frame is the grid, grey level for grey level');
       assert.ok(meanAbsDiff(gif.frames[0], grid) > 5, 'the first frame is still noisy');
-      await page.selectOption('#compare-layout', 'fig7');
-      const fig7 = await page.evaluate(() => [document.getElementById('compare-grid').width, document.getElementById('compare-grid').height]);
+      await page.selectOption(C('layout'), 'fig7');
+      const fig7 = await sizeOf(page, C('grid'));
       assert.deepEqual(fig7, [6 * 33 - 1, 2 * 33 - 1], 'Fig. 7: a 2×2 block per t');
       await page.screenshot({ path: join(ARTIFACTS, `view-compare-${backend}.png`), fullPage: true });
       assert.deepEqual(errors, []);
@@ -251,33 +257,33 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
   const browser = await launch({ webgpu: false });
   try {
     const first = await open(browser, false, 'view=reverse&model=fashion32');
-    await first.page.selectOption('#sampler', 'ddim');
-    await first.page.fill('#steps', '6');
-    await first.page.dispatchEvent('#steps', 'change');
-    await first.page.fill('#seed', '11');
-    await first.page.dispatchEvent('#seed', 'change');
-    await first.page.selectOption('#class', '3');
-    await first.page.click('#play');
-    await statusMatches(first.page, '#sample-status', /^Done: 6 steps/);
-    const pixels = await greys(first.page, 'xt');
+    await first.page.selectOption(R('sampler'), 'ddim');
+    await first.page.fill(R('steps'), '6');
+    await first.page.dispatchEvent(R('steps'), 'change');
+    await first.page.fill(R('seed'), '11');
+    await first.page.dispatchEvent(R('seed'), 'change');
+    await first.page.selectOption(R('class'), '3');
+    await first.page.click(R('play'));
+    await statusMatches(first.page, R('status'), /^Done: 6 steps/);
+    const pixels = await greys(first.page, R('xt'));
     const link = await first.page.getAttribute('#permalink', 'href');
-    for (const part of ['view=reverse', 'model=fashion32', 'sampler=ddim', 'steps=6', 'seed=11', 'class=3']) assert.ok(link.includes(part), `${part} in ${link}`);
+    for (const setting of ['view=reverse', 'model=fashion32', 'reverse.sampler=ddim', 'reverse.steps=6', 'reverse.seed=11', 'reverse.class=3']) assert.ok(link.includes(setting), `${setting} in ${link}`);
 
     const second = await openPage(browser, link);
     await second.page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
     assert.equal(await second.page.evaluate(() => document.getElementById('reverse').hidden), false, 'the reverse view is shown');
-    assert.equal(await second.page.inputValue('#sampler'), 'ddim');
-    assert.equal(await second.page.inputValue('#steps'), '6');
-    assert.equal(await second.page.inputValue('#seed'), '11');
-    assert.equal(await second.page.inputValue('#class'), '3');
-    await second.page.click('#play');
-    await statusMatches(second.page, '#sample-status', /^Done: 6 steps/);
-    assert.deepEqual(await greys(second.page, 'xt'), pixels, 'the permalink reproduces the pixels');
+    assert.equal(await second.page.inputValue(R('sampler')), 'ddim');
+    assert.equal(await second.page.inputValue(R('steps')), '6');
+    assert.equal(await second.page.inputValue(R('seed')), '11');
+    assert.equal(await second.page.inputValue(R('class')), '3');
+    await second.page.click(R('play'));
+    await statusMatches(second.page, R('status'), /^Done: 6 steps/);
+    assert.deepEqual(await greys(second.page, R('xt')), pixels, 'the permalink reproduces the pixels');
 
-    const forward = await openPage(browser, `${server.url}/index.html?cpu=1#view=forward&t=640&image=faces:13`);
+    const forward = await openPage(browser, `${server.url}/index.html?cpu=1#view=forward&forward.t=640&forward.image=faces:13`);
     await forward.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
-    assert.equal(await forward.page.inputValue('#forward-t'), '640');
-    assert.equal(await forward.page.getAttribute('#gallery [aria-selected="true"]', 'data-index'), '13');
+    assert.equal(await forward.page.inputValue(F('t')), '640');
+    assert.equal(await forward.page.getAttribute(`${F('gallery')} [aria-selected="true"]`, 'data-index'), '13');
     // The tabs are keyboard-usable: arrows move between views (wrapping), Home and End to the ends.
     const shown = () => forward.page.evaluate(() => [document.body.dataset.view, document.activeElement.id]);
     await forward.page.focus('#tab-forward');

@@ -3,7 +3,7 @@
 // and running again works, on the same model (loaded again behind the same key).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openIndex, serve, statusMatches } from './harness.mjs';
+import { launch, openIndex, part, serve, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -12,6 +12,7 @@ before(async () => {
 after(() => server.close());
 
 const open = (browser, webgpu, hash) => openIndex(browser, server.url, webgpu, hash);
+const R = (name) => part('reverse', name);
 
 /** The page's compute worker (one at a time: a replaced one is terminated). */
 function computeWorker(page) {
@@ -46,35 +47,35 @@ for (const webgpu of [true, false]) {
     after(() => browser.close());
 
     test('a core that traps mid-run: the worker is replaced on the same backend and the run can be run again', async () => {
-      const { page } = await open(browser, webgpu, 'view=reverse&model=fashion32&sampler=ddim&steps=3&batch=1&seed=2');
+      const { page } = await open(browser, webgpu, 'view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=3&reverse.n=1&reverse.seed=2');
       const firstWorker = computeWorker(page);
       await crashNextStep(page);
-      await page.click('#play');
-      await statusMatches(page, '#sample-status', /crashed \(RuntimeError: unreachable.*restarted its compute worker\. Run again\./);
+      await page.click(R('play'));
+      await statusMatches(page, R('status'), /crashed \(RuntimeError: unreachable.*restarted its compute worker\. Run again\./);
       await statusMatches(page, '#backend', new RegExp(`\\(restarted: the compute core crashed \\(RuntimeError: unreachable`));
       assert.equal(await page.getAttribute('#backend', 'data-kind'), backend);
       assert.equal(await page.evaluate(() => document.body.dataset.backend), backend, 'a crash keeps the backend');
       assert.notEqual(computeWorker(page), firstWorker, 'a new worker runs');
       // The picker's model is loaded again behind the key the page already holds.
-      await page.click('#play');
-      await statusMatches(page, '#sample-status', /^Done: 3 steps/);
+      await page.click(R('play'));
+      await statusMatches(page, R('status'), /^Done: 3 steps/);
       await page.close();
     });
 
     if (webgpu) {
       test('the WebGPU device lost mid-run: the page moves to the CPU, says why, and the run can be run again', async () => {
-        const { page } = await open(browser, true, 'view=reverse&model=fashion32&sampler=ddim&steps=40&batch=1&seed=2');
-        await page.click('#play');
-        await page.waitForFunction(() => Number(document.getElementById('sample-status').textContent.match(/^Step (\d+)/)?.[1]) >= 2, null, { timeout: 120_000 });
+        const { page } = await open(browser, true, 'view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=40&reverse.n=1&reverse.seed=2');
+        await page.click(R('play'));
+        await page.waitForFunction((selector) => Number(document.querySelector(selector).textContent.match(/^Step (\d+)/)?.[1]) >= 2, R('status'), { timeout: 120_000 });
         await computeWorker(page).evaluate(() => self.ddpmDevice.destroy());
-        await statusMatches(page, '#sample-status', /the WebGPU device was lost \(destroyed.*restarted its compute worker on the CPU\. Run again\./);
+        await statusMatches(page, R('status'), /the WebGPU device was lost \(destroyed.*restarted its compute worker on the CPU\. Run again\./);
         await statusMatches(page, '#backend', /^CPU \(wasm\) — The WebGPU device was lost \(destroyed/);
         assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
         assert.equal(await page.getAttribute('#backend', 'data-kind'), 'cpu');
-        await page.fill('#steps', '3');
-        await page.dispatchEvent('#steps', 'change');
-        await page.click('#play');
-        await statusMatches(page, '#sample-status', /^Done: 3 steps/);
+        await page.fill(R('steps'), '3');
+        await page.dispatchEvent(R('steps'), 'change');
+        await page.click(R('play'));
+        await statusMatches(page, R('status'), /^Done: 3 steps/);
         assert.equal(await computeWorker(page).evaluate(() => self.ddpmDevice ?? null), null, 'no WebGPU device was opened again');
         await page.close();
       });

@@ -4,9 +4,9 @@
 // the iframe form, the copy-snippet button, and embed.html's three elements.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, serve, statusMatches } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, part, serve, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -15,7 +15,6 @@ before(async () => {
 });
 after(() => server.close());
 
-const part = (view, name) => `#${view} [data-part="${name}"]`;
 
 const openView = (browser, webgpu, hash) => openIndex(browser, server.url, webgpu, hash);
 
@@ -94,7 +93,7 @@ for (const webgpu of [true, false]) {
       // Ankle boots (class 9), n samples from one x_T per row, DDIM 10 steps. SwiftShader takes
       // ≈ 1.6 s per ε_θ of fashion32 (25× the CPU path's), so WebGPU runs half the samples.
       const n = webgpu ? 2 : 4;
-      const { page, errors } = await openView(browser, webgpu, `view=guidance&guidance.class=9&guidance.weights=0,4&guidance.n=${n}&guidance.steps=10&guidance.seed=0`);
+      const { page, errors } = await openView(browser, webgpu, `view=guidance&model=fashion32&guidance.class=9&guidance.weights=0,4&guidance.n=${n}&guidance.steps=10&guidance.seed=0`);
       await statusMatches(page, part('guidance', 'status'), /Pick a class/, 120_000);
       await page.click(part('guidance', 'run'));
       await statusMatches(page, part('guidance', 'status'), /^Done\./, 900_000);
@@ -161,6 +160,75 @@ for (const webgpu of [true, false]) {
   });
 }
 
+test('every view on the picker\'s model: a colour checkpoint of the user\'s inpaints a colour photo; guidance asks for classes', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openView(browser, false, 'view=inpaint&inpaint.steps=3&inpaint.n=1');
+    await statusMatches(page, part('inpaint', 'status'), /^Choose what is known.*grey, 64×64/, 120_000);
+    // The user's checkpoint, made here: a colour fixture's random weights at another size (24×24).
+    const fixture = 'tests/reference/fixtures/unet/padding1_new_keys';
+    const config = { ...JSON.parse(await readFile(`${fixture}/config.json`, 'utf8')), sample_size: 24 };
+    assert.equal(config.in_channels, 3);
+    const files = {
+      'config.json': Buffer.from(JSON.stringify(config)).toString('base64'),
+      'diffusion_pytorch_model.safetensors': (await readFile(`${fixture}/diffusion_pytorch_model.safetensors`)).toString('base64'),
+    };
+    // Dropped on the page, as a person would drop the folder's files.
+    await page.evaluate((files) => {
+      const transfer = new DataTransfer();
+      for (const [name, base64] of Object.entries(files)) transfer.items.add(new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], name));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, files);
+    await statusMatches(page, '#model-status', /^your model: .*3 channel\(s\), 24×24/, 120_000);
+    await statusMatches(page, part('inpaint', 'status'), /^Choose what is known.*colour, 24×24/);
+    // A colour photo, 48×32: red left, blue right; centre-cropped and resized to 24×24.
+    await page.evaluate(async (selector) => {
+      const canvas = new OffscreenCanvas(48, 32);
+      const context = canvas.getContext('2d');
+      context.fillStyle = '#ff0000';
+      context.fillRect(0, 0, 24, 32);
+      context.fillStyle = '#0000ff';
+      context.fillRect(24, 0, 24, 32);
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([await canvas.convertToBlob()], 'photo.png', { type: 'image/png' }));
+      const input = document.querySelector(selector);
+      input.files = transfer.files;
+      input.dispatchEvent(new Event('change'));
+    }, part('inpaint', 'upload'));
+    await page.waitForTimeout(300);
+    await page.click(part('inpaint', 'run'));
+    await statusMatches(page, part('inpaint', 'status'), /^Done: 3 steps/);
+    // The original and one result, 24×24 each with a 1-pixel gap; the known left half of the
+    // result is the photo's red, in colour.
+    const { width, height, left, right } = await page.evaluate((selector) => {
+      const c = document.querySelector(selector);
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const mean = (x0, x1) => {
+        const sum = [0, 0, 0];
+        let n = 0;
+        for (let y = 2; y < 22; y++) for (let x = x0; x < x1; x++, n++) for (let k = 0; k < 3; k++) sum[k] += d[(y * c.width + x) * 4 + k];
+        return sum.map((v) => v / n);
+      };
+      return { width: c.width, height: c.height, left: mean(25 + 2, 25 + 10), right: mean(2, 10) };
+    }, part('inpaint', 'results'));
+    assert.deepEqual([width, height], [49, 24], 'the original and one result at the model\'s 24×24');
+    assert.ok(left[0] > 230 && left[1] < 25 && left[2] < 25, `the result's known half is the photo's red (${left.map(Math.round)})`);
+    assert.ok(right[0] > 230 && right[2] < 25, `the original's left half is red (${right.map(Math.round)})`);
+    // Guidance on an unconditional model says why not, and offers the shipped class-conditional one.
+    await page.click('#tab-guidance');
+    await page.waitForSelector(`${part('guidance', 'needs')}:not([hidden])`);
+    assert.match(await page.textContent(part('guidance', 'needs')), /needs a class-conditional model.*the model in use \(your model\) has none/);
+    assert.equal(await page.isDisabled(part('guidance', 'run')), true);
+    await page.click(`${part('guidance', 'needs')} button`);
+    await statusMatches(page, part('guidance', 'status'), /^Pick a class/, 120_000);
+    assert.equal(await page.inputValue('#model'), 'fashion32');
+    assert.equal(await page.isHidden(part('guidance', 'needs')), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test('the iframe form shows only the view; the page hands out the embed code', async () => {
   const browser = await launch({ webgpu: false });
   try {
@@ -203,7 +271,7 @@ for (const webgpu of [true, false]) {
       assert.equal(workers, 1, 'one worker for all three');
       await page.waitForFunction(() => /sliced Wasserstein/.test(document.querySelectorAll('ddpm-demo')[2].shadowRoot.querySelector('[data-part="status"]').textContent), null, { timeout: 120_000 });
       const forward = await page.evaluate(() => {
-        const c = document.querySelector('ddpm-demo').shadowRoot.getElementById('forward-xt');
+        const c = document.querySelector('ddpm-demo').shadowRoot.querySelector('[data-part="xt"]');
         return [c.width, c.height];
       });
       assert.deepEqual(forward, [64, 64], 'the forward demo drew x_t of faces64');
@@ -223,13 +291,13 @@ test('reverse, inpaint and guidance as elements: each runs in its shadow root, k
     await page.waitForFunction(() => [...document.querySelectorAll('ddpm-demo')].every((e) => ['ready', 'error'].includes(e.dataset.state)), null, { timeout: 300_000 });
     assert.deepEqual(await page.$$eval('ddpm-demo', (els) => els.map((e) => e.dataset.state)), ['ready', 'ready', 'ready']);
     const text = (i, selector) => page.evaluate(({ i, selector }) => document.querySelectorAll('ddpm-demo')[i].shadowRoot.querySelector(selector).textContent, { i, selector });
-    assert.match(await text(0, '#sample-status'), /^Done: 3 steps/);
+    assert.match(await text(0, '[data-part="status"]'), /^Done: 3 steps/);
     assert.match(await text(1, '[data-part="status"]'), /^Done: 3 steps/);
     assert.match(await text(2, '[data-part="status"]'), /^Done\. Shape distance/);
-    // Space on the reverse element plays it again (from the start: the run had finished).
-    await page.locator('ddpm-demo').nth(0).evaluate((e) => e.shadowRoot.getElementById('scrub').focus());
+    // ← on the reverse element (its Play button focused) scrubs back a step: the element's own keys.
+    await page.locator('ddpm-demo').nth(0).evaluate((e) => e.shadowRoot.querySelector('[data-part="play"]').focus());
     await page.keyboard.press('ArrowLeft');
-    assert.match(await text(0, '#scrub-value'), /^step 2:/);
+    assert.match(await text(0, '[data-part="scrub-value"]'), /^step 2:/);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

@@ -3,59 +3,85 @@
 import { XT_ONLY } from '../client.js';
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, meanPixelStd, saveGif, savePng, toTiles } from '../render.js';
-import { parseTimesteps, runSettings } from './reverse.js';
+import { fill, followModel, settle } from './parts.js';
+import { parseTimesteps, SAMPLER_DEFAULTS, SAMPLER_RANGES, SamplerControls, samplerTemplate } from './sampler-controls.js';
 
-export const template = `
+export const title = 'Compare at different t';
+export const model = 'image';
+// `t`: the timesteps to fork at; `n`: samples per t.
+export const DEFAULTS = { ...SAMPLER_DEFAULTS, t: '999,750,500,250,100', n: 4, layout: 'rows' };
+export const RANGES = { ...SAMPLER_RANGES, n: [2, 8] };
+
+const template = `
   <p>One trajectory is run down from x<sub>T</sub>. At each chosen t, its x<sub>t</sub> is copied and finished N times with fresh noise:
     N samples of p(x<sub>0</sub> | x<sub>t</sub>). From an early (very noisy) x<sub>t</sub> the samples differ widely; from a late one they
-    agree — the image was already decided. The sampler settings are those of view 2.</p>
+    agree — the image was already decided.</p>
+${samplerTemplate(false)}
   <div class="controls">
-    <label>t values <input type="text" id="compare-ts" value="999,750,500,250,100" inputmode="numeric" pattern="[0-9, ]+"></label>
-    <label>Samples per t <input type="number" id="compare-n" value="4" min="2" max="8"></label>
-    <label>Layout <select id="compare-layout">
+    <label>t values <input type="text" data-part="t" value="999,750,500,250,100" inputmode="numeric" pattern="[0-9, ]+"></label>
+    <label>Samples per t <input type="number" data-part="n" value="4" min="2" max="8"></label>
+    <label>Layout <select data-part="layout">
       <option value="rows">rows: t × samples</option>
       <option value="fig7">Ho et al. Fig. 7: x_t bottom-right, 3 samples</option>
     </select></label>
-    <button id="compare-run" disabled>Run</button>
-    <button id="compare-cancel" disabled>■ Cancel</button>
-    <button id="save-compare" disabled>Save PNG</button>
-    <button id="save-compare-gif" disabled title="every row's samples denoising, side by side, as an animated GIF">Save GIF</button>
+    <button data-part="run" disabled>Run</button>
+    <button data-part="cancel" disabled>■ Cancel</button>
+    <button data-part="save" disabled>Save PNG</button>
+    <button data-part="save-gif" disabled title="every row's samples denoising, side by side, as an animated GIF">Save GIF</button>
   </div>
-  <progress id="compare-progress" value="0" max="1"></progress>
-  <p id="compare-status" role="status" aria-live="polite"></p>
-  <canvas role="img" id="compare-grid" class="wide" aria-label="samples of p(x_0|x_t), one row per t"></canvas>
-  <table id="compare-table" aria-label="spread of the samples per t">
+  <progress data-part="progress" value="0" max="1"></progress>
+  <p data-part="status" role="status" aria-live="polite"></p>
+  <canvas role="img" data-part="grid" class="wide" aria-label="samples of p(x_0|x_t), one row per t"></canvas>
+  <table data-part="table" aria-label="spread of the samples per t">
     <thead><tr><th scope="col">t</th><th scope="col">spread (mean per-pixel std across samples)</th></tr></thead>
     <tbody></tbody>
   </table>
 `;
 
-export class CompareView {
-  constructor({ client, $, state, onChange }) {
-    Object.assign(this, { client, $, state, onChange });
+export function mount(root, services, given) {
+  const view = new CompareView(root, services, settle(DEFAULTS, given, RANGES));
+  return { run: () => view.ready.then(() => view.start()), cancel: () => { view.cancelled = true; }, state: view.settings, ready: view.ready };
+}
+
+class CompareView {
+  constructor(root, { client, backend, model: slot, onChange = () => {} }, settings) {
+    Object.assign(this, { client, settings, onChange });
+    const part = fill(root, template);
+    this.$ = part;
     this.cancelled = false;
     this.running = false;
     this.rows = [];
-    $('compare-run').addEventListener('click', () => this.start());
-    $('compare-cancel').addEventListener('click', () => { this.cancelled = true; });
-    $('save-compare').addEventListener('click', () => savePng($('compare-grid'), `ddpm-${this.state.model}-forks-seed${this.state.seed}.png`));
-    $('save-compare-gif').addEventListener('click', () => this.saveAnimation());
-    for (const [id, key] of [['compare-ts', 'ts'], ['compare-n', 'n'], ['compare-layout', 'layout']]) {
-      $(id).addEventListener('change', () => {
-        this.state[key] = key === 'n' ? Number($(id).value) : $(id).value;
-        this.onChange();
+    this.model = null;
+    this.sampler = new SamplerControls(part, settings, { cheap: true, onChange: () => this.onChange(this.settings) });
+    part('run').addEventListener('click', () => this.start());
+    part('cancel').addEventListener('click', () => { this.cancelled = true; });
+    part('save').addEventListener('click', () => savePng(part('grid'), this.fileName('png')));
+    part('save-gif').addEventListener('click', () => this.saveAnimation());
+    for (const key of ['t', 'n', 'layout']) {
+      part(key).value = String(settings[key]);
+      part(key).addEventListener('change', () => {
+        this.settings[key] = key === 'n' ? Math.min(8, Math.max(2, Math.round(Number(part(key).value) || 4))) : part(key).value;
+        this.onChange(this.settings);
         if (key === 'layout') this.draw();
       });
     }
+    this.ready = followModel(slot, (model) => {
+      this.model = model;
+      if (model) {
+        this.sampler.useModel(model, backend.kind);
+        this.onChange(this.settings);
+      }
+      if (this.running) this.cancelled = true;
+      this.$('run').disabled = !model || this.running;
+    });
   }
 
-  modelChanged() {
-    if (this.running) this.cancelled = true;
-    this.$('compare-run').disabled = !this.state.key || this.running;
+  fileName(extension) {
+    return `ddpm-${this.model?.name}-forks-seed${this.settings.seed}.${extension}`;
   }
 
   status(text, kind = 'info') {
-    showStatus(this.$('compare-status'), text, kind);
+    showStatus(this.$('status'), text, kind);
   }
 
   /** Steps a started run to its end; resolves to the last output (null if cancelled). */
@@ -74,10 +100,11 @@ export class CompareView {
   }
 
   async start() {
-    const { key, info } = this.state;
-    const n = Math.min(8, Math.max(2, Math.round(Number(this.$('compare-n').value) || 4)));
-    const base = runSettings(this.$, info, { batch: 1 });
-    const wanted = parseTimesteps(this.$('compare-ts').value, info.scheduler.num_train_timesteps - 1);
+    if (this.running || !this.model) return;
+    const { key, info } = this.model;
+    const n = this.settings.n;
+    const base = this.sampler.runSettings(info, 1);
+    const wanted = parseTimesteps(this.settings.t, info.scheduler.num_train_timesteps - 1);
     if (!wanted.length) {
       this.status('Give at least one t, e.g. 999,750,500,250,100.', 'error');
       return;
@@ -87,10 +114,10 @@ export class CompareView {
     this.cancelled = false;
     this.rows = [];
     this.draw();
-    this.$('compare-run').disabled = true;
-    this.$('compare-cancel').disabled = false;
-    this.$('save-compare').disabled = true;
-    this.$('save-compare-gif').disabled = true;
+    this.$('run').disabled = true;
+    this.$('cancel').disabled = false;
+    this.$('save').disabled = true;
+    this.$('save-gif').disabled = true;
     const started = performance.now();
     try {
       // 1. The shared trajectory, keeping x_t where it reaches each timestep nearest a wanted t.
@@ -102,8 +129,8 @@ export class CompareView {
       let done = 0;
       const tick = (label) => {
         done += 1;
-        this.$('compare-progress').max = totalSteps;
-        this.$('compare-progress').value = done;
+        this.$('progress').max = totalSteps;
+        this.$('progress').value = done;
         const rate = done / ((performance.now() - started) / 1000);
         this.status(`${label} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((totalSteps - done) / rate)} s left`, 'progress');
       };
@@ -136,14 +163,14 @@ export class CompareView {
       this.status(deterministic
         ? 'Done — but DDIM with η = 0 is deterministic: every fork of one x_t is the same sample. Choose DDPM or η > 0 to see p(x_0 | x_t) spread.'
         : `Done in ${((performance.now() - started) / 1000).toFixed(1)} s: the later the x_t (smaller t), the smaller the spread.`, 'ok');
-      this.$('save-compare').disabled = false;
-      this.$('save-compare-gif').disabled = false;
+      this.$('save').disabled = false;
+      this.$('save-gif').disabled = false;
     } catch (error) {
       this.status(`Comparison failed: ${error.message}`, 'error');
     } finally {
       this.running = false;
-      this.$('compare-run').disabled = !this.state.key;
-      this.$('compare-cancel').disabled = true;
+      this.$('run').disabled = !this.model;
+      this.$('cancel').disabled = true;
     }
   }
 
@@ -152,8 +179,8 @@ export class CompareView {
   }
 
   draw() {
-    const canvas = this.$('compare-grid');
-    const body = this.$('compare-table').tBodies[0];
+    const canvas = this.$('grid');
+    const body = this.$('table').tBodies[0];
     body.replaceChildren();
     for (const row of this.rows) {
       const tr = body.insertRow();
@@ -166,12 +193,12 @@ export class CompareView {
     if (!this.rows.length) return;
     this.drawGrid(canvas, this.rows);
     enlarge(canvas, this.rows[0].xt.width);
-    canvas.dataset.layout = this.$('compare-layout').value === 'fig7' ? 'fig7' : 'rows';
+    canvas.dataset.layout = this.settings.layout === 'fig7' ? 'fig7' : 'rows';
   }
 
   /** The grid of `rows` (each {xt, samples}) in the chosen layout. */
   drawGrid(canvas, rows) {
-    const fig7 = this.$('compare-layout').value === 'fig7';
+    const fig7 = this.settings.layout === 'fig7';
     const tiles = [];
     let columns;
     if (fig7) {
@@ -197,7 +224,7 @@ export class CompareView {
    */
   async saveAnimation() {
     if (!this.rows.length || this.running) return;
-    const button = this.$('save-compare-gif');
+    const button = this.$('save-gif');
     button.disabled = true;
     try {
       const count = Math.max(...this.rows.map((row) => row.frames.length));
@@ -207,7 +234,7 @@ export class CompareView {
         this.drawGrid(canvas, this.rows.map((row) => ({ ...row, samples: at(row) })));
         return canvas;
       });
-      const gif = await saveGif(this.client, canvases, `ddpm-${this.state.model}-forks-seed${this.state.seed}.gif`);
+      const gif = await saveGif(this.client, canvases, this.fileName('gif'));
       this.status(`Saved an animated GIF: ${canvases.length} frames, ${(gif.length / 1024).toFixed(0)} KB.`, 'ok');
     } catch (error) {
       this.status(`The animation could not be saved: ${error.message}`, 'error');

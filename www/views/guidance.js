@@ -2,22 +2,33 @@
 // one row of samples per guidance weight w, all from the same x_T, so the only difference
 // between rows is w. Each row's distance to the class's mean training image is measured.
 import { XT_ONLY } from '../client.js';
-import { asset } from '../models.js';
+import { CLASS_MEANS, sprite } from '../gallery.js';
 import { drawGrid, enlarge, savePng, spriteTile } from '../render.js';
 import { showStatus } from '../status.js';
-import { mount, runControls } from './parts.js';
+import { fill, followModel, runControls, settle } from './parts.js';
 
 /** The weights shown: this ladder up to the slider's w, and w itself. */
 const LADDER = [0, 0.5, 1, 2, 4, 8];
 
+export const title = 'Guidance';
+export const model = 'image';
+/** The element's model when it names none: guidance needs a class-conditional one. */
+export const defaultModel = 'fashion32';
 // `weights`: exact weights for the rows (e.g. '0,4'); empty: the ladder up to w.
 export const DEFAULTS = { class: 9, w: 4, n: 6, steps: 50, seed: 0, weights: '' };
+export const RANGES = { class: [0, 2 ** 16], w: [0, 8, false], n: [1, 10], steps: [2, 1000], seed: [0, 2 ** 53] };
+
+export function mount(root, services, given) {
+  const view = new GuidanceView(root, services, settle(DEFAULTS, given, RANGES));
+  return { run: () => view.ready.then(() => view.sample()), cancel: () => view.cancel(), state: view.settings, ready: view.ready };
+}
 
 export const template = `
   <p>A class-conditional model, trained with its label dropped 10% of the time, can be pushed
     towards its class: ε̃ = (1 + w) ε<sub>θ</sub>(x<sub>t</sub>, y) − w ε<sub>θ</sub>(x<sub>t</sub>, ∅). Every row starts from the
     same noise; only w differs. As w grows the samples look more like the class (fidelity) and
     less like each other (variety).</p>
+  <p data-part="needs" hidden></p>
   <div class="controls">
     <label>Class <select data-part="class"></select></label>
     <label class="slider">w <input type="range" data-part="w" min="0" max="8" step="0.5" value="4">
@@ -61,17 +72,10 @@ export function shapeDistance(a, b) {
   return 1 - ab / Math.sqrt(aa * bb || 1);
 }
 
-export class GuidanceView {
-  /** `settings`: {class, w, n, steps, seed}. */
-  constructor(root, { client, models, model = 'fashion32', settings = {}, onChange = () => {} }) {
-    Object.assign(this, { root, client, models, modelId: model, onChange });
-    this.part = mount(root, template);
-    this.settings = { ...DEFAULTS, ...settings };
-    const clamp = (v, lo, hi, fallback) => (Number.isFinite(Number(v)) ? Math.min(hi, Math.max(lo, Number(v))) : fallback);
-    Object.assign(this.settings, {
-      w: clamp(this.settings.w, 0, 8, DEFAULTS.w), n: Math.round(clamp(this.settings.n, 1, 10, DEFAULTS.n)),
-      steps: Math.round(clamp(this.settings.steps, 2, 1000, DEFAULTS.steps)), seed: Math.round(clamp(this.settings.seed, 0, 2 ** 53, 0)),
-    });
+class GuidanceView {
+  constructor(root, { client, model: slot, onChange = () => {}, chooseModel }, settings) {
+    Object.assign(this, { root, client, onChange, settings, chooseModel });
+    this.part = fill(root, template);
     for (const name of ['w', 'n', 'steps', 'seed']) {
       this.part(name).value = String(this.settings[name]);
       this.part(name).addEventListener('change', () => this.readControls());
@@ -80,38 +84,65 @@ export class GuidanceView {
     this.part('w-value').value = String(this.settings.w);
     this.part('class').addEventListener('change', () => this.readControls());
     this.part('run').addEventListener('click', () => this.sample());
-    this.part('cancel').addEventListener('click', () => { if (this.run) this.run.cancelled = true; });
+    this.part('cancel').addEventListener('click', () => this.cancel());
     this.part('save').addEventListener('click', () => savePng(this.part('grid'), `guidance-class${this.settings.class}-seed${this.settings.seed}.png`));
     this.run = null;
+    this.model = null;
+    this.ready = followModel(slot, (model) => this.useModel(model));
   }
 
-  async start() {
-    this.starting ??= (async () => {
-      try {
-        this.status('Loading the class-conditional model…');
-        this.model = await this.models.image(this.modelId);
-        const { info, entry } = this.model;
-        if (info.nullClass === undefined) throw new Error(`${entry.label} is not class-conditional`);
-        const select = this.part('class');
-        // Every class but the null class, which is what guidance steers away from.
-        const classes = [...Array(info.numClasses).keys()].filter((c) => c !== info.nullClass);
-        for (const c of classes) select.add(new Option(`${c} · ${entry.classes?.[c] ?? `class ${c}`}`, String(c)));
-        const asked = Math.round(this.settings.class) || 0;
-        this.settings.class = classes.includes(asked) ? asked : classes[0];
-        select.value = String(this.settings.class);
-        const response = await fetch(asset('www/samples/fashion-class-means.png'));
-        if (!response.ok) throw new Error(`class means: HTTP ${response.status}`);
-        this.means = await createImageBitmap(await response.blob());
-        this.showMean();
-        this.part('run').disabled = false;
-        this.status('Pick a class and w, then press Sample.', 'ok');
-      } catch (error) {
-        this.status(`The guidance view could not start: ${error.message}`, 'error');
-        this.starting = null;
-        throw error;
-      }
-    })();
-    return this.starting;
+  cancel() {
+    if (this.run) this.run.cancelled = true;
+  }
+
+  /** A class-conditional model's classes (and, for a shipped one, each class's mean image). */
+  async useModel(model) {
+    this.model = null;
+    this.means = null;
+    this.cancel();
+    this.setRunning(false);
+    const select = this.part('class');
+    select.replaceChildren();
+    this.part('needs').hidden = true;
+    if (!model) {
+      this.status('Waiting for the model…');
+      return;
+    }
+    const { info, entry } = model;
+    if (info.nullClass === undefined) {
+      this.offerClassConditional(model.label ?? 'this model');
+      return;
+    }
+    // Every class but the null class, which is what guidance steers away from.
+    const classes = [...Array(info.numClasses).keys()].filter((c) => c !== info.nullClass);
+    for (const c of classes) select.add(new Option(`${c} · ${entry?.classes?.[c] ?? `class ${c}`}`, String(c)));
+    if (!classes.includes(this.settings.class)) this.settings.class = classes[0];
+    select.value = String(this.settings.class);
+    try {
+      const means = CLASS_MEANS.find((m) => m.of === entry?.id);
+      this.means = means && { image: await sprite(means.file), tile: means.tile };
+    } catch (error) {
+      this.status(`The class means could not be loaded (${error.message}); rows are compared with each other only.`, 'error');
+    }
+    this.model = model;
+    this.showMean();
+    this.setRunning(false);
+    this.status('Pick a class and w, then press Sample.', 'ok');
+  }
+
+  /** Says why there is nothing to run, and where the host can switch, offers the shipped class-conditional model. */
+  offerClassConditional(label) {
+    const needs = this.part('needs');
+    needs.hidden = false;
+    needs.textContent = `Guidance needs a class-conditional model (one trained with class labels: num_class_embeds in its config); the model in use (${label}) has none. `;
+    if (this.chooseModel) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = `Use ${defaultModel}`;
+      button.addEventListener('click', () => this.chooseModel(defaultModel));
+      needs.append(button);
+    }
+    this.status('Guidance needs a class-conditional model.', 'error');
   }
 
   readControls() {
@@ -123,28 +154,31 @@ export class GuidanceView {
     this.onChange(this.settings);
   }
 
-  /** The class's mean training image in the model's range, [−1, 1]. */
+  /** The class's mean training image (grey, the model's size) in the model's range, [−1, 1]; null without one. */
   classMean() {
-    const size = this.model.info.sampleSize;
-    const tile = spriteTile(this.means, size, this.settings.class, 0);
+    if (!this.means) return null;
+    const { image, tile: size } = this.means;
+    const tile = spriteTile(image, size, this.settings.class, 0);
     const { data } = tile.getContext('2d').getImageData(0, 0, size, size);
     return Float32Array.from({ length: size * size }, (_, p) => data[p * 4] / 127.5 - 1);
   }
 
   showMean() {
-    if (!this.means) return;
-    const size = this.model.info.sampleSize;
+    const mean = this.classMean();
     const canvas = this.part('mean');
-    drawGrid(canvas, this.classMean(), [1, 1, size, size]);
-    enlarge(canvas, size * 2);
+    canvas.closest('figure').hidden = !mean;
+    if (!mean) return;
+    drawGrid(canvas, mean, [1, 1, this.means.tile, this.means.tile]);
+    enlarge(canvas, this.means.tile * 2);
   }
 
   /** One row per w; resolves to [{w, shape, distance, spread}] (null when cancelled or failed). */
   async sample() {
     if (this.run || !this.model) return null;
     const { info } = this.model;
-    const size = info.sampleSize;
-    const plane = size * size;
+    const size = info.sampleSize ?? 64;
+    const channels = info.inChannels;
+    const plane = channels * size * size;
     const n = Math.min(10, Math.max(1, this.settings.n));
     const weights = rowWeights(this.settings.w, this.settings.weights);
     const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(2, this.settings.steps));
@@ -180,20 +214,24 @@ export class GuidanceView {
         }
         grid.set(last.xt, r * n * plane);
         const samples = Array.from({ length: n }, (_, i) => last.xt.subarray(i * plane, (i + 1) * plane));
-        const shape = samples.reduce((s, x) => s + shapeDistance(x, mean), 0) / n;
-        const distance = samples.reduce((s, x) => s + rms(x, mean), 0) / n;
+        const shape = mean ? samples.reduce((s, x) => s + shapeDistance(x, mean), 0) / n : NaN;
+        const distance = mean ? samples.reduce((s, x) => s + rms(x, mean), 0) / n : NaN;
         const centre = new Float32Array(plane).map((_, p) => samples.reduce((s, x) => s + x[p], 0) / n);
         const spread = samples.reduce((s, x) => s + rms(x, centre), 0) / n;
         rows.push({ w, shape, distance, spread });
-        table.insertAdjacentHTML('beforeend', `<tr><td>${w}</td><td>${shape.toFixed(4)}</td><td>${distance.toFixed(4)}</td><td>${spread.toFixed(4)}</td></tr>`);
+        const cell = (v) => (Number.isNaN(v) ? '—' : v.toFixed(4));
+        table.insertAdjacentHTML('beforeend', `<tr><td>${w}</td><td>${cell(shape)}</td><td>${cell(distance)}</td><td>${cell(spread)}</td></tr>`);
         const canvas = this.part('grid');
-        drawGrid(canvas, grid.subarray(0, (r + 1) * n * plane), [(r + 1) * n, 1, size, size], { columns: n });
+        drawGrid(canvas, grid.subarray(0, (r + 1) * n * plane), [(r + 1) * n, channels, size, size], { columns: n });
         enlarge(canvas, size * 2);
         this.status(`w = ${w} done (${r + 1}/${weights.length} rows, ${((performance.now() - begun) / 1000).toFixed(1)} s)`, 'progress');
       }
       this.part('save').disabled = false;
       const [first, last] = [rows[0], rows[rows.length - 1]];
-      this.status(`Done. Shape distance to the class mean: ${first.shape.toFixed(3)} at w = ${first.w}, ${last.shape.toFixed(3)} at w = ${last.w}; spread within a row ${first.spread.toFixed(3)} → ${last.spread.toFixed(3)}.`, 'ok');
+      const spread = `spread within a row ${first.spread.toFixed(3)} → ${last.spread.toFixed(3)}`;
+      this.status(mean
+        ? `Done. Shape distance to the class mean: ${first.shape.toFixed(3)} at w = ${first.w}, ${last.shape.toFixed(3)} at w = ${last.w}; ${spread}.`
+        : `Done (this model has no class means to compare with): ${spread}.`, 'ok');
       return rows;
     } catch (error) {
       this.status(`Sampling failed: ${error.message}`, 'error');
@@ -205,7 +243,8 @@ export class GuidanceView {
   }
 
   setRunning(running) {
-    for (const name of ['run', 'class', 'w', 'n', 'steps', 'seed']) this.part(name).disabled = running;
+    for (const name of ['class', 'w', 'n', 'steps', 'seed']) this.part(name).disabled = running;
+    this.part('run').disabled = running || !this.model;
     this.part('cancel').disabled = !running;
   }
 

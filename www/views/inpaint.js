@@ -1,30 +1,34 @@
-// View 4, inpainting: a held-out face (or an upload) with a mask — quadrants clicked known or
-// to fill, or a free brush — filled in by replacement or RePaint; the step-by-step fill and N
-// results beside the original. The known region of every result equals the input.
+// View 4, inpainting: a held-out image (or an upload) with a mask — quadrants clicked known or
+// to fill, or a free brush — filled in by replacement or RePaint with the host's model, in its
+// size and channels; the step-by-step fill and N results beside the original. The known region
+// of every result equals the input.
 import { XT_ONLY } from '../client.js';
-import { clearSelection, showGallery } from '../gallery.js';
+import { ImagePicker, pickerTemplate } from '../gallery.js';
 import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
 import { showStatus } from '../status.js';
-import { mount, runControls } from './parts.js';
+import { fill, followModel, runControls, settle } from './parts.js';
 
 const QUADRANTS = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
 
-export const DEFAULTS = { image: 'faces:0', quadrants: '1010', method: 'replacement', steps: 100, jump: 10, resample: 3, n: 4, seed: 0 };
+export const title = 'Inpainting';
+export const model = 'image';
+// `image`: a shipped sample ("faces:13"); empty: the model's own held-out set.
+export const DEFAULTS = { image: '', quadrants: '1010', method: 'replacement', steps: 100, jump: 10, resample: 3, n: 4, seed: 0 };
+export const RANGES = { steps: [2, 1000], jump: [1, 50], resample: [1, 20], n: [1, 8], seed: [0, 2 ** 53] };
+
+export function mount(root, services, given) {
+  const view = new InpaintView(root, services, settle(DEFAULTS, given, RANGES));
+  return { run: () => view.ready.then(() => view.fill()), cancel: () => view.cancel(), state: view.settings, ready: view.ready };
+}
 
 export const template = `
   <p>Inpainting with a model that never saw a mask: at every reverse step the known pixels are
     replaced by the input noised to the same t (replacement), and RePaint also jumps back up a few
     steps now and then so that the filled part agrees with the known part. Click the image's
     quadrants (or use the buttons, or paint with the brush) to choose what is <strong>known</strong>;
-    the rest is filled. The faces are people the model never saw.</p>
-  <div class="controls">
-    <label>Images <select data-part="source">
-      <option value="faces">held-out faces (ORL, never trained on)</option>
-      <option value="upload">your face photo…</option>
-    </select></label>
-    <input type="file" data-part="upload" accept="image/*" hidden aria-label="Upload a face photo">
-  </div>
-  <div data-part="gallery" class="gallery" role="listbox" aria-label="Pick a face"></div>
+    the rest is filled. The held-out images are ones the model never saw; a photo of yours is
+    centre-cropped and resized to the model's size.</p>
+  ${pickerTemplate('photo')}
   <div class="panels">
     <figure>
       <canvas role="img" data-part="mask-canvas" class="maskable" aria-label="the input and its mask: dark = to fill"></canvas>
@@ -57,18 +61,13 @@ export const template = `
   <canvas role="img" data-part="results" class="wide" aria-label="the original, then the inpainted samples"></canvas>
 `;
 
-export class InpaintView {
-  /** `settings`: {image, quadrants ('1111': TL TR BL BR known), method, steps, jump, resample, n, seed}. */
-  constructor(root, { client, models, model = 'faces64', settings = {}, onChange = () => {} }) {
-    Object.assign(this, { root, client, models, modelId: model, onChange });
-    this.part = mount(root, template);
-    this.settings = { ...DEFAULTS, ...settings };
-    const clamp = (v, lo, hi, fallback) => (Number.isFinite(Number(v)) ? Math.round(Math.min(hi, Math.max(lo, Number(v)))) : fallback);
-    for (const [key, lo, hi] of [['steps', 2, 1000], ['jump', 1, 50], ['resample', 1, 20], ['n', 1, 8], ['seed', 0, 2 ** 53]]) {
-      this.settings[key] = clamp(this.settings[key], lo, hi, DEFAULTS[key]);
-    }
+class InpaintView {
+  constructor(root, { client, model: slot, onChange = () => {} }, settings) {
+    Object.assign(this, { root, client, onChange, settings });
+    this.part = fill(root, template);
     this.run = null;
     this.mask = null;
+    this.model = null;
     for (const name of ['method', 'steps', 'jump', 'resample', 'n', 'seed']) {
       this.part(name).value = String(this.settings[name]);
       this.part(name).addEventListener('change', () => this.readControls());
@@ -78,38 +77,38 @@ export class InpaintView {
       button.addEventListener('click', () => this.toggleQuadrant(i));
     });
     this.part('clear').addEventListener('click', () => this.setQuadrants(this.quadrantCode ?? DEFAULTS.quadrants));
-    this.part('source').addEventListener('change', () => this.pickSource());
-    this.part('upload').addEventListener('change', (e) => e.target.files[0] && this.useUpload(e.target.files[0]));
     this.part('run').addEventListener('click', () => this.fill());
     this.part('cancel').addEventListener('click', () => this.cancel());
     this.part('save').addEventListener('click', () => savePng(this.part('results'), `inpaint-seed${this.settings.seed}.png`));
+    this.picker = new ImagePicker(this.part, settings, {
+      onChange: () => this.onChange(this.settings), onImage: (image) => this.useImage(image), onError: (text) => this.status(text, 'error'),
+    });
     this.bindBrush();
+    this.ready = followModel(slot, (model) => this.useModel(model));
   }
 
-  /** Loads the model and the first image (called when the view is first shown). */
-  async start() {
-    this.starting ??= (async () => {
-      try {
-        this.status('Loading the face model…');
-        this.model = await this.models.image(this.modelId);
-        const { info } = this.model;
-        this.size = info.sampleSize ?? 64;
-        this.channels = info.inChannels;
-        const [, index] = String(this.settings.image).split(':');
-        await showGallery(this.part('gallery'), 'faces', Number(index) || 0, (i, tile) => {
-          this.settings.image = `faces:${i}`;
-          this.onChange(this.settings);
-          this.useImage(tile);
-        });
-        this.part('run').disabled = false;
-        this.status('Choose what is known, then press Fill.', 'ok');
-      } catch (error) {
-        this.status(`The inpainting view could not start: ${error.message}`, 'error');
-        this.starting = null;
-        throw error;
-      }
-    })();
-    return this.starting;
+  /** The model's size and channels shape the input and the mask; a new size needs a new mask. */
+  async useModel(model) {
+    this.model = null;
+    this.setRunning(false);
+    if (!model) {
+      this.status('Waiting for the model…');
+      return;
+    }
+    const { info } = model;
+    const size = info.sampleSize ?? 64;
+    if (size !== this.size) Object.assign(this, { mask: null, maskMade: null });
+    Object.assign(this, { size, channels: info.inChannels });
+    try {
+      if (this.source && this.settings.image) this.useImage(this.source);
+      else await this.picker.show(this.settings.image || ImagePicker.defaultFor(model.entry));
+      await this.maskMade;
+      this.model = model;
+      this.setRunning(false);
+      this.status(`Choose what is known, then press Fill (${info.inChannels === 3 ? 'colour' : 'grey'}, ${size}×${size}).`, 'ok');
+    } catch (error) {
+      this.status(`The inpainting view could not start: ${error.message}`, 'error');
+    }
   }
 
   readControls() {
@@ -125,26 +124,9 @@ export class InpaintView {
     this.part('resample-label').hidden = !repaint;
   }
 
-  pickSource() {
-    if (this.part('source').value !== 'upload') return;
-    this.part('upload').click();
-    // The select is an action menu: back to the gallery's entry, so "upload" can be chosen again.
-    this.part('source').value = 'faces';
-  }
-
-  async useUpload(file) {
-    if (!this.size) return;
-    try {
-      const bitmap = await createImageBitmap(file);
-      clearSelection(this.part('gallery'));
-      this.settings.image = 'upload';
-      this.useImage(bitmap);
-    } catch (error) {
-      this.status(`That file could not be read as an image: ${error.message}`, 'error');
-    }
-  }
-
   useImage(source) {
+    if (!this.size) return;
+    this.source = source;
     this.image = imageToInput(source, this.size, this.channels);
     if (!this.mask && !this.maskMade) this.setQuadrants(this.settings.quadrants);
     else this.drawMask();

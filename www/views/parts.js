@@ -1,5 +1,6 @@
-// Shared by the self-contained views (4–6): their markup is found by data-part within their
-// root, so several copies live on one page (the element) without clashing ids.
+// What every view shares: its markup's parts (found by data-part within its root, so several
+// copies live on one page without clashing ids), its settings, its run controls and the model
+// it follows.
 
 /** Run / cancel / save buttons, a progress bar and a status line. */
 export const runControls = (label) => `
@@ -12,7 +13,46 @@ export const runControls = (label) => `
   <p data-part="status" role="status" aria-live="polite"></p>`;
 
 /** Fills `root` with `template`; returns the lookup of its parts by name. */
-export function mount(root, template) {
+export function fill(root, template) {
   root.innerHTML = template;
   return (name) => root.querySelector(`[data-part="${name}"]`);
+}
+
+/**
+ * A view's settings: `given` (an element's attributes or the permalink: strings or numbers) over
+ * `defaults`. A number takes its default's place only when finite, and is clamped to
+ * `ranges[key]` = [lo, hi, integer = true]; anything else falls back to the default.
+ */
+export function settle(defaults, given = {}, ranges = {}) {
+  const settings = { ...defaults };
+  for (const [key, fallback] of Object.entries(defaults)) {
+    const value = given[key];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof fallback !== 'number') {
+      settings[key] = String(value);
+      continue;
+    }
+    const number = Number(value);
+    if (!Number.isFinite(number)) continue;
+    const [lo, hi, integer] = ranges[key] ?? [-Infinity, Infinity, false];
+    settings[key] = Math.min(hi, Math.max(lo, integer === false ? number : Math.round(number)));
+  }
+  return settings;
+}
+
+/**
+ * Calls `onModel(null)` whenever the host's model changes (the view disables its run) and
+ * `onModel(model)` once that model has loaded, unless another change came first. The host shows
+ * a model that fails to load; the view only waits for the next.
+ */
+export function followModel(slot, onModel) {
+  const follow = async () => {
+    const loading = slot.current;
+    await onModel(null);
+    if (!loading) return;
+    const model = await loading.catch(() => null);
+    if (model && loading === slot.current) await onModel(model);
+  };
+  slot.addEventListener('change', follow);
+  return follow();
 }

@@ -2,159 +2,111 @@
 // taken; x_t, x̂_0 and ε̂ of every sample after each step; a filmstrip of x̂_0 at chosen t.
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, saveGif, savePng, toTiles } from '../render.js';
+import { fill, followModel, settle } from './parts.js';
+import { estimate, parseTimesteps, SAMPLER_DEFAULTS, SAMPLER_RANGES, SamplerControls, samplerTemplate } from './sampler-controls.js';
 
-/** The sampler's controls; view 3 (and an embedded fork) reads its settings from them too. */
-export const samplerTemplate = `
-  <fieldset class="controls" id="sampler-controls">
-    <legend>Sampler</legend>
-    <label>Method <select id="sampler">
-      <option value="ddpm-small">DDPM, σ² = β̃ (fixed small)</option>
-      <option value="ddpm-large">DDPM, σ² = β (fixed large)</option>
-      <option value="ddim">DDIM</option>
-    </select></label>
-    <label>Steps <input type="number" id="steps" value="1000" min="1" max="1000"></label>
-    <label id="eta-label">DDIM η <input type="number" id="eta" value="0" min="0" max="1" step="0.1"></label>
-    <label>Seed <input type="number" id="seed" value="0" min="0" step="1"></label>
-    <label>Samples <input type="number" id="batch" value="4" min="1" max="16"></label>
-    <label id="class-label" hidden>Class <select id="class"></select></label>
-  </fieldset>
-`;
+export const title = 'Reverse sampling';
+export const model = 'image';
+// 0 or '': the model's and backend's choice (sampler-controls.js), made once both are known.
+export const DEFAULTS = { ...SAMPLER_DEFAULTS, n: 0, film: '999,750,500,250,100,0' };
+export const RANGES = { ...SAMPLER_RANGES, n: [0, 16] };
 
-export const template = `
+const template = `
   <p>Ancestral sampling (Algorithm 2): start from pure noise x<sub>T</sub> and repeatedly subtract the noise ε̂ = ε<sub>θ</sub>(x<sub>t</sub>, t) the
     network predicts, adding a little fresh noise back. At every t the network's guess of the final image,
     x̂<sub>0</sub> = (x<sub>t</sub> − √(1 − ᾱ<sub>t</sub>) ε̂) / √ᾱ<sub>t</sub>, sharpens: coarse shape first, details last.
     <kbd>Space</kbd> plays or pauses, <kbd>→</kbd> takes one step, <kbd>←</kbd> scrubs back.</p>
-${samplerTemplate}
+${samplerTemplate(true)}
   <div class="controls">
-    <button id="play" disabled aria-keyshortcuts="Space">▶ Play</button>
-    <button id="step" disabled aria-keyshortcuts="ArrowRight">Step →</button>
-    <button id="cancel" disabled>■ Cancel</button>
-    <button id="save-reverse" disabled>Save PNG</button>
-    <button id="save-reverse-gif" disabled title="the recorded steps as an animated GIF, panels as shown">Save GIF</button>
+    <button data-part="play" disabled aria-keyshortcuts="Space">▶ Play</button>
+    <button data-part="step" disabled aria-keyshortcuts="ArrowRight">Step →</button>
+    <button data-part="cancel" disabled>■ Cancel</button>
+    <button data-part="save" disabled>Save PNG</button>
+    <button data-part="save-gif" disabled title="the recorded steps as an animated GIF, panels as shown">Save GIF</button>
   </div>
-  <progress id="progress" value="0" max="1"></progress>
-  <p id="sample-status" role="status" aria-live="polite">Load a model, then press Play.</p>
-  <label class="slider">Scrub <input type="range" id="scrub" min="0" max="0" value="0" step="1" disabled aria-keyshortcuts="ArrowLeft ArrowRight">
-    <output id="scrub-value" for="scrub">—</output></label>
+  <progress data-part="progress" value="0" max="1"></progress>
+  <p data-part="status" role="status" aria-live="polite">Load a model, then press Play.</p>
+  <label class="slider">Scrub <input type="range" data-part="scrub" min="0" max="0" value="0" step="1" disabled aria-keyshortcuts="ArrowLeft ArrowRight">
+    <output data-part="scrub-value">—</output></label>
   <div class="controls">
-    <label><input type="checkbox" id="show-x0" checked> Show x̂<sub>0</sub></label>
-    <label><input type="checkbox" id="show-eps" checked> Show ε̂</label>
+    <label><input type="checkbox" data-part="show-x0" checked> Show x̂<sub>0</sub></label>
+    <label><input type="checkbox" data-part="show-eps" checked> Show ε̂</label>
   </div>
   <div class="panels">
-    <figure><canvas role="img" id="xt" aria-label="x_t"></canvas><figcaption>x<sub>t</sub>, the current state</figcaption></figure>
-    <figure id="x0-panel"><canvas role="img" id="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
-    <figure id="eps-panel"><canvas role="img" id="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
+    <figure><canvas role="img" data-part="xt" aria-label="x_t"></canvas><figcaption>x<sub>t</sub>, the current state</figcaption></figure>
+    <figure data-part="x0-panel"><canvas role="img" data-part="x0" aria-label="predicted x_0"></canvas><figcaption>x̂<sub>0</sub>, the guess of the end</figcaption></figure>
+    <figure data-part="eps-panel"><canvas role="img" data-part="eps" aria-label="predicted noise"></canvas><figcaption>ε̂, the predicted noise</figcaption></figure>
   </div>
   <h3>Features crystallising: x̂<sub>0</sub> of the first sample at chosen t</h3>
-  <label>t values <input type="text" id="film-ts" value="999,750,500,250,100,0" inputmode="numeric" pattern="[0-9, ]+"></label>
-  <canvas role="img" id="filmstrip" class="strip" aria-label="filmstrip of predicted x_0 at chosen t"></canvas>
-  <p id="film-caption" class="caption"></p>
+  <label>t values <input type="text" data-part="film" value="999,750,500,250,100,0" inputmode="numeric" pattern="[0-9, ]+"></label>
+  <canvas role="img" data-part="filmstrip" class="strip" aria-label="filmstrip of predicted x_0 at chosen t"></canvas>
+  <p data-part="film-caption" class="caption"></p>
 `;
-
-/**
- * The sampler a run starts with when the link or element names none: the model's own choice per
- * backend (`defaultSampler` in the model list, from its card's per-sampler table), else Algorithm 2
- * as written on WebGPU and DDPM over 100 strided steps on the CPU path. The fork view runs one
- * trajectory plus N samples per t, so it takes the CPU path's (cheaper) choice on either backend.
- */
-export function defaultSampler(entry, backendKind, view, numTrainTimesteps = 1000) {
-  const cheap = view === 'fork' || backendKind === 'cpu';
-  const chosen = entry?.defaultSampler?.[cheap ? 'cpu' : 'webgpu'];
-  if (chosen) return { eta: 0, ...chosen, steps: Math.min(chosen.steps, numTrainTimesteps) };
-  return { sampler: 'ddpm-small', steps: cheap ? Math.min(100, numTrainTimesteps) : numTrainTimesteps, eta: 0 };
-}
-
-/** What a run on the CPU path should take at most, with the defaults. */
-const CPU_RUN_SECONDS = 25;
-
-/**
- * Samples a run starts with when the link or element names none: 4 on WebGPU; on the CPU path
- * as many (1–4) as finish `steps` within CPU_RUN_SECONDS at the speed measured at load. Sample i
- * has its own noise stream, so a smaller batch shows the same first faces.
- */
-export function defaultBatch(backendKind, info, steps) {
-  if (backendKind !== 'cpu') return 4;
-  return Math.max(1, Math.min(4, Math.floor((CPU_RUN_SECONDS * 1000) / (info.evalMs * steps))));
-}
-
-/** "about 12 s": a run's length from the warm evaluation measured at load (`info.evalMs`, one sample). */
-export function estimate(info, steps, batch) {
-  const seconds = (info.evalMs * batch * steps) / 1000;
-  return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s` : `about ${Math.round(seconds / 60)} min`;
-}
 
 /** ε̂ is N(0, I)-like: shown over [−3, 3]. */
 const EPS_RANGE = 3;
 
-export function parseTimesteps(text, max) {
-  const values = String(text).split(/[\s,]+/).filter(Boolean).map(Number).filter(Number.isFinite);
-  return [...new Set(values.map((t) => Math.min(max, Math.max(0, Math.round(t)))))].sort((a, b) => b - a);
-}
-
-/** The class picker of a class-conditional model (hidden for others); `names` from the model list. */
-export function fillClasses($, info, names, chosen) {
-  const select = $('class');
-  select.replaceChildren();
-  const classes = info.numClasses ?? 0;
-  for (let c = 0; c < classes; c++) {
-    const name = c === info.nullClass ? 'none (unconditional)' : names[c] ?? `class ${c}`;
-    select.add(new Option(`${c} · ${name}`, String(c)));
-  }
-  if (classes) select.value = String(Math.min(chosen, classes - 1));
-  $('class-label').hidden = !classes;
-}
-
-/** The sampler's settings from the controls, as the core's `sampler()` takes them. */
-export function runSettings($, info, { batch } = {}) {
-  const kind = $('sampler').value;
-  const method = kind === 'ddim'
-    ? { kind: 'ddim', eta: Number($('eta').value) }
-    : { kind: 'ddpm', variance: kind === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
-  const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(1, Math.round(Number($('steps').value) || 1)));
-  const settings = {
-    // Configs without sample_size (any size works) are sampled at 64×64.
-    size: info.sampleSize ?? 64,
-    seed: Math.max(0, Math.round(Number($('seed').value) || 0)),
-    batch: batch ?? Math.min(16, Math.max(1, Math.round(Number($('batch').value) || 1))),
-    sampler: { ...info.defaultSettings, steps, method },
+export function mount(root, services, given) {
+  const view = new ReverseView(root, services, settle(DEFAULTS, given, RANGES));
+  return {
+    run: () => view.play(),
+    cancel: () => view.cancel(),
+    state: view.settings,
+    ready: view.ready,
+    keys: { ' ': () => view.togglePlay(), ArrowRight: () => view.stepOnce(), ArrowLeft: () => view.stepBack() },
   };
-  if (info.numClasses) settings.class = Number($('class').value);
-  return settings;
 }
 
-export class ReverseView {
-  constructor({ client, $, state, onChange }) {
-    Object.assign(this, { client, $, state, onChange });
+class ReverseView {
+  constructor(root, { client, backend, model: slot, onChange = () => {} }, settings) {
+    Object.assign(this, { client, backend, settings, onChange });
+    const part = fill(root, template);
+    this.$ = part;
     this.run = null;
+    this.model = null;
     this.history = [];
     this.playing = false;
-    $('play').addEventListener('click', () => this.togglePlay());
-    $('step').addEventListener('click', () => this.stepOnce());
-    $('cancel').addEventListener('click', () => this.cancel());
-    $('scrub').addEventListener('input', () => this.show(Number($('scrub').value)));
-    $('save-reverse').addEventListener('click', () => this.save());
-    $('save-reverse-gif').addEventListener('click', () => this.saveAnimation());
-    $('film-ts').addEventListener('change', () => {
-      this.state.film = $('film-ts').value;
-      this.onChange();
+    this.sampler = new SamplerControls(part, settings, {
+      withSamples: true,
+      onChange: () => {
+        this.reset();
+        this.onChange(this.settings);
+        if (this.model) this.status(this.readyText());
+      },
+    });
+    part('play').addEventListener('click', () => this.togglePlay());
+    part('step').addEventListener('click', () => this.stepOnce());
+    part('cancel').addEventListener('click', () => this.cancel());
+    part('scrub').addEventListener('input', () => this.show(Number(part('scrub').value)));
+    part('save').addEventListener('click', () => this.save());
+    part('save-gif').addEventListener('click', () => this.saveAnimation());
+    part('film').value = settings.film;
+    part('film').addEventListener('change', () => {
+      this.settings.film = part('film').value;
+      this.onChange(this.settings);
       this.drawFilmstrip();
     });
-    for (const id of ['sampler', 'steps', 'eta', 'seed', 'batch', 'class']) {
-      $(id).addEventListener('change', () => {
-        this.reset();
-        this.onChange();
-        if (this.state.key) this.status(this.readyText());
-      });
-    }
-    $('sampler').addEventListener('change', () => this.showEta());
     // A hidden panel is not read back from the device at all (one read per step, x_t only).
     for (const id of ['x0', 'eps']) {
-      $(`show-${id}`).addEventListener('change', () => {
-        $(`${id}-panel`).hidden = !$(`show-${id}`).checked;
-        this.show(Number($('scrub').value));
+      part(`show-${id}`).addEventListener('change', () => {
+        part(`${id}-panel`).hidden = !part(`show-${id}`).checked;
+        this.show(Number(part('scrub').value));
       });
     }
+    this.ready = followModel(slot, (model) => {
+      this.model = model;
+      if (model) {
+        this.sampler.useModel(model, backend.kind);
+        this.onChange(this.settings);
+      }
+      this.modelChanged();
+    });
+  }
+
+  /** Plays to the end from a fresh run (the element's autorun). */
+  async play() {
+    await this.ready;
+    if (!this.playing) await this.togglePlay();
   }
 
   /** What the next step must bring back: x̂_0 and ε̂ if shown; x̂_0 at the filmstrip's t anyway. */
@@ -165,27 +117,22 @@ export class ReverseView {
 
   /** The run's timesteps nearest each filmstrip t: x̂_0 is always read there. */
   filmSteps(timesteps) {
-    const wanted = parseTimesteps(this.$('film-ts').value, this.state.info?.scheduler.num_train_timesteps - 1);
+    const wanted = parseTimesteps(this.settings.film, this.model.info.scheduler.num_train_timesteps - 1);
     return new Set(wanted.map((t) => timesteps.reduce((best, s) => (Math.abs(s - t) < Math.abs(best - t) ? s : best))));
-  }
-
-  showEta() {
-    this.$('eta-label').hidden = this.$('sampler').value !== 'ddim';
   }
 
   modelChanged() {
     this.reset();
-    const enabled = Boolean(this.state.key);
+    const enabled = Boolean(this.model);
     this.$('play').disabled = this.$('step').disabled = !enabled;
-    this.showEta();
     this.drawFilmstrip();
     this.status(enabled ? this.readyText() : 'Load a model first.');
   }
 
   /** What Play will do and how long it should take here, before it is pressed. */
   readyText() {
-    const { batch, sampler: { steps } } = runSettings(this.$, this.state.info);
-    return `Press Play (Space) to run ${steps} steps × ${batch} samples (${estimate(this.state.info, steps, batch)} here), or Step (→) to take one step.`;
+    const { batch, sampler: { steps } } = this.sampler.runSettings(this.model.info);
+    return `Press Play (Space) to run ${steps} steps × ${batch} samples (${estimate(this.model.info, steps, batch)} here), or Step (→) to take one step.`;
   }
 
   /** Ends the current run and forgets its steps. */
@@ -203,8 +150,8 @@ export class ReverseView {
     this.$('scrub').disabled = true;
     this.$('scrub-value').value = '—';
     this.$('progress').value = 0;
-    this.$('save-reverse').disabled = true;
-    this.$('save-reverse-gif').disabled = true;
+    this.$('save').disabled = true;
+    this.$('save-gif').disabled = true;
   }
 
   async stopRun() {
@@ -223,12 +170,12 @@ export class ReverseView {
   async ensureRun() {
     if (this.run) return true;
     if (this.starting) return this.starting;
-    if (!this.state.key) return false;
+    if (!this.model) return false;
     this.clearHistory();
     this.status('Starting…');
     const generation = this.generation;
-    const { key, info } = this.state;
-    const settings = runSettings(this.$, info);
+    const { key, info } = this.model;
+    const settings = this.sampler.runSettings(info);
     this.starting = (async () => {
       const { runId, timesteps } = await this.client.start(key, settings);
       if (generation !== this.generation) {
@@ -328,8 +275,8 @@ export class ReverseView {
     } else {
       this.status(`Step ${run.taken}/${total}, t = ${out.t} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((total - run.taken) / rate)} s left`, 'progress');
     }
-    this.$('save-reverse').disabled = false;
-    this.$('save-reverse-gif').disabled = false;
+    this.$('save').disabled = false;
+    this.$('save-gif').disabled = false;
     this.updateButtons();
   }
 
@@ -365,7 +312,7 @@ export class ReverseView {
       this.$('film-caption').textContent = 'Run the sampler to fill the filmstrip.';
       return;
     }
-    const wanted = parseTimesteps(this.$('film-ts').value, this.state.info?.scheduler.num_train_timesteps - 1);
+    const wanted = parseTimesteps(this.settings.film, this.model.info.scheduler.num_train_timesteps - 1);
     const withX0 = this.history.filter((e) => e.x0);
     if (!withX0.length) return;
     const picks = wanted
@@ -406,7 +353,7 @@ export class ReverseView {
   }
 
   fileName(suffix) {
-    return `ddpm-${this.state.model}-seed${this.run?.settings.seed ?? this.state.seed}-${suffix}`;
+    return `ddpm-${this.model.name}-seed${this.run?.settings.seed ?? this.settings.seed}-${suffix}`;
   }
 
   save() {
@@ -417,7 +364,7 @@ export class ReverseView {
   /** The recorded steps (evenly chosen, both ends kept) as an animated GIF. */
   async saveAnimation() {
     if (!this.history.length) return;
-    const button = this.$('save-reverse-gif');
+    const button = this.$('save-gif');
     button.disabled = true;
     try {
       const steps = await this.client.frameSteps(this.history.length);
@@ -432,6 +379,6 @@ export class ReverseView {
   }
 
   status(text, kind = 'info') {
-    showStatus(this.$('sample-status'), text, kind);
+    showStatus(this.$('status'), text, kind);
   }
 }

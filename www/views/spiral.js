@@ -5,14 +5,26 @@
 import { plotCurve } from '../plot.js';
 import { saveGif } from '../render.js';
 import { showStatus } from '../status.js';
-import { mount } from './parts.js';
+import { fill, settle } from './parts.js';
 
 const EXTENT = 1.6;
 const ARROWS = 15;
 
+export const title = 'Spiral';
+export const model = '2d';
+/** The element's model when it names none. */
+export const defaultModel = 'spiral2d';
 export const DEFAULTS = { n: 1000, seed: 0, trainSteps: 3000 };
+export const RANGES = { n: [100, 5000], seed: [0, 2 ** 53], trainSteps: [100, 20000] };
 
-export const template = `
+/** Starts at once: the shipped model's particles run down to the spiral. */
+export function mount(root, services, given) {
+  const view = new SpiralView(root, services, settle(DEFAULTS, given, RANGES));
+  const ready = view.start();
+  return { run: () => ready.then(() => view.reverse()), cancel: () => view.cancel(), state: view.settings, ready };
+}
+
+const template = `
   <p>The same algorithms on 2-D points. Each particle starts as pure noise N(0, I); the reverse
     process moves it, a step at a time, onto the spiral the model was trained on. The arrows are
     the drift of one step, μ<sub>θ</sub>(x<sub>t</sub>, t) − x<sub>t</sub> (lengths scaled to the grid). Press
@@ -39,16 +51,10 @@ export const template = `
   </div>
 `;
 
-export class SpiralView {
-  /** `settings`: {n, seed, trainSteps}. */
-  constructor(root, { client, models, model = 'spiral2d', settings = {}, onChange = () => {} }) {
-    Object.assign(this, { root, client, models, modelId: model, onChange });
-    this.part = mount(root, template);
-    this.settings = { ...DEFAULTS, ...settings };
-    const clamp = (v, lo, hi, fallback) => (Number.isFinite(Number(v)) ? Math.round(Math.min(hi, Math.max(lo, Number(v)))) : fallback);
-    for (const [key, lo, hi] of [['n', 100, 5000], ['seed', 0, 2 ** 53], ['trainSteps', 100, 20000]]) {
-      this.settings[key] = clamp(this.settings[key], lo, hi, DEFAULTS[key]);
-    }
+class SpiralView {
+  constructor(root, { client, model: slot, onChange = () => {} }, settings) {
+    Object.assign(this, { root, client, slot, onChange, settings });
+    this.part = fill(root, template);
     this.part('n').value = String(this.settings.n);
     this.part('seed').value = String(this.settings.seed);
     this.part('train-steps').value = String(this.settings.trainSteps);
@@ -58,7 +64,7 @@ export class SpiralView {
     }));
     this.part('train').addEventListener('click', () => this.train());
     this.part('play').addEventListener('click', () => this.reverse());
-    this.part('cancel').addEventListener('click', () => { if (this.job) this.job.cancelled = true; });
+    this.part('cancel').addEventListener('click', () => this.cancel());
     this.part('t').addEventListener('input', () => this.showFrame(Number(this.part('t').value)));
     this.part('arrows').addEventListener('change', () => this.showFrame(this.shownT));
     this.part('save-gif').addEventListener('click', () => this.saveAnimation());
@@ -88,6 +94,10 @@ export class SpiralView {
     return this.starting;
   }
 
+  cancel() {
+    if (this.job) this.job.cancelled = true;
+  }
+
   /** Makes `key` (a spiral model) current; the previous one is freed unless it is shared. */
   setModel(key, owned) {
     if (this.key && this.owned) this.client.unload(this.key);
@@ -99,7 +109,8 @@ export class SpiralView {
   async usePretrained() {
     if (this.job) return;
     this.status('Loading the shipped spiral model…');
-    const { key } = await this.models.spiral(this.modelId);
+    if (!this.slot.current) throw new Error('no 2-D model is shipped (www/models/index.json)');
+    const { key } = await this.slot.current;
     this.setModel(key, false);
     this.status('Pretrained model loaded. Run the reverse process to watch the particles.', 'ok');
     await this.reverse();

@@ -1,0 +1,150 @@
+// The sampler's controls, which views 2 and 3 both offer: method, steps, η, seed, class and (for
+// view 2) the number of samples; the defaults a model and backend choose where the link or the
+// element named none; and the settings the core's `sampler()` takes.
+
+export const SAMPLER_DEFAULTS = { sampler: '', steps: 0, eta: 0, seed: 0, class: 0 };
+export const SAMPLER_RANGES = { steps: [0, 1000], eta: [0, 1, false], seed: [0, 2 ** 53], class: [0, 2 ** 16] };
+
+export const samplerTemplate = (withSamples) => `
+  <fieldset class="controls">
+    <legend>Sampler</legend>
+    <label>Method <select data-part="sampler">
+      <option value="ddpm-small">DDPM, σ² = β̃ (fixed small)</option>
+      <option value="ddpm-large">DDPM, σ² = β (fixed large)</option>
+      <option value="ddim">DDIM</option>
+    </select></label>
+    <label>Steps <input type="number" data-part="steps" value="1000" min="1" max="1000"></label>
+    <label data-part="eta-label">DDIM η <input type="number" data-part="eta" value="0" min="0" max="1" step="0.1"></label>
+    <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
+    ${withSamples ? '<label>Samples <input type="number" data-part="n" value="4" min="1" max="16"></label>' : ''}
+    <label data-part="class-label" hidden>Class <select data-part="class"></select></label>
+  </fieldset>
+`;
+
+/**
+ * The sampler a run starts with when the link or element names none: the model's own choice per
+ * backend (`defaultSampler` in the model list, from its card's per-sampler table), else Algorithm 2
+ * as written on WebGPU and DDPM over 100 strided steps on the CPU path. The fork view runs one
+ * trajectory plus N samples per t, so it takes the CPU path's (cheaper) choice on either backend.
+ */
+export function defaultSampler(entry, backendKind, cheap, numTrainTimesteps = 1000) {
+  const chosen = entry?.defaultSampler?.[cheap || backendKind === 'cpu' ? 'cpu' : 'webgpu'];
+  if (chosen) return { eta: 0, ...chosen, steps: Math.min(chosen.steps, numTrainTimesteps) };
+  return { sampler: 'ddpm-small', steps: cheap || backendKind === 'cpu' ? Math.min(100, numTrainTimesteps) : numTrainTimesteps, eta: 0 };
+}
+
+/** What a run on the CPU path should take at most, with the defaults. */
+const CPU_RUN_SECONDS = 25;
+
+/**
+ * Samples a run starts with when the link or element names none: 4 on WebGPU; on the CPU path
+ * as many (1–4) as finish `steps` within CPU_RUN_SECONDS at the speed measured at load. Sample i
+ * has its own noise stream, so a smaller batch shows the same first faces.
+ */
+export function defaultBatch(backendKind, info, steps) {
+  if (backendKind !== 'cpu') return 4;
+  return Math.max(1, Math.min(4, Math.floor((CPU_RUN_SECONDS * 1000) / (info.evalMs * steps))));
+}
+
+/** "about 12 s": a run's length from the warm evaluation measured at load (`info.evalMs`, one sample). */
+export function estimate(info, steps, batch) {
+  const seconds = (info.evalMs * batch * steps) / 1000;
+  return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s` : `about ${Math.round(seconds / 60)} min`;
+}
+
+export function parseTimesteps(text, max) {
+  const values = String(text).split(/[\s,]+/).filter(Boolean).map(Number).filter(Number.isFinite);
+  return [...new Set(values.map((t) => Math.min(max, Math.max(0, Math.round(t)))))].sort((a, b) => b - a);
+}
+
+export class SamplerControls {
+  /**
+   * `settings` holds sampler, steps, eta, seed, class (and n with `withSamples`); 0 or '' is the
+   * model's choice. `onChange()` after a person changes one.
+   */
+  constructor(part, settings, { cheap = false, withSamples = false, onChange }) {
+    Object.assign(this, { part, settings, cheap, withSamples });
+    // Which settings are still the model's, not the link's or the person's.
+    this.fromModel = { sampler: !settings.sampler, steps: !settings.steps, n: withSamples && !settings.n };
+    const names = ['sampler', 'steps', 'eta', 'seed', 'class', ...(withSamples ? ['n'] : [])];
+    for (const name of names) {
+      part(name).addEventListener('change', () => {
+        if (name === 'eta') this.fromModel.sampler = false;
+        if (name in this.fromModel) this.fromModel[name] = false;
+        this.read();
+        this.showEta();
+        onChange();
+      });
+    }
+    this.write();
+  }
+
+  read() {
+    const number = (name, lo, hi) => Math.min(hi, Math.max(lo, Math.round(Number(this.part(name).value) || 0)));
+    Object.assign(this.settings, {
+      sampler: this.part('sampler').value,
+      steps: number('steps', 1, 1000),
+      eta: Math.min(1, Math.max(0, Number(this.part('eta').value) || 0)),
+      seed: number('seed', 0, 2 ** 53),
+    });
+    if (this.part('class').options.length) this.settings.class = Number(this.part('class').value);
+    if (this.withSamples) this.settings.n = number('n', 1, 16);
+  }
+
+  write() {
+    for (const name of ['sampler', 'steps', 'eta', 'seed', ...(this.withSamples ? ['n'] : [])]) {
+      if (this.settings[name] !== '' && this.settings[name] !== 0) this.part(name).value = String(this.settings[name]);
+    }
+    this.part('eta').value = String(this.settings.eta);
+    this.part('seed').value = String(this.settings.seed);
+    this.showEta();
+  }
+
+  showEta() {
+    this.part('eta-label').hidden = this.part('sampler').value !== 'ddim';
+  }
+
+  /** A loaded model ({info, entry}) on `backendKind`: its classes, and its defaults where none were named. */
+  useModel({ info, entry }, backendKind) {
+    const chosen = defaultSampler(entry, backendKind, this.cheap, info.scheduler.num_train_timesteps);
+    if (this.fromModel.sampler) Object.assign(this.settings, { sampler: chosen.sampler, eta: chosen.eta });
+    if (this.fromModel.steps) this.settings.steps = chosen.steps;
+    if (this.fromModel.n) this.settings.n = defaultBatch(backendKind, info, this.settings.steps);
+    this.fillClasses(info, entry?.classes ?? []);
+    this.write();
+  }
+
+  /** The class picker of a class-conditional model (hidden for others). */
+  fillClasses(info, names) {
+    const select = this.part('class');
+    select.replaceChildren();
+    const classes = info.numClasses ?? 0;
+    for (let c = 0; c < classes; c++) {
+      const name = c === info.nullClass ? 'none (unconditional)' : names[c] ?? `class ${c}`;
+      select.add(new Option(`${c} · ${name}`, String(c)));
+    }
+    if (classes) {
+      this.settings.class = Math.min(this.settings.class, classes - 1);
+      select.value = String(this.settings.class);
+    }
+    this.part('class-label').hidden = !classes;
+  }
+
+  /** The settings as the core's `sampler()` takes them, for a model's `info`. */
+  runSettings(info, batch = this.settings.n) {
+    const { sampler, eta, seed } = this.settings;
+    const method = sampler === 'ddim'
+      ? { kind: 'ddim', eta }
+      : { kind: 'ddpm', variance: sampler === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
+    const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(1, this.settings.steps));
+    const settings = {
+      // Configs without sample_size (any size works) are sampled at 64×64.
+      size: info.sampleSize ?? 64,
+      seed,
+      batch: Math.min(16, Math.max(1, batch)),
+      sampler: { ...info.defaultSettings, steps, method },
+    };
+    if (info.numClasses) settings.class = this.settings.class;
+    return settings;
+  }
+}
