@@ -1,98 +1,30 @@
+/// <reference lib="esnext.disposable" />
 // Types of ddpm-web's JS API: the <ddpm-demo> element, the worker client and the model store.
-// The wasm module's own types are in pkg/webgpu/ddpm_web.d.ts (import 'ddpm-web/wasm'; 'ddpm-web/wasm-cpu' is the CPU-only build).
+// The wasm module's own types are in pkg/webgpu/ddpm_web.d.ts (import 'ddpm-web/wasm'; 'ddpm-web/wasm-cpu' is the CPU-only build);
+// its classes use Symbol.dispose, hence the lib reference above.
 
-/** A diffusers-style DDPM/DDIM sampler setting, as the Rust core takes it (snake_case). */
-export interface SamplerSettings {
-  method:
-    | { kind: 'ddpm'; variance: 'fixed_small' | 'fixed_large' }
-    | { kind: 'ddim'; eta: number; use_clipped_model_output?: boolean };
-  steps: number;
-  spacing: 'leading' | 'trailing' | 'linspace';
-  steps_offset: number;
-  /** Clip x̂_0 to [−range, range]; absent or null: no clipping. */
-  clip_sample?: number | null;
-}
+// The types that cross into the wasm core are generated from its Rust structs (tsify, at build
+// time) into pkg/webgpu/ddpm_web.d.ts; they are re-exported here. Their keys are camelCase, except
+// SchedulerConfig's, which are diffusers' scheduler_config.json keys, file for file.
+import type {
+  BackendInfo, GuidanceSettings, InpaintMethod, InpaintSettings, Method, ModelInfo as CoreModelInfo, RePaintSettings, Renoise,
+  RunSettings, SamplerSettings, SchedulerConfig, Spacing, SpiralRun, StartState, StepOutput, TrainerSettings, Variance, Wanted,
+} from './pkg/webgpu/ddpm_web.js';
 
-/** The parts of a diffusers scheduler_config.json the core reads; absent fields: diffusers' defaults. */
-export interface SchedulerConfig {
-  num_train_timesteps?: number;
-  beta_start?: number;
-  beta_end?: number;
-  beta_schedule?: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
-  trained_betas?: number[] | null;
-  variance_type?: string;
-  clip_sample?: boolean;
-  clip_sample_range?: number;
-  prediction_type?: 'epsilon';
-  timestep_spacing?: 'leading' | 'trailing' | 'linspace';
-  steps_offset?: number;
-  set_alpha_to_one?: boolean;
-}
+export type {
+  BackendInfo, GuidanceSettings, InpaintMethod, InpaintSettings, Method, RePaintSettings, Renoise, RunSettings,
+  SamplerSettings, SchedulerConfig, Spacing, SpiralRun, StartState, StepOutput, TrainerSettings, Variance, Wanted,
+};
 
-export interface ModelInfo {
-  parameters: number;
-  dtypes: string[];
-  inChannels: number;
-  /** Absent when the config has none (any size works). */
-  sampleSize?: number;
-  /** With the null class; absent for unconditional models. */
-  numClasses?: number;
-  /** The label that means "no class" (a run without `class` uses it); absent for unconditional models. */
-  nullClass?: number;
-  defaultSettings: SamplerSettings;
-  scheduler: Required<SchedulerConfig>;
+/** The core's `info()` with what the worker measured when it loaded the model. */
+export interface ModelInfo extends CoreModelInfo {
   /** Milliseconds of the first ε_θ evaluation (shader compilation on WebGPU). */
   warmupMs: number;
   /** Milliseconds of a warm ε_θ evaluation of one sample: the basis of the page's run estimates. */
   evalMs: number;
 }
 
-export interface Backend {
-  kind: 'webgpu' | 'cpu';
-  /** Why the CPU runs; absent on WebGPU. */
-  reason?: string;
-}
-
-export interface RunSettings {
-  seed: number;
-  batch?: number;
-  /** Image side for models whose config has no sample_size. */
-  size?: number;
-  sampler?: SamplerSettings;
-  class?: number;
-  /** Classifier-free guidance with weight w (class-conditional models; DDIM then steps with the clipped x̂_0's ε). */
-  guidance?: { weight: number };
-  /** Continue from one x_t at timestep t: `batch` samples of p(x_0 | x_t). */
-  start?: { xt: Float32Array | number[]; t: number };
-}
-
-export interface InpaintSettings {
-  seed: number;
-  batch?: number;
-  /** [C, H, W] in [−1, 1]. */
-  image: Float32Array;
-  /** [H, W], 1 = known, 0 = fill. */
-  mask: Float32Array;
-  method:
-    | { kind: 'replacement'; sampler?: SamplerSettings }
-    | { kind: 'repaint'; steps: number; jump_length: number; jump_n_sample: number; eta?: number; clip_sample?: number | null };
-}
-
-/** One reverse step: ε_θ was evaluated at `t`; `xt` is the new state at `next` (−1: x_0). NCHW. */
-export interface StepOutput {
-  t: number;
-  next: number;
-  xt: Float32Array;
-  /** Absent when the step was asked for without it (`Wanted`). */
-  x0?: Float32Array;
-  eps?: Float32Array;
-}
-
-/** What a step reads back besides x_t (both when absent): leave out what will not be drawn. */
-export interface Wanted {
-  x0?: boolean;
-  eps?: boolean;
-}
+export type Backend = BackendInfo;
 
 /** `Wanted` of a step whose x̂_0 and ε̂ are not drawn. */
 export const XT_ONLY: Readonly<Wanted>;
@@ -151,7 +83,7 @@ export class DdpmClient extends EventTarget {
   unload(key: string): Promise<boolean>;
   eps(key: string, x: Float32Array, shape: number[], t: number, labels?: number[]): Promise<Float32Array>;
   start(key: string, settings: RunSettings): Promise<{ runId: string; timesteps: number[]; xt: Float32Array }>;
-  step(runId: string, wanted?: Wanted): Promise<StepOutput | { renoise: true; xt: Float32Array }>;
+  step(runId: string, wanted?: Wanted): Promise<StepOutput | Renoise>;
   stop(runId: string): Promise<boolean>;
   /** Runs to the end unless cancelled. */
   sample(key: string, settings: RunSettings, onStep?: (out: StepOutput & { step: number; total: number }) => void, wanted?: Wanted): {
@@ -160,12 +92,12 @@ export class DdpmClient extends EventTarget {
   };
   inpaintStart(key: string, settings: InpaintSettings): Promise<{ runId: string; total: number; xt: Float32Array }>;
   spiralLoad(source: string | Record<string, Uint8Array>, hashes?: WeightHashes): Promise<{ key: string }>;
-  spiralStart(key: string, settings: { n: number; seed: number; steps?: number }): Promise<{ runId: string; timesteps: number[]; x: Float32Array }>;
+  spiralStart(key: string, settings: SpiralRun): Promise<{ runId: string; timesteps: number[]; x: Float32Array }>;
   spiralSteps(runId: string, k: number): Promise<{ t: number; next: number; x: Float32Array }>;
   /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
   spiralDrift(key: string, points: Float32Array, t: number, prev: number): Promise<Float32Array>;
   spiralTarget(n: number, seed: number, points?: Float32Array): Promise<{ target: Float32Array; distance: number | null }>;
-  trainStart(settings: { steps: number; batch?: number; learningRate?: number; seed?: number }): Promise<{ runId: string }>;
+  trainStart(settings: TrainerSettings): Promise<{ runId: string }>;
   trainSteps(runId: string, k: number): Promise<{ step: number; loss: number }>;
   trainSnapshot(runId: string): Promise<{ key: string }>;
   curves(scheduler?: SchedulerConfig): Promise<{ betas: Float32Array; alphasCumprod: Float32Array; logSnr: Float32Array }>;
@@ -209,7 +141,23 @@ export const ATTRIBUTES: Record<string, string>;
  * <ddpm-demo view="fork" model="faces64" seed="7" t="250,500,750">: starts when scrolled into
  * view; its `data-state` is then 'starting', 'ready' or 'error'.
  */
-export class DdpmDemo extends HTMLElement {}
+export class DdpmDemo extends HTMLElement {
+  /** The view it hosts, once started (www/views/<name>.js `mount`). */
+  view?: ViewHandle;
+}
+
+/** What a view's `mount(root, services, settings)` returns, to the page and to <ddpm-demo> alike. */
+export interface ViewHandle {
+  /** Runs once ready (what `autorun` does); resolves when the run ends. */
+  run(): Promise<unknown>;
+  cancel(): void;
+  /** The view's settings now, named as the element's attributes (in camelCase). */
+  state: Record<string, string | number>;
+  /** Resolves once the view can run (its model loaded). */
+  ready: Promise<unknown>;
+  /** Keys the view answers, e.g. ' ' → play or pause. */
+  keys?: Record<string, () => void>;
+}
 
 declare global {
   interface HTMLElementTagNameMap {

@@ -213,7 +213,8 @@ pub fn repaint_renoise(schedule: &Schedule, stride: usize, t: usize, mut x: Tens
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct RePaintSettings {
     pub steps: usize,
     pub jump_length: usize,

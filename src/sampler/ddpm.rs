@@ -9,6 +9,7 @@ use super::predict_x0;
 use crate::schedule::Schedule;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum Variance {
     /// σ_t² = β̃_t, the posterior variance (Ho et al.'s CelebA-HQ choice).

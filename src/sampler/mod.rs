@@ -29,7 +29,8 @@ pub fn predict_x0<const D: usize>(schedule: &Schedule, x_t: Tensor<D>, eps: Tens
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Method {
     Ddpm { variance: Variance },
     /// `use_clipped_model_output` (diffusers' name and default, false) steps with the ε implied
@@ -38,6 +39,7 @@ pub enum Method {
     Ddim {
         eta: f64,
         #[serde(default)]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
         use_clipped_model_output: bool,
     },
 }
@@ -52,7 +54,8 @@ pub fn drift<const D: usize, M: EpsModel<D>>(schedule: &Schedule, model: &M, x_t
 
 /// Everything that decides a run besides the model and the seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct SamplerSettings {
     pub method: Method,
     /// Number of denoising steps (≤ T).
@@ -76,8 +79,9 @@ impl Default for SamplerSettings {
 }
 
 /// The parts of a diffusers `scheduler_config.json` (DDPM/DDIM schedulers) that define the
-/// schedule and the sampler's defaults.
+/// schedule and the sampler's defaults. Its keys are the file's, so they stay snake_case in JS too.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(default)]
 pub struct SchedulerConfig {
     pub num_train_timesteps: usize,

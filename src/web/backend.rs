@@ -11,9 +11,9 @@ use burn::tensor::Device;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, tsify::Tsify)]
 pub struct BackendInfo {
-    /// "webgpu" or "cpu"
+    #[tsify(type = "'webgpu' | 'cpu'")]
     pub kind: &'static str,
     /// Why the CPU was chosen (None on WebGPU).
     pub reason: Option<String>,
@@ -35,7 +35,7 @@ fn cpu(reason: impl Into<String>) -> (Device, BackendInfo) {
 /// Chooses the backend: `{ kind: "webgpu" | "cpu", reason: string | null }`. With a
 /// `cpuReason` (the user forced it, the browser has no adapter) the CPU is used and that reason
 /// reported; without one WebGPU is tried. May be called again to switch.
-#[wasm_bindgen(js_name = initBackend)]
+#[wasm_bindgen(js_name = initBackend, unchecked_return_type = "BackendInfo")]
 pub async fn init_backend(cpu_reason: Option<String>) -> Result<JsValue, JsError> {
     let info = match cpu_reason {
         Some(reason) => cpu(reason),

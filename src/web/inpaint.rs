@@ -15,15 +15,18 @@ use crate::sampler::{Sampler, SamplerSettings};
 use crate::schedule::Schedule;
 
 /// Settings of one inpainting run, as a plain JS object.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct InpaintSettings {
+#[derive(Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InpaintSettings {
     pub seed: u64,
     #[serde(default = "one")]
+    #[tsify(optional)]
     pub batch: usize,
     /// The known image, [C, H, W] in the model's range [−1, 1].
+    #[tsify(type = "Float32Array | number[]")]
     pub image: Vec<f32>,
     /// [H, W], 1 where the image is known, 0 where it is to be filled.
+    #[tsify(type = "Float32Array | number[]")]
     pub mask: Vec<f32>,
     pub method: InpaintMethod,
 }
@@ -32,11 +35,14 @@ fn one() -> usize {
     1
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, tsify::Tsify)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum InpaintMethod {
+pub enum InpaintMethod {
     /// The sampler's settings; absent: the checkpoint's defaults.
-    Replacement { sampler: Option<SamplerSettings> },
+    Replacement {
+        #[tsify(optional)]
+        sampler: Option<SamplerSettings>,
+    },
     Repaint(RePaintSettings),
 }
 
@@ -115,8 +121,9 @@ impl InpaintSession {
 
     /// One move; resolves to `{ t, next, xt, x0, eps }` after a denoising move (`wanted` as in
     /// `SamplerSession.step`), or to `{ renoise: true, xt }` after one of RePaint's jumps back up.
-    pub fn step(&mut self, wanted: JsValue) -> Result<js_sys::Promise, JsError> {
-        let wanted = Wanted::from_js(wanted)?;
+    #[wasm_bindgen(unchecked_return_type = "Promise<StepOutput | Renoise>")]
+    pub fn step(&mut self, #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue) -> Result<js_sys::Promise, JsError> {
+        let wanted = Wanted::read(wanted)?;
         if self.done() {
             return Err(js_error("inpainting is already finished"));
         }

@@ -7,6 +7,7 @@ mod inpaint;
 mod readback;
 mod schedule;
 mod session;
+mod settings;
 mod spiral;
 
 pub use backend::init_backend;

@@ -7,6 +7,7 @@ use js_sys::{Float32Array, Object};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
+use super::settings::from_js;
 use super::{js_error, set};
 use crate::sampler::StepOutput;
 
@@ -21,9 +22,9 @@ async fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
 
 /// Which of a step's predictions the page will draw (x_t always comes back). Absent fields
 /// mean yes, so `step()` with no argument returns everything.
-#[derive(Clone, Copy, Deserialize)]
-#[serde(default)]
-pub(crate) struct Wanted {
+#[derive(Clone, Copy, Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields, default)]
+pub struct Wanted {
     x0: bool,
     eps: bool,
 }
@@ -35,13 +36,32 @@ impl Default for Wanted {
 }
 
 impl Wanted {
-    pub(crate) fn from_js(value: JsValue) -> Result<Self, JsError> {
+    pub(crate) fn read(value: JsValue) -> Result<Self, JsError> {
         if value.is_undefined() || value.is_null() {
             return Ok(Self::default());
         }
-        Ok(serde_wasm_bindgen::from_value(value)?)
+        from_js(value, "wanted")
     }
 }
+
+// The object `step_to_js` builds by hand (typed arrays, which serde would turn into lists).
+#[wasm_bindgen(typescript_custom_section)]
+const STEP_OUTPUT: &str = r#"
+/** One reverse step: ε_θ was evaluated at `t`; `xt` is the new state at `next` (−1: x_0). NCHW. */
+export interface StepOutput {
+    t: number;
+    next: number;
+    xt: Float32Array;
+    /** Absent when the step was asked for without it (`Wanted`). */
+    x0?: Float32Array;
+    eps?: Float32Array;
+}
+/** One of RePaint's jumps back up: x_t re-noised. */
+export interface Renoise {
+    renoise: true;
+    xt: Float32Array;
+}
+"#;
 
 /// `{ t, next, xt, x0?, eps? }` of one step. The wanted tensors are joined on the device and read
 /// as one: a transaction of three tensors would still map three buffers on WebGPU.

@@ -20,7 +20,7 @@ pub struct NoiseSchedule {
 #[wasm_bindgen]
 impl NoiseSchedule {
     #[wasm_bindgen(constructor)]
-    pub fn new(config: JsValue) -> Result<NoiseSchedule, JsError> {
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "SchedulerConfig | undefined")] config: JsValue) -> Result<NoiseSchedule, JsError> {
         let config: SchedulerConfig = if config.is_undefined() || config.is_null() {
             SchedulerConfig::default()
         } else {

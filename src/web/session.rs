@@ -10,6 +10,7 @@ use wasm_bindgen::prelude::*;
 use super::backend::device;
 use super::inpaint::{InpaintSession, InpaintSettings};
 use super::readback::{step_to_js, to_f32, Wanted};
+use super::settings::{check_keys, field, from_js};
 use super::{file_map, js_error};
 use crate::checkpoint::{self, Network, NetworkConfig};
 use crate::model::UNet2DModel;
@@ -24,18 +25,18 @@ pub struct Model {
     dtypes: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, tsify::Tsify)]
 #[serde(rename_all = "camelCase")]
-struct ModelInfo<'a> {
+pub struct ModelInfo {
     parameters: usize,
-    dtypes: &'a [String],
+    dtypes: Vec<String>,
     in_channels: usize,
     sample_size: Option<usize>,
     num_classes: Option<usize>,
     /// The label that means "no class": what a run without a class uses.
     null_class: Option<usize>,
     default_settings: SamplerSettings,
-    scheduler: &'a SchedulerConfig,
+    scheduler: SchedulerConfig,
 }
 
 #[wasm_bindgen]
@@ -55,18 +56,18 @@ impl Model {
         Ok(Model { unet: Rc::new(unet), config: loaded.config, scheduler, dtypes: loaded.dtypes })
     }
 
-    /// `{ parameters, dtypes, inChannels, sampleSize, numClasses, nullClass, defaultSettings, scheduler }`.
+    #[wasm_bindgen(unchecked_return_type = "ModelInfo")]
     pub fn info(&self) -> Result<JsValue, JsError> {
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
         let info = ModelInfo {
             parameters: burn::module::Module::num_params(self.unet.as_ref()),
-            dtypes: &self.dtypes,
+            dtypes: self.dtypes.clone(),
             in_channels: config.in_channels,
             sample_size: config.sample_size,
             num_classes: self.unet.num_classes(),
             null_class: self.unet.null_class(),
             default_settings: self.scheduler.default_settings().map_err(js_error)?,
-            scheduler: &self.scheduler,
+            scheduler: self.scheduler.clone(),
         };
         Ok(serde_wasm_bindgen::to_value(&info)?)
     }
@@ -86,9 +87,12 @@ impl Model {
         to_f32(out).await
     }
 
-    /// Starts a sampling run; see `RunSettings`.
-    pub fn sampler(&self, settings: JsValue) -> Result<SamplerSession, JsError> {
-        let run: RunSettings = serde_wasm_bindgen::from_value(settings)?;
+    /// Starts a sampling run.
+    pub fn sampler(&self, #[wasm_bindgen(unchecked_param_type = "RunSettings")] settings: JsValue) -> Result<SamplerSession, JsError> {
+        check_keys::<SamplerSettings>(&field(&settings, "sampler"), "run settings: sampler")?;
+        check_keys::<GuidanceSettings>(&field(&settings, "guidance"), "run settings: guidance")?;
+        check_keys::<StartState>(&field(&settings, "start"), "run settings: start")?;
+        let run: RunSettings = from_js(settings, "run settings")?;
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
         let size = run.size.or(config.sample_size).ok_or_else(|| js_error("size is needed: the config has no sample_size"))?;
         let dims = [run.batch, config.in_channels, size, size];
@@ -121,10 +125,10 @@ impl Model {
         Ok(SamplerSession { unet: self.unet.clone(), sampler, guidance: run.guidance })
     }
 
-    /// Starts an inpainting run: `{ seed, batch, image, mask, method }` with `method`
-    /// `{ kind: "replacement", sampler? }` or `{ kind: "repaint", steps, jump_length, jump_n_sample, eta }`.
-    pub fn inpainter(&self, settings: JsValue) -> Result<InpaintSession, JsError> {
-        let settings: InpaintSettings = serde_wasm_bindgen::from_value(settings)?;
+    /// Starts an inpainting run.
+    pub fn inpainter(&self, #[wasm_bindgen(unchecked_param_type = "InpaintSettings")] settings: JsValue) -> Result<InpaintSession, JsError> {
+        check_keys::<SamplerSettings>(&field(&field(&settings, "method"), "sampler"), "inpaint settings: method.sampler")?;
+        let settings: InpaintSettings = from_js(settings, "inpaint settings")?;
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
         let channels = config.in_channels;
         let size = config.sample_size.unwrap_or_else(|| ((settings.image.len() / channels) as f64).sqrt() as usize);
@@ -135,29 +139,40 @@ impl Model {
 }
 
 /// Settings of one run, as a plain JS object.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RunSettings {
+#[derive(Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunSettings {
     seed: u64,
     #[serde(default = "one")]
+    #[tsify(optional)]
     batch: usize,
+    /// Image side for models whose config has no sample_size.
+    #[tsify(optional)]
     size: Option<usize>,
     /// DDPM/DDIM settings; absent: the checkpoint's scheduler defaults.
+    #[tsify(optional)]
     sampler: Option<SamplerSettings>,
+    #[tsify(optional)]
     class: Option<usize>,
+    /// Classifier-free guidance with weight w (class-conditional models; DDIM then steps with the clipped x̂_0's ε).
+    #[tsify(optional)]
     guidance: Option<GuidanceSettings>,
     /// Continue from one x_t at timestep t instead of x_T: `batch` samples of p(x_0 | x_t).
+    #[tsify(optional)]
     start: Option<StartState>,
 }
 
-#[derive(Deserialize)]
-struct StartState {
+#[derive(Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct StartState {
+    #[tsify(type = "Float32Array | number[]")]
     xt: Vec<f32>,
     t: usize,
 }
 
-#[derive(Clone, Copy, Deserialize)]
-struct GuidanceSettings {
+#[derive(Clone, Copy, Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct GuidanceSettings {
     weight: f64,
 }
 
@@ -195,8 +210,9 @@ impl SamplerSession {
     /// evaluated at `t`; `xt` is the new, less noisy state, at timestep `next` (−1 once it is x_0).
     /// `wanted` (`{ x0, eps }`, both true when absent) leaves out what the page will not draw.
     /// The work is queued before this returns, so calls may overlap.
-    pub fn step(&mut self, wanted: JsValue) -> Result<js_sys::Promise, JsError> {
-        let wanted = Wanted::from_js(wanted)?;
+    #[wasm_bindgen(unchecked_return_type = "Promise<StepOutput>")]
+    pub fn step(&mut self, #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue) -> Result<js_sys::Promise, JsError> {
+        let wanted = Wanted::read(wanted)?;
         let out = match self.guidance {
             Some(g) => {
                 let guided = Guided::new(self.unet.as_ref(), g.weight).map_err(js_error)?;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use super::readback::to_f32;
+use super::settings::from_js;
 use super::{file_map, js_error, set};
 use crate::checkpoint::{self, Network};
 use crate::model::{Mlp2D, Mlp2DConfig};
@@ -30,11 +31,13 @@ pub struct SpiralModel {
 
 const MAX_TRAIN_STEPS: usize = 1_000_000;
 
-#[derive(Deserialize)]
-struct SpiralRun {
+#[derive(Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields)]
+pub struct SpiralRun {
     n: usize,
     seed: u64,
     #[serde(default = "all_steps")]
+    #[tsify(optional)]
     steps: usize,
 }
 
@@ -54,9 +57,9 @@ impl SpiralModel {
         Ok(Self { model: Rc::new(model), schedule: Schedule::ho_linear() })
     }
 
-    /// Starts the reverse process for `{ n, seed, steps? }` particles from N(0, I).
-    pub fn sampler(&self, settings: JsValue) -> Result<SpiralSession, JsError> {
-        let run: SpiralRun = serde_wasm_bindgen::from_value(settings)?;
+    /// Starts the reverse process for `n` particles from N(0, I).
+    pub fn sampler(&self, #[wasm_bindgen(unchecked_param_type = "SpiralRun")] settings: JsValue) -> Result<SpiralSession, JsError> {
+        let run: SpiralRun = from_js(settings, "spiral run")?;
         if !(1..=MAX_POINTS).contains(&run.n) {
             return Err(js_error(format!("n must be 1 to {MAX_POINTS} particles")));
         }
@@ -126,15 +129,18 @@ impl SpiralSession {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TrainerSettings {
+#[derive(Deserialize, tsify::Tsify)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrainerSettings {
     steps: usize,
     #[serde(default = "batch")]
+    #[tsify(optional)]
     batch: usize,
     #[serde(default = "learning_rate")]
+    #[tsify(optional)]
     learning_rate: f64,
     #[serde(default)]
+    #[tsify(optional)]
     seed: u64,
 }
 
@@ -154,10 +160,10 @@ pub struct SpiralTrainer {
 
 #[wasm_bindgen]
 impl SpiralTrainer {
-    /// `{ steps, batch?, learningRate?, seed? }`; the learning rate decays to 0 over `steps`.
+    /// The learning rate decays to 0 over `steps`.
     #[wasm_bindgen(constructor)]
-    pub fn new(settings: JsValue) -> Result<SpiralTrainer, JsError> {
-        let s: TrainerSettings = serde_wasm_bindgen::from_value(settings)?;
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "TrainerSettings")] settings: JsValue) -> Result<SpiralTrainer, JsError> {
+        let s: TrainerSettings = from_js(settings, "training settings")?;
         if !(1..=MAX_TRAIN_STEPS).contains(&s.steps) || !(1..=MAX_POINTS).contains(&s.batch) || !(s.learning_rate > 0.0 && s.learning_rate <= 1.0) {
             return Err(js_error(format!(
                 "training needs 1 to {MAX_TRAIN_STEPS} steps, a batch of 1 to {MAX_POINTS} and a learning rate in (0, 1]"

@@ -43,8 +43,8 @@ for (const webgpu of [true, false]) {
             const settings = {
               seed, batch: 2, image, mask,
               method: method === 'replacement'
-                ? { kind: 'replacement', sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 5, spacing: 'leading', steps_offset: 0, clip_sample: 1 } }
-                : { kind: 'repaint', steps: 4, jump_length: 2, jump_n_sample: 2, eta: 1, clip_sample: 1 },
+                ? { kind: 'replacement', sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 5, spacing: 'leading', stepsOffset: 0, clipSample: 1 } }
+                : { kind: 'repaint', steps: 4, jumpLength: 2, jumpNSample: 2, eta: 1, clipSample: 1 },
             };
             const { runId, total } = await client.inpaintStart(key, settings);
             let last;
@@ -59,8 +59,11 @@ for (const webgpu of [true, false]) {
           }
           const badSize = await client.inpaintStart(key, { seed: 0, image: new Float32Array(10), mask, method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
           const badMask = await client.inpaintStart(key, { seed: 0, image, mask: new Float32Array(size * size).fill(2), method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
+          // One casing at the boundary: a key in another (diffusers' snake_case) is refused, not ignored.
+          const oldKey = await client.inpaintStart(key, { seed: 0, image, mask, method: { kind: 'repaint', steps: 4, jump_length: 2 } }).then(() => 'started', (e) => e.message);
+          const oldSampler = await client.start(key, { seed: 0, sampler: { steps: 4, clip_sample: null } }).then(() => 'started', (e) => e.message);
           client.unload(key);
-          return { runs, image: Array.from(image), mask: Array.from(mask), expectedMask, maskErrors, badSize, badMask, size };
+          return { runs, image: Array.from(image), mask: Array.from(mask), expectedMask, maskErrors, badSize, badMask, oldKey, oldSampler, size };
         }, method);
         const { runs, image, mask, size } = out;
         // The core's quadrant mask: TL TR BL BR = 1 0 1 0 is the left half known.
@@ -90,6 +93,8 @@ for (const webgpu of [true, false]) {
         assert.ok(seedDiff > 0.05, `two seeds fill alike (max diff ${seedDiff})`);
         assert.match(out.badSize, /the image has 10 values; this model needs 1×16×16 = 256/);
         assert.match(out.badMask, /mask values must lie in \[0, 1\]/);
+        assert.match(out.oldKey, /unknown field `jump_length`, expected one of `steps`, `jumpLength`, `jumpNSample`/);
+        assert.match(out.oldSampler, /unknown field `clip_sample`, expected one of `method`, `steps`, `spacing`, `stepsOffset`, `clipSample`/);
         assert.deepEqual(errors, []);
       });
     }

@@ -53,6 +53,12 @@ const { key, info } = await client.load('node_modules/ddpm-web/www/models/faces6
 const run = client.sample(key, { seed: 7, batch: 2, sampler: { ...info.defaultSettings, steps: 10 } }, ({ step, total }) => console.log(step / total));
 const { last } = await run.done;
 const pixels: Float32Array | undefined = last?.xt;
+const T: number | undefined = info.scheduler.num_train_timesteps;
+const fill = await client.inpaintStart(key, {
+  seed: 1, image: new Float32Array(64 * 64), mask: new Float32Array(64 * 64),
+  method: { kind: 'repaint', steps: 20, jumpLength: 5, jumpNSample: 2, eta: 1, clipSample: 1 },
+});
+console.log(T, fill.total);
 const demo = document.createElement('ddpm-demo');
 demo.setAttribute('view', 'fork');
 const store = new ModelStore(client);
@@ -63,7 +69,11 @@ export {};
   const options = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
   await writeFile(join(consumer, 'good.ts'), good);
   execFileSync('node', [tsc, ...options, 'good.ts'], { cwd: consumer });
-  await writeFile(join(consumer, 'bad.ts'), "import { DdpmClient } from 'ddpm-web';\nnew DdpmClient().start('key', { batch: 2 });\nexport {};\n");
+  await writeFile(join(consumer, 'bad.ts'), `import { DdpmClient } from 'ddpm-web';
+new DdpmClient().start('key', { batch: 2 });
+new DdpmClient().inpaintStart('key', { seed: 1, image: [], mask: [], method: { kind: 'repaint', jump_length: 5 } });
+export {};
+`);
   const rejected = (() => {
     try {
       execFileSync('node', [tsc, ...options, 'bad.ts'], { cwd: consumer, encoding: 'utf8', stdio: 'pipe' });
@@ -73,6 +83,11 @@ export {};
     }
   })();
   assert.match(rejected, /Property 'seed' is missing/);
+  assert.match(rejected, /'jump_length' does not exist in type/, 'one casing: the snake_case key of old is refused');
+  // The core's types are generated from its Rust structs into the wasm module's declarations.
+  const generated = await readFile(join(consumer, 'node_modules/ddpm-web/pkg/webgpu/ddpm_web.d.ts'), 'utf8');
+  for (const type of ['SamplerSettings', 'RunSettings', 'InpaintSettings', 'ModelInfo', 'RePaintSettings']) assert.match(generated, new RegExp(`export (interface|type) ${type}\\b`));
+  assert.match(generated, /sampler\(settings: RunSettings\): SamplerSession/);
 });
 
 test('the installed element runs from node_modules, with no console errors', async () => {

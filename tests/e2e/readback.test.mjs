@@ -19,7 +19,7 @@ async function countedRuns(page, forceCpu) {
     const counts = () => client.request('counts');
     const backend = await client.init(forceCpu);
     const { key } = await client.load('/tests/reference/fixtures/unet/f16_grey', undefined, 'unet');
-    const settings = { seed: 1, batch: 2, sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 6, spacing: 'leading', steps_offset: 0, clip_sample: 1 } };
+    const settings = { seed: 1, batch: 2, sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 6, spacing: 'leading', stepsOffset: 0, clipSample: 1 } };
     const afterLoad = await counts();
     const steps = [];
     const run = async (wantedPerStep) => {

@@ -204,7 +204,7 @@ class InpaintView {
     const T = this.model.info.scheduler.num_train_timesteps;
     const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
     if (method === 'repaint') {
-      return { kind: 'repaint', steps: clamp(steps, 2, T), jump_length: clamp(jump, 1, 50), jump_n_sample: clamp(resample, 1, 20), eta: 1, clip_sample: 1 };
+      return { kind: 'repaint', steps: clamp(steps, 2, T), jumpLength: clamp(jump, 1, 50), jumpNSample: clamp(resample, 1, 20), eta: 1, clipSample: 1 };
     }
     return { kind: 'replacement', sampler: { ...this.model.info.defaultSettings, steps: clamp(steps, 1, T) } };
   }
