@@ -1,6 +1,7 @@
 // The views, once, for the page and for <ddpm-demo>: the registry, attribute names and the
 // keyboard. Each view module exports
-//   title, DEFAULTS (its settings), RANGES (their bounds), model ('image' | '2d'), and
+//   title, DEFAULTS (its settings), RANGES (their bounds), model ('image' | '2d'), optionally
+//   defaultModel (the element's model when it names none), and
 //   mount(root, services, settings) → { run, cancel, state, ready, keys? }
 // where services = { client, models, backend, model (a ModelSlot), onChange(state), chooseModel? }.
 import * as compare from './compare.js';
