@@ -118,16 +118,17 @@ class GuidanceView {
     for (const c of classes) select.add(new Option(`${c} · ${entry?.classes?.[c] ?? `class ${c}`}`, String(c)));
     if (!classes.includes(this.settings.class)) this.settings.class = classes[0];
     select.value = String(this.settings.class);
+    let ready = ['Pick a class and w, then press Sample.', 'ok'];
     try {
       const means = CLASS_MEANS.find((m) => m.of === entry?.id);
       this.means = means && { image: await sprite(means.file), tile: means.tile };
     } catch (error) {
-      this.status(`The class means could not be loaded (${error.message}); rows are compared with each other only.`, 'error');
+      ready = [`The class means could not be loaded (${error.message}); rows are compared with each other only.`, 'error'];
     }
     this.model = model;
     this.showMean();
     this.setRunning(false);
-    this.status('Pick a class and w, then press Sample.', 'ok');
+    this.status(...ready);
   }
 
   /** Says why there is nothing to run, and where the host can switch, offers the shipped class-conditional model. */
