@@ -22,9 +22,10 @@ rust_wasm() {
     cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
   fi
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-    # Without --locked: one locked dependency of this release is missing from crates.io.
-    say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about ten minutes, once)"
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+    # Without --locked: one locked dependency of this release is missing from crates.io. Without
+    # its default features: TLS (rustls, ring) is for its test runner's downloads, never used here.
+    say "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force --no-default-features
   fi
 }
 

@@ -47,8 +47,7 @@ export async function launch({ webgpu, args = [] }) {
   });
 }
 
-/** A page that records console errors and uncaught exceptions. */
-/** A new page at `url`; `beforeGoto(page)` may set routes first. */
+/** A new page at `url` that records console errors and uncaught exceptions; `beforeGoto(page)` may set routes first. */
 export async function openPage(browser, url, beforeGoto) {
   const page = await browser.newPage();
   const errors = [];
@@ -59,7 +58,6 @@ export async function openPage(browser, url, beforeGoto) {
   return { page, errors };
 }
 
-/** safetensors → {name: {shape, dtype, values}} (F32 and I64 only). */
 /** Opens the page (`index.html`, with `?cpu=1` for the CPU path) at `hash` and waits until it is ready. */
 export async function openIndex(browser, serverUrl, webgpu, hash, beforeGoto) {
   const opened = await openPage(browser, `${serverUrl}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`, beforeGoto);
@@ -80,6 +78,7 @@ export async function statusMatches(page, selector, pattern, timeout = 300_000) 
   }
 }
 
+/** safetensors → {name: {shape, dtype, values}} (F32 and I64 only). */
 export async function readSafetensors(path) {
   const bytes = await readFile(path);
   const headerLength = Number(bytes.readBigUInt64LE(0));
