@@ -12,13 +12,21 @@ SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
 # What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
 SITE ?= dist/site
 
-.PHONY: demo test test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery fuzz
+.PHONY: demo test setup test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery fuzz
 
 # The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
 demo: setup-rust site serve-bin
 	$(SERVE) $(SITE) --port $(PORT)
 
-test: setup-rust setup-browser setup-python test-rust test-train site test-browser
+# train/'s tests (Python, about one core) run while the wasm modules build.
+test: setup test-rust
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-train site
+	$(MAKE) --no-print-directory test-browser
+
+# The three set-up steps side by side: on a fresh machine Rust's compile (wasm-pack,
+# wasm-bindgen-cli) hides the downloads of Chromium, npm's packages and the Python venv (torch).
+setup:
+	$(MAKE) --no-print-directory -j3 --output-sync=line setup-rust setup-browser setup-python
 
 # The core, then serve/ (ddpm-serve, whose binary the browser tests use): two runs, not
 # --workspace, which would unify their dependencies' features and rebuild burn for the pair.
@@ -31,8 +39,13 @@ test-train:
 	DDPM_BIN=$(DDPM) $(VENV)/bin/python -m unittest discover -s tests/train -v
 
 # ddpm (the native reference the browser results are held against) and ddpm-serve are built by test-rust.
+# Two files at a time: a WebGPU suite keeps ≈ 1.4 of the 2 cores busy (SwiftShader compiles its
+# shaders on one thread), so a second file fills the rest (all files: 23.6 → 19.2 min here).
+# The two longest go first, one to each slot, so no long file runs alone at the end.
+BROWSER_TESTS := tests/e2e/views.test.mjs tests/e2e/page.test.mjs
+BROWSER_TESTS += $(filter-out $(BROWSER_TESTS),$(sort $(wildcard tests/e2e/*.test.mjs)))
 test-browser:
-	DDPM_BIN=$(DDPM) DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node --test --test-concurrency=1 tests/e2e/
+	DDPM_BIN=$(DDPM) DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node --test --test-concurrency=2 $(BROWSER_TESTS)
 
 # pkg/webgpu and pkg/cpu, each through wasm-opt (scripts/build-wasm.sh).
 pkg:
