@@ -12,21 +12,21 @@ SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
 # What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
 SITE ?= dist/site
 
-.PHONY: demo test setup test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery fuzz
+.PHONY: demo test test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery fuzz
 
 # The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
 demo: setup-rust site serve-bin
 	$(SERVE) $(SITE) --port $(PORT)
 
-# train/'s tests (Python, about one core) run while the wasm modules build.
-test: setup test-rust
+# Side by side, a step that computes with one that mostly waits or takes one core: Rust's set-up
+# (on a fresh machine it compiles wasm-pack and wasm-bindgen-cli) with the downloads of Chromium
+# and npm's packages; the Python venv (torch, 2.4 min cold) with the native build; train/'s tests
+# (Python, about one core) with the wasm builds.
+test:
+	$(MAKE) --no-print-directory -j2 setup-rust setup-browser
+	$(MAKE) --no-print-directory -j2 setup-python test-rust
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-train site
 	$(MAKE) --no-print-directory test-browser
-
-# The three set-up steps side by side: on a fresh machine Rust's compile (wasm-pack,
-# wasm-bindgen-cli) hides the downloads of Chromium, npm's packages and the Python venv (torch).
-setup:
-	$(MAKE) --no-print-directory -j3 --output-sync=line setup-rust setup-browser setup-python
 
 # The core, then serve/ (ddpm-serve, whose binary the browser tests use): two runs, not
 # --workspace, which would unify their dependencies' features and rebuild burn for the pair.
@@ -40,7 +40,7 @@ test-train:
 
 # ddpm (the native reference the browser results are held against) and ddpm-serve are built by test-rust.
 # Two files at a time: a WebGPU suite keeps ≈ 1.4 of the 2 cores busy (SwiftShader compiles its
-# shaders on one thread), so a second file fills the rest (all files: 23.6 → 19.2 min here).
+# shaders on one thread), so a second file fills the rest (all files: 23.6 → 18.5 min here).
 # The two longest go first, one to each slot, so no long file runs alone at the end.
 BROWSER_TESTS := tests/e2e/views.test.mjs tests/e2e/page.test.mjs
 BROWSER_TESTS += $(filter-out $(BROWSER_TESTS),$(sort $(wildcard tests/e2e/*.test.mjs)))
