@@ -364,7 +364,7 @@ def main():
     parser.add_argument("--inpaint-faces", type=int, default=16)
     parser.add_argument("--inpaint-steps", type=int, default=50)
     parser.add_argument("--samplers", action="store_true", help="only the per-sampler quality table, into evaluation.json and the card")
-    parser.add_argument("--skip-samplers", nargs="*", default=[], help="sampler names to leave out of --samplers (e.g. \"DDPM 1000\")")
+    parser.add_argument("--skip-samplers", nargs="*", default=[], help="sampler names to leave out of --samplers (e.g. \"DDPM 1000\"); their rows from the last run stay")
     args = parser.parse_args()
     torch.manual_seed(0)
     data = np.load(args.data / DATA[args.name])
@@ -378,15 +378,21 @@ def main():
 
     previous = args.model / "evaluation.json"
     if args.inpaint or args.samplers:
-        out = json.loads(previous.read_text()) if previous.exists() else out
+        # The tables take minutes to hours: evaluation.json is read and written only once they are
+        # measured, so an --inpaint and a --samplers run on one model can go side by side.
         with tempfile.TemporaryDirectory() as tmp:
-            if args.inpaint:
-                out["inpainting"] = inpainting_table(args, train, test, Path(tmp))
-                write_card_section(args.model / "README.md", "inpainting", inpainting_markdown(out["inpainting"], args))
-            if args.samplers:
-                out["samplers"] = sampler_table(args, train, test, Path(tmp))
-                out["default_sampler"] = default_samplers(out["samplers"])
-                write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"], args))
+            inpainting = inpainting_table(args, train, test, Path(tmp)) if args.inpaint else None
+            samplers = sampler_table(args, train, test, Path(tmp)) if args.samplers else None
+        out = json.loads(previous.read_text()) if previous.exists() else out
+        if inpainting:
+            out["inpainting"] = inpainting
+            write_card_section(args.model / "README.md", "inpainting", inpainting_markdown(inpainting, args))
+        if samplers:
+            # Rows of samplers skipped this time are kept from the last run, in the table's order.
+            measured = {**out.get("samplers", {}), **samplers}
+            out["samplers"] = {name: measured[name] for name in SAMPLERS if name in measured}
+            out["default_sampler"] = default_samplers(out["samplers"])
+            write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"], args))
         previous.write_text(json.dumps(out, indent=1))
         return 0
     if args.guidance_only:
