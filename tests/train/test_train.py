@@ -142,7 +142,8 @@ class TrainingSmokeRun(unittest.TestCase):
 
 
 class FacesTrainingRecipe(unittest.TestCase):
-    """What fights overfitting on 360 faces: augmentation, the learning-rate schedule, dropout."""
+    """What fights overfitting on 360 faces: augmentation and dropout by flag, the learning-rate
+    schedule; by default flips alone."""
 
     @classmethod
     def setUpClass(cls):
@@ -152,8 +153,9 @@ class FacesTrainingRecipe(unittest.TestCase):
 
         run(PYTHON, TRAIN / "data.py", "--only", "faces")
         cls.args = argparse.Namespace(data=default_out(), seed=0, tiny=True, lr=2e-4, steps=10_000, batch=8,
-                                      dropout=None, ema=0.999)
+                                      dropout=0.1, shift=3, brightness=0.1, ema=0.999)
         cls.trainer = Trainer("faces64", cls.args)
+        cls.defaults = Trainer("faces64", argparse.Namespace(**{**vars(cls.args), "dropout": None, "shift": None, "brightness": None}))
 
     def test_augmentation_keeps_range_and_shape_and_changes_every_image(self):
         x0 = self.trainer.train_x[:8]
@@ -186,6 +188,18 @@ class FacesTrainingRecipe(unittest.TestCase):
     def test_dropout_is_in_the_model_and_off_in_the_ema(self):
         self.assertEqual(self.trainer.model.config.dropout, 0.1)
         self.assertFalse(self.trainer.ema.training)
+
+    def test_defaults_are_flips_alone_and_no_dropout(self):
+        self.assertEqual(self.defaults.model.config.dropout, 0.0)
+        x0 = self.defaults.train_x[:16]
+        out = self.defaults.augment(x0)
+        mirrored = [torch.equal(a, o.flip(-1)) and not torch.equal(a, o) for o, a in zip(x0, out)]
+        for original, augmented in zip(x0, out):
+            self.assertTrue(torch.equal(augmented, original) or torch.equal(augmented, original.flip(-1)))
+        self.assertTrue(any(mirrored))
+        # Flags override a model's spec for that run only.
+        self.assertEqual(self.trainer.spec["shift"], 3)
+        self.assertEqual(self.defaults.spec["shift"], 0)
 
 
 class DefaultSamplerRule(unittest.TestCase):
