@@ -240,6 +240,8 @@ def inpainting_markdown(table, args):
     return "\n".join(lines)
 
 
+# What evaluation.json holds from the --inpaint and --samplers runs.
+TABLES = ("inpainting", "samplers", "default_sampler")
 # name → the page's settings (its sampler menu's value, steps, η); the CLI arguments follow from them.
 SAMPLERS = {"DDPM 1000": {"sampler": "ddpm-small", "steps": 1000}, "DDPM 100 strided": {"sampler": "ddpm-small", "steps": 100},
             "DDIM 50, η = 0": {"sampler": "ddim", "steps": 50, "eta": 0}, "DDIM 50, η = 1": {"sampler": "ddim", "steps": 50, "eta": 1}}
@@ -305,6 +307,11 @@ def sampler_markdown(table, args):
              "| sampler | grain | grainy | nearest-neighbour ratio | grid |", "|---|---|---|---|---|"]
     for name, t in table.items():
         lines.append(f"| {name} | {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | {t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
+    missing = [name for name in SAMPLERS if name not in table]
+    if missing:
+        lines += ["", f"Not measured yet: {', '.join(missing)}. Until every row is, the page keeps its own default "
+                  "(Algorithm 2 as written on WebGPU, DDPM 100 strided on the CPU path)."]
+        return "\n".join(lines)
     chosen = default_samplers(table)
     lines += ["", f"The page starts with **{chosen['webgpu']['name']}** on WebGPU and **{chosen['cpu']['name']}** on the CPU path "
               f"({chosen['why']}; WebGPU takes the most steps, the CPU path the fewest). `node scripts/model-index.mjs` copies "
@@ -391,7 +398,11 @@ def main():
             # Rows of samplers skipped this time are kept from the last run, in the table's order.
             measured = {**out.get("samplers", {}), **samplers}
             out["samplers"] = {name: measured[name] for name in SAMPLERS if name in measured}
-            out["default_sampler"] = default_samplers(out["samplers"])
+            # A choice made without every row would pick among fewer samplers than the page offers.
+            if all(name in out["samplers"] for name in SAMPLERS):
+                out["default_sampler"] = default_samplers(out["samplers"])
+            else:
+                out.pop("default_sampler", None)
             write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"], args))
         previous.write_text(json.dumps(out, indent=1))
         return 0
@@ -437,7 +448,11 @@ def main():
     history = json.loads((args.model / "training.json").read_text())["history"] if (args.model / "training.json").exists() else None
     if history:
         loss_curve(history, args.model / "loss.png")
-    (args.model / "evaluation.json").write_text(json.dumps(out, indent=1))
+    # The tables are measured by their own runs (--inpaint, --samplers), which may go side by side
+    # with this one: theirs are kept. After new weights, delete evaluation.json and run all three.
+    if previous.exists():
+        out.update({k: v for k, v in json.loads(previous.read_text()).items() if k in TABLES})
+    previous.write_text(json.dumps(out, indent=1))
     return 0
 
 

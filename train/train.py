@@ -11,8 +11,8 @@ Against overfitting a small set (360 faces): what ships is not the last step's E
 with the lowest held-out L_simple (measured every --eval-every steps): `best_ema` in the
 checkpoint, exported at the end. Dropout in every ResNet block (diffusers' `dropout` key) and
 augmentation beyond flips (shifts of a few pixels, brightness and contrast) are there by flag;
-within one session's budget they cost more fitting than they saved on faces64 (its card has the
-figures), so its defaults are flips and early stopping alone.
+on faces64 they left the held-out loss where early stopping alone puts it (0.0430 against 0.0422
+at step 4 000) and misshaped the samples (its card), so its defaults are flips and early stopping.
 
 Checkpoints every few minutes hold the model, EMA, best EMA, optimiser, step and every RNG state,
 so `--resume` continues exactly as if the run had never stopped; a long run can be split over

@@ -221,6 +221,17 @@ class DefaultSamplerRule(unittest.TestCase):
         self.assertEqual((chosen["webgpu"]["name"], chosen["cpu"]["name"]), ("DDPM 1000", "DDPM 1000"))
         self.assertIn("no sampler is clean", chosen["why"])
 
+    def test_a_partial_table_chooses_nothing(self):
+        import argparse
+
+        from evaluate import sampler_markdown
+
+        row = {"grain_ratio": 0.8, "grainy_share": 0.0, "nearest_neighbour_ratio": 0.9, "grid": "g.png"}
+        partial = {"DDPM 100 strided": row, "DDIM 50, η = 1": row}
+        text = sampler_markdown(partial, argparse.Namespace(samples=32))
+        self.assertIn("Not measured yet: DDPM 1000, DDIM 50, η = 0.", text)
+        self.assertNotIn("The page starts", text)
+
 
 class EvaluateInpaintingAndSamplers(unittest.TestCase):
     """evaluate.py's inpainting and per-sampler tables, on a tiny faces model, through the Rust CLI."""
