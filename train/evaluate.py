@@ -255,6 +255,11 @@ def cli_arguments(page):
     return ["--sampler", method, "--steps", str(page["steps"])] + (["--eta", str(page["eta"])] if method == "ddim" else [])
 
 
+def unmeasured(table):
+    """The samplers of SAMPLERS a table has no row for; the page's default is chosen only without any."""
+    return [name for name in SAMPLERS if name not in table]
+
+
 def is_clean(row):
     return row["grain_ratio"] <= CLEAN_GRAIN_RATIO and row["grainy_share"] <= CLEAN_GRAINY_SHARE
 
@@ -307,7 +312,7 @@ def sampler_markdown(table, args):
              "| sampler | grain | grainy | nearest-neighbour ratio | grid |", "|---|---|---|---|---|"]
     for name, t in table.items():
         lines.append(f"| {name} | {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | {t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
-    missing = [name for name in SAMPLERS if name not in table]
+    missing = unmeasured(table)
     if missing:
         lines += ["", f"Not measured yet: {', '.join(missing)}. Until every row is, the page keeps its own default "
                   "(Algorithm 2 as written on WebGPU, DDPM 100 strided on the CPU path)."]
@@ -399,7 +404,7 @@ def main():
             measured = {**out.get("samplers", {}), **samplers}
             out["samplers"] = {name: measured[name] for name in SAMPLERS if name in measured}
             # A choice made without every row would pick among fewer samplers than the page offers.
-            if all(name in out["samplers"] for name in SAMPLERS):
+            if not unmeasured(out["samplers"]):
                 out["default_sampler"] = default_samplers(out["samplers"])
             else:
                 out.pop("default_sampler", None)
