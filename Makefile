@@ -12,20 +12,21 @@ SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
 # What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
 SITE ?= dist/site
 
-.PHONY: demo test test-rust test-train test-browser pkg site serve-bin package setup-rust setup-browser setup-python fixtures bench delivery fuzz
+.PHONY: demo test test-rust test-train test-browser pkg compile-wasm-cpu compile-wasm-webgpu site serve-bin package \
+	setup-rust setup-wasm-target setup-wasm-tools setup-browser setup-node setup-python fixtures bench delivery fuzz
 
 # The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
 demo: setup-rust site serve-bin
 	$(SERVE) $(SITE) --port $(PORT)
 
-# Side by side, a step that computes with one that mostly waits or takes one core: Rust's set-up
-# (on a fresh machine it compiles wasm-pack and wasm-bindgen-cli) with the downloads of Chromium
-# and npm's packages; the Python venv (torch, 2.4 min cold) with the native build; train/'s tests
-# (Python, about one core) with the wasm builds.
+# On a fresh machine `make test` is mostly compiling: wasm-pack and wasm-bindgen-cli, the native
+# tests, the two wasm modules. Each compile alone keeps about one of the two cores busy (its long
+# single-crate steps and links run one at a time), so they all start together, beside the
+# downloads (Chromium, npm, the Python venv); the targets below say what waits for what. The
+# WebGPU module is the longest compile and what the browser suites wait for: the tools, needed
+# only after it, build at a lower priority. The browser suites then run on their own.
 test:
-	$(MAKE) --no-print-directory -j2 setup-rust setup-browser
-	$(MAKE) --no-print-directory -j2 setup-python test-rust
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-train site
+	$(MAKE) --no-print-directory -j8 --output-sync=target test-rust test-train site setup-browser
 	$(MAKE) --no-print-directory test-browser
 
 # The core, then serve/ (ddpm-serve, whose binary the browser tests use): two runs, not
@@ -35,7 +36,7 @@ test-rust:
 	cargo test --locked -p ddpm-serve
 
 # train/: the data command, a training smoke run loaded by the Rust core, exact resume.
-test-train:
+test-train: setup-python test-rust
 	DDPM_BIN=$(DDPM) $(VENV)/bin/python -m unittest discover -s tests/train -v
 
 # ddpm (the native reference the browser results are held against) and ddpm-serve are built by test-rust.
@@ -44,12 +45,16 @@ test-train:
 # The two longest go first, one to each slot, so no long file runs alone at the end.
 BROWSER_TESTS := tests/e2e/views.test.mjs tests/e2e/page.test.mjs
 BROWSER_TESTS += $(filter-out $(BROWSER_TESTS),$(sort $(wildcard tests/e2e/*.test.mjs)))
-test-browser:
+test-browser: setup-browser
 	DDPM_BIN=$(DDPM) DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node --test --test-concurrency=2 $(BROWSER_TESTS)
 
-# pkg/webgpu and pkg/cpu, each through wasm-opt (scripts/build-wasm.sh).
-pkg:
+# pkg/webgpu and pkg/cpu: the cargo compile of each (side by side under -j), then wasm-pack and
+# wasm-opt (scripts/build-wasm.sh).
+pkg: compile-wasm-webgpu compile-wasm-cpu setup-wasm-tools setup-node
 	bash scripts/build-wasm.sh
+
+compile-wasm-cpu compile-wasm-webgpu: compile-wasm-%: setup-wasm-target
+	bash scripts/build-wasm.sh compile $*
 
 # One folder any static host serves as it is (scripts/site.mjs): see the README, "Publishing".
 site: pkg
@@ -62,11 +67,19 @@ serve-bin:
 package: setup-rust setup-browser pkg
 	bash scripts/npm-package.sh
 
-setup-rust:
-	bash scripts/setup.sh rust_wasm
+setup-rust: setup-wasm-target setup-wasm-tools
 
-setup-browser:
-	bash scripts/setup.sh browser
+setup-wasm-target:
+	bash scripts/setup.sh wasm_target
+
+setup-wasm-tools:
+	nice -n 10 bash scripts/setup.sh wasm_tools
+
+setup-browser: setup-node
+	bash scripts/setup.sh chromium
+
+setup-node:
+	bash scripts/setup.sh node_packages
 
 setup-python:
 	bash scripts/setup.sh python_env

@@ -14,17 +14,28 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # As the Makefile has it, so a direct call reuses the same build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ddpm-web/target}"
 WASM_OPT=node_modules/.bin/wasm-opt
-[ -x "$WASM_OPT" ] || npm ci --no-audit --no-fund --loglevel=error
 
-# build NAME PROFILE [cargo features…]: `--release` for the release profile (`--profile release`
-# would make wasm-pack treat it as a custom one and download binaryen).
+# The two modules: NAME → its cargo profile and features, defined here only.
+declare -A PROFILE=([cpu]=release [webgpu]=wasm-size)
+declare -A FEATURES=([cpu]="" [webgpu]="--features webgpu")
+
+# `--release` for the release profile (`--profile release` would make wasm-pack treat it as a
+# custom one and download binaryen).
+profile_flag() { if [ "$1" = release ]; then echo --release; else echo "--profile $1"; fi; }
+
+# compile NAME: the cargo step alone, as wasm-pack runs it (CARGO_BUILD_TARGET, --lib), so that
+# wasm-pack later finds it fresh. `make test` runs it for both modules beside the other compiles.
+compile() {
+  # shellcheck disable=SC2046,SC2086  # the flags split into words on purpose
+  CARGO_BUILD_TARGET=wasm32-unknown-unknown cargo build --lib --locked $(profile_flag "${PROFILE[$1]}") --no-default-features ${FEATURES[$1]}
+}
+
+# build NAME: wasm-pack (the compile, fresh if `compile NAME` ran, then wasm-bindgen) and wasm-opt.
 build() {
-  local name=$1 profile=$2
-  shift 2
-  local flag=(--profile "$profile")
-  [ "$profile" = release ] && flag=(--release)
+  local name=$1
   local staging="pkg/.staging-$name"
-  wasm-pack build --target web "${flag[@]}" --out-dir "$staging" --no-pack . -- --no-default-features "$@"
+  # shellcheck disable=SC2046,SC2086
+  wasm-pack build --target web $(profile_flag "${PROFILE[$name]}") --out-dir "$staging" --no-pack . -- --no-default-features ${FEATURES[$name]}
   # wasm-ld wraps every export in a call to the constructors (".command_export") unless an export
   # calls them itself (src/web/mod.rs, `start`); wrapped, a warm WebGPU ε_θ ran 45× slower.
   if grep -aq 'command_export' "$staging/ddpm_web_bg.wasm"; then
@@ -45,5 +56,9 @@ build() {
   printf '[build-wasm] pkg/%s: %s bytes\n' "$name" "$(stat -c %s "pkg/$name/ddpm_web_bg.wasm")"
 }
 
-build cpu release
-build webgpu wasm-size --features webgpu
+if [ "${1:-}" = compile ]; then
+  compile "$2"
+else
+  build cpu
+  build webgpu
+fi

@@ -12,11 +12,15 @@ export PATH="$HOME/.cargo/bin:$PATH"
 have() { command -v "$1" >/dev/null 2>&1; }
 say() { printf '[setup] %s\n' "$*"; }
 
-rust_wasm() {
+wasm_target() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
+}
+
+# wasm-pack and wasm-bindgen-cli: needed only once the wasm modules are compiled (scripts/build-wasm.sh).
+wasm_tools() {
   if ! wasm-pack --version 2>/dev/null | grep -q "$WASM_PACK_VERSION"; then
     say "cargo install wasm-pack $WASM_PACK_VERSION (a few minutes, once)"
     cargo install wasm-pack --version "$WASM_PACK_VERSION" --locked
@@ -29,18 +33,26 @@ rust_wasm() {
   fi
 }
 
-browser() {
+rust_wasm() { wasm_target; wasm_tools; }
+
+chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     say "apt-get install chromium"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
+}
+
+# playwright-core for the browser tests, binaryen's wasm-opt for scripts/build-wasm.sh.
+node_packages() {
   if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say "npm ci"
     npm ci --no-audit --no-fund --loglevel=error
   fi
 }
+
+browser() { chromium; node_packages; }
 
 vulkan() {
   # Optional: lets the native wgpu backend run on lavapipe (used by `ddpm bench`).
