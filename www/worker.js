@@ -11,6 +11,7 @@ const models = new Map();
 const runs = new Map();
 const schedules = new Map();
 let core = null; // {build: 'webgpu' | 'cpu', module: Promise<the wasm-bindgen module>}
+let backendKind = null; // 'webgpu' | 'cpu': what the core's initBackend chose last
 let initializing = null; // the `init` under way
 
 // Keys for models and runs; a counter works where crypto.randomUUID does not (plain http). The
@@ -151,7 +152,9 @@ const ops = {
         core = next;
       }
       const ddpm = await core.module;
-      return { ...(await ddpm.initBackend(reason ?? undefined)), build: core.build };
+      const backend = await ddpm.initBackend(reason ?? undefined);
+      backendKind = backend.kind;
+      return { ...backend, build: core.build };
     })();
     initializing = run;
     try {
@@ -175,10 +178,11 @@ const ops = {
       const started = performance.now();
       await model.eps(x, shape, 0);
       const warmupMs = performance.now() - started;
-      // What one sample costs per step once warm, for the page's run estimates: the faster of
-      // two more evaluations (the engine is still optimising the wasm during the first ones).
+      // What one sample costs per step once warm, for the page's run estimates. On the CPU path
+      // the faster of two more evaluations (the engine is still optimising the wasm during the
+      // first ones); on WebGPU one, since the shaders are compiled and the GPU's speed is steady.
       let evalMs = Infinity;
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < (backendKind === 'webgpu' ? 1 : 2); i++) {
         const warm = performance.now();
         await model.eps(x, shape, 0);
         evalMs = Math.min(evalMs, performance.now() - warm);
