@@ -59,6 +59,7 @@ build() {
 if [ "${1:-}" = compile ]; then
   compile "$2"
 else
+  [ -x "$WASM_OPT" ] || { echo "[build-wasm] $WASM_OPT is missing: run make setup-node (npm ci)" >&2; exit 1; }
   build cpu
   build webgpu
 fi
