@@ -33,8 +33,6 @@ wasm_tools() {
   fi
 }
 
-rust_wasm() { wasm_target; wasm_tools; }
-
 chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     say "apt-get install chromium"
@@ -51,8 +49,6 @@ node_packages() {
     npm ci --no-audit --no-fund --loglevel=error
   fi
 }
-
-browser() { chromium; node_packages; }
 
 vulkan() {
   # Optional: lets the native wgpu backend run on lavapipe (used by `ddpm bench`).
