@@ -21,6 +21,7 @@ const state = { ...readHash(DEFAULTS), entries: [] };
 /** The models the views follow: the picker's image model, and the shipped 2-D one. */
 const slots = { image: new ModelSlot(), '2d': new ModelSlot() };
 const handles = {};
+const detach = {};
 let backend = null;
 let adapter = null;
 
@@ -33,10 +34,22 @@ function saveHash() {
 /** The settings of view `name` as its mount takes them, from the hash. */
 const settingsOf = (name) => Object.fromEntries(Object.keys(VIEWS[name].DEFAULTS).map((key) => [key, state[`${name}.${key}`]]));
 
-/** Mounts view `name` the first time it is shown: a hidden view computes nothing. */
+/**
+ * Mounts view `name` the first time it is shown: a hidden view computes nothing. Each mount gets
+ * a root of its own and its own copy of the page's model slot, so a replaced view (followHash)
+ * follows nothing and whatever it still had under way lands in its detached root.
+ */
 function mountView(name) {
-  handles[name] ??= VIEWS[name].mount($(name), {
-    client, models, backend, model: slots[VIEWS[name].model],
+  if (handles[name]) return handles[name];
+  const root = document.createElement('div');
+  $(name).replaceChildren(root);
+  const shared = slots[VIEWS[name].model];
+  const model = new ModelSlot();
+  model.current = shared.current;
+  detach[name] = new AbortController();
+  shared.addEventListener('change', () => model.set(shared.current), { signal: detach[name].signal });
+  handles[name] = VIEWS[name].mount(root, {
+    client, models, backend, model,
     onChange: (settings) => {
       for (const key of Object.keys(VIEWS[name].DEFAULTS)) state[`${name}.${key}`] = settings[key];
       saveHash();
@@ -47,6 +60,13 @@ function mountView(name) {
     },
   }, settingsOf(name));
   return handles[name];
+}
+
+function unmountView(name) {
+  if (!handles[name]) return;
+  handles[name].cancel();
+  detach[name].abort();
+  delete handles[name];
 }
 
 /** The current view as an iframe and as a <ddpm-demo> element, for a blog post. */
@@ -218,11 +238,13 @@ async function listModels() {
     status($('model-status'), `The model list could not be read (${error.message}).`, 'error');
   }
   for (const m of state.entries.filter((e) => e.kind !== '2d')) $('model').add(new Option(m.label, m.id));
-  // A folder path in the permalink (e.g. #model=tests/reference/fixtures/unet/f16_grey).
-  if (state.model && !state.entries.some((m) => m.id === state.model) && /^[\w./-]+$/.test(state.model)) {
-    $('model').add(new Option(state.model, state.model));
-  }
-  $('model').value = state.model || state.entries[0]?.id || '';
+  pickModel(state.model);
+}
+
+/** Selects `id` in the picker: a shipped model, or a folder path from the permalink (e.g. #model=tests/reference/fixtures/unet/f16_grey). */
+function pickModel(id) {
+  if (id && ![...$('model').options].some((o) => o.value === id) && /^[\w./-]+$/.test(id)) $('model').add(new Option(id, id));
+  $('model').value = id || state.entries.find((e) => e.kind !== '2d')?.id || '';
   state.model = $('model').value;
 }
 
@@ -300,12 +322,40 @@ async function main() {
   });
   await listModels();
   await startBackend();
-  const handle = showView(state.view);
-  const loaded = await slots[VIEWS[state.view].model].current.then(() => true, () => false);
-  if (VIEWS[state.view].model === 'image') await handle.ready;
+  await showWhenReady();
+  window.addEventListener('hashchange', followHash);
+  await showCache();
+}
+
+/** Shows the current view; `body[data-ready]` says when its model is loaded and it can run. */
+async function showWhenReady() {
+  delete document.body.dataset.ready;
+  const view = state.view;
+  const handle = showView(view);
+  const loaded = await slots[VIEWS[view].model].current.then(() => true, () => false);
+  if (VIEWS[view].model === 'image') await handle.ready;
+  if (view !== state.view) return;
   document.body.dataset.ready = loaded ? 'true' : 'error';
   saveHash();
-  await showCache();
+}
+
+/**
+ * A permalink pasted into this tab changes only the hash, which reloads nothing: the page follows
+ * it as a new visit would. Views whose settings it changes are mounted again with them.
+ */
+function followHash() {
+  const next = readHash(DEFAULTS);
+  for (const name of NAMES) {
+    const keys = Object.keys(VIEWS[name].DEFAULTS).map((key) => `${name}.${key}`);
+    if (keys.every((key) => next[key] === state[key])) continue;
+    for (const key of keys) state[key] = next[key];
+    unmountView(name);
+  }
+  state.view = next.view;
+  const before = state.model;
+  pickModel(next.model);
+  if (state.model !== before) slots.image.set(null);
+  return showWhenReady();
 }
 
 main().catch((error) => {

@@ -74,6 +74,39 @@ export async function openIndex(browser, serverUrl, webgpu, hash, beforeGoto) {
   return opened;
 }
 
+/**
+ * Follows a link to `hash` within the open page, as pasting it into the address bar would (only
+ * the hash changes, so nothing reloads), and waits until the page is ready again.
+ */
+export async function followHash(page, hash) {
+  await page.evaluate((hash) => new Promise((resolve) => {
+    if (location.hash.slice(1) === hash) return resolve();
+    window.addEventListener('hashchange', resolve, { once: true });
+    location.hash = hash;
+  }), hash);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.ready), 'true', await page.textContent('#model-status'));
+}
+
+/**
+ * One page for a suite's tests, as a reader moving between views has it: the first visit opens
+ * it, later ones follow a link within it (followHash). On SwiftShader a new page costs ≈ 15–20 s
+ * (the module, the device, the shaders); a followed link to a loaded model ≈ 0.1 s. Each visit
+ * starts its own list of errors.
+ */
+export function sharedIndex(browser, serverUrl, webgpu, beforeGoto) {
+  let opened = null;
+  return async (hash) => {
+    if (!opened) {
+      opened = await openIndex(browser, serverUrl, webgpu, hash, beforeGoto);
+    } else {
+      opened.errors.length = 0;
+      await followHash(opened.page, hash);
+    }
+    return opened;
+  };
+}
+
 /** A part of a view of the page: `part('reverse', 'play')` → its Play button. */
 export const part = (view, name) => `#${view} [data-part="${name}"]`;
 

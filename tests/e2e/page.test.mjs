@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, part, serve, statusMatches } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, followHash, launch, openIndex, openPage, part, serve, sharedIndex, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -51,14 +51,23 @@ const open = (browser, webgpu, hash, beforeGoto) => openIndex(browser, server.ur
 for (const webgpu of [true, false]) {
   const backend = webgpu ? 'webgpu' : 'cpu';
   describe(webgpu ? 'page on WebGPU (SwiftShader)' : 'page on the CPU (forced)', () => {
+    // As `node scripts/model-index.mjs` copies a card's choice into the model list.
+    const chosen = { webgpu: { sampler: 'ddim', steps: 200, eta: 1 }, cpu: { sampler: 'ddim', steps: 40, eta: 0 } };
+    const withChoice = (page) => page.route('**/www/models/index.json', async (route) => {
+      const index = await (await route.fetch()).json();
+      index.find((m) => m.id === 'fashion32').defaultSampler = chosen;
+      await route.fulfill({ json: index });
+    });
     let browser;
+    let visit;
     before(async () => {
       browser = await launch({ webgpu });
+      visit = sharedIndex(browser, server.url, webgpu, withChoice);
     });
     after(() => browser.close());
 
     test('forward process: x_t drowns x_0 as t grows, seeded, with the schedule plotted', async () => {
-      const { page, errors } = await open(browser, webgpu, 'view=forward&model=fashion32&forward.image=fashion:70&forward.t=0');
+      const { page, errors } = await visit('view=forward&model=fashion32&forward.image=fashion:70&forward.t=0');
       assert.match(await page.textContent('#backend'), webgpu ? /^WebGPU/ : /^CPU \(wasm\) — CPU forced by the user/);
       const settle = () => statusMatches(page, F('status'), /^t = \d+/);
       const at = async (t) => {
@@ -107,18 +116,10 @@ for (const webgpu of [true, false]) {
       }
       await page.screenshot({ path: join(ARTIFACTS, `view-forward-${backend}.png`), fullPage: true });
       assert.deepEqual(errors, []);
-      await page.close();
     });
 
     test('reverse defaults: the model card\'s sampler for the backend, a batch that fits, the run estimated before Play', async () => {
-      // As `node scripts/model-index.mjs` copies a card's choice into the model list.
-      const chosen = { webgpu: { sampler: 'ddim', steps: 200, eta: 1 }, cpu: { sampler: 'ddim', steps: 40, eta: 0 } };
-      const withChoice = (page) => page.route('**/www/models/index.json', async (route) => {
-        const index = await (await route.fetch()).json();
-        index.find((m) => m.id === 'fashion32').defaultSampler = chosen;
-        await route.fulfill({ json: index });
-      });
-      const { page, errors } = await open(browser, webgpu, 'view=reverse&model=fashion32', withChoice);
+      const { page, errors } = await visit('view=reverse&model=fashion32');
       const [sampler, steps, eta, batch, text, link] = await page.evaluate((selectors) => [
         ...selectors.map((s) => document.querySelector(s).value),
         document.querySelector('#reverse [data-part="status"]').textContent, document.getElementById('permalink').href], ['sampler', 'steps', 'eta', 'n'].map(R));
@@ -140,14 +141,13 @@ for (const webgpu of [true, false]) {
       await page.waitForFunction(() => document.body.dataset.ready && document.getElementById('model-status').textContent.includes('parameters'), null, { timeout: 120_000 });
       assert.deepEqual([await page.inputValue(R('sampler')), Number(await page.inputValue(R('steps')))], ['ddpm-large', chosen[backend].steps]);
       assert.deepEqual(errors, []);
-      await page.close();
     });
 
     test('reverse sampling: play to the end, reproducible per seed, scrub, step, cancel, keyboard', async () => {
       // SwiftShader runs WebGPU on the CPU, slowly: a smaller run there.
       const [steps, batch] = webgpu ? [4, 2] : [8, 4];
       const done = new RegExp(`^Done: ${steps} steps`);
-      const { page, errors } = await open(browser, webgpu, `view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=${steps}&reverse.n=${batch}&reverse.seed=3&reverse.class=7`);
+      const { page, errors } = await visit(`view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=${steps}&reverse.n=${batch}&reverse.seed=3&reverse.class=7`);
       const run = async () => {
         await page.click(R('play'));
         await statusMatches(page, R('status'), done);
@@ -220,13 +220,12 @@ for (const webgpu of [true, false]) {
       assert.ok(stoppedAt < 1000, `cancel stopped after ${stoppedAt} steps`);
       assert.equal(Number(await page.getAttribute(R('scrub'), 'max')) + 1, stoppedAt, 'no step ran after cancel');
       assert.deepEqual(errors, []);
-      await page.close();
     });
 
     test('compare at t: the forks of an earlier x_t spread more; Fig. 7 layout', async () => {
       // SwiftShader: fewer forks and steps (the CPU path's spreads at 5 steps: 0.102, 0.069, 0.004).
       const [n, steps] = webgpu ? [3, 5] : [4, 10];
-      const { page, errors } = await open(browser, webgpu, `view=compare&model=fashion32&compare.sampler=ddpm-small&compare.steps=${steps}&compare.seed=2&compare.class=0&compare.t=999,500,100&compare.n=${n}`);
+      const { page, errors } = await visit(`view=compare&model=fashion32&compare.sampler=ddpm-small&compare.steps=${steps}&compare.seed=2&compare.class=0&compare.t=999,500,100&compare.n=${n}`);
       await page.click(C('run'));
       await statusMatches(page, C('status'), /^Done in/, 300_000);
       const rows = await page.$$eval(`${C('table')} tbody tr`, (trs) => trs.map((tr) => ({ t: Number(tr.dataset.t), spread: Number(tr.dataset.spread) })));
@@ -249,7 +248,6 @@ for (const webgpu of [true, false]) {
       assert.deepEqual(fig7, [6 * 33 - 1, 2 * 33 - 1], 'Fig. 7: a 2×2 block per t');
       await page.screenshot({ path: join(ARTIFACTS, `view-compare-${backend}.png`), fullPage: true });
       assert.deepEqual(errors, []);
-      await page.close();
     });
   });
 }
@@ -281,8 +279,12 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
     await statusMatches(second.page, R('status'), /^Done: 6 steps/);
     assert.deepEqual(await greys(second.page, R('xt')), pixels, 'the permalink reproduces the pixels');
 
-    const forward = await openPage(browser, `${server.url}/index.html?cpu=1#view=forward&forward.t=640&forward.image=faces:13`);
-    await forward.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
+    // A link pasted into the same tab changes only the hash: the page follows it (view, model,
+    // settings) without a reload. Then back to the reverse view with other settings.
+    const forward = second;
+    await followHash(forward.page, 'view=forward&forward.t=640&forward.image=faces:13');
+    assert.equal(await forward.page.evaluate(() => document.getElementById('forward').hidden), false, 'the forward view is shown');
+    assert.notEqual(await forward.page.inputValue('#model'), 'fashion32', 'a link without a model takes the first, as a new visit does');
     assert.equal(await forward.page.inputValue(F('t')), '640');
     assert.equal(await forward.page.getAttribute(`${F('gallery')} [aria-selected="true"]`, 'data-index'), '13');
     // The tabs are keyboard-usable: arrows move between views (wrapping), Home and End to the ends.
@@ -296,7 +298,15 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
     assert.deepEqual(await shown(), ['forward', 'tab-forward']);
     await forward.page.keyboard.press('ArrowLeft');
     assert.deepEqual(await shown(), ['spiral', 'tab-spiral']);
-    assert.deepEqual([...first.errors, ...second.errors, ...forward.errors], []);
+    const hash = new URL(link).hash.slice(1);
+    await followHash(forward.page, hash);
+    assert.equal(await forward.page.inputValue(R('steps')), '6');
+    await forward.page.click(R('play'));
+    await statusMatches(forward.page, R('status'), /^Done: 6 steps/);
+    assert.deepEqual(await greys(forward.page, R('xt')), pixels, 'a followed link reproduces the pixels too');
+    await followHash(forward.page, hash.replace('reverse.steps=6', 'reverse.steps=5'));
+    assert.equal(await forward.page.inputValue(R('steps')), '5', 'changed settings remount the view');
+    assert.deepEqual([...first.errors, ...second.errors], []);
   } finally {
     await browser.close();
   }

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, part, serve, statusMatches } from './harness.mjs';
+import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, part, serve, sharedIndex, statusMatches } from './harness.mjs';
 
 let server;
 before(async () => {
@@ -45,8 +45,10 @@ for (const webgpu of [true, false]) {
   const backend = webgpu ? 'webgpu' : 'cpu';
   describe(webgpu ? 'views 4–6 on WebGPU (SwiftShader)' : 'views 4–6 on the CPU (forced)', () => {
     let browser;
+    let visit;
     before(async () => {
       browser = await launch({ webgpu });
+      visit = sharedIndex(browser, server.url, webgpu);
     });
     after(() => browser.close());
 
@@ -54,7 +56,7 @@ for (const webgpu of [true, false]) {
       // SwiftShader runs WebGPU on the CPU, slowly: 2 steps there, enough to keep the known half
       // and fill the other differently per seed.
       const steps = webgpu ? 2 : 10;
-      const { page, errors } = await openView(browser, webgpu, `view=inpaint&inpaint.image=faces:13&inpaint.quadrants=1010&inpaint.steps=${steps}&inpaint.n=2`);
+      const { page, errors } = await visit(`view=inpaint&inpaint.image=faces:13&inpaint.quadrants=1010&inpaint.steps=${steps}&inpaint.n=2`);
       await statusMatches(page, part('inpaint', 'status'), /Choose what is known/, 120_000);
       // Clicking a quadrant of the image toggles it; so does its button.
       const pressed = () => page.$$eval('#inpaint [data-quadrant]', (bs) => bs.map((b) => b.getAttribute('aria-pressed')).join(''));
@@ -87,7 +89,6 @@ for (const webgpu of [true, false]) {
       assert.ok(change > 3, `another seed fills alike (${change})`);
       assert.ok(meanAbsDiff(half(other, true), half(original, true)) < 0.5, 'the known half stays the input');
       assert.deepEqual(errors, []);
-      await page.close();
     });
 
     test('guidance: the w = 4 row is closer to the class mean than the w = 0 row', async () => {
@@ -95,7 +96,7 @@ for (const webgpu of [true, false]) {
       // ε_θ of fashion32 (25× the CPU path's), so WebGPU runs half the samples and half the steps
       // (the CPU path at 5 steps and n = 2: distances 0.100 → 0.056).
       const [n, steps] = webgpu ? [2, 5] : [4, 10];
-      const { page, errors } = await openView(browser, webgpu, `view=guidance&model=fashion32&guidance.class=9&guidance.weights=0,4&guidance.n=${n}&guidance.steps=${steps}&guidance.seed=0`);
+      const { page, errors } = await visit(`view=guidance&model=fashion32&guidance.class=9&guidance.weights=0,4&guidance.n=${n}&guidance.steps=${steps}&guidance.seed=0`);
       await statusMatches(page, part('guidance', 'status'), /Pick a class/, 120_000);
       await page.click(part('guidance', 'run'));
       await statusMatches(page, part('guidance', 'status'), /^Done\./, 900_000);
@@ -108,11 +109,10 @@ for (const webgpu of [true, false]) {
       assert.ok(meanAbsDiff(grid[0], grid[n]) > 5, 'the same x_T with w = 0 and w = 4 gives different samples');
       await page.screenshot({ path: join(ARTIFACTS, `view-guidance-${backend}.png`), fullPage: true });
       assert.deepEqual(errors, []);
-      await page.close();
     });
 
     test('spiral: the particles land on the spiral; live training lowers the loss', async () => {
-      const { page, errors } = await openView(browser, webgpu, 'view=spiral&spiral.n=1000&spiral.trainSteps=600');
+      const { page, errors } = await visit('view=spiral&spiral.n=1000&spiral.trainSteps=600');
       await statusMatches(page, part('spiral', 'status'), /^Done in/, 120_000);
       const text = await page.textContent(part('spiral', 'status'));
       const [distance, floor] = [...text.matchAll(/(\d+\.\d+)\)?/g)].map((m) => Number(m[1])).slice(1, 3);
@@ -157,7 +157,6 @@ for (const webgpu of [true, false]) {
       assert.ok(last < 0.85 * first, `the loss did not fall (${first} → ${last})`);
       await page.screenshot({ path: join(ARTIFACTS, `view-spiral-${backend}.png`), fullPage: true });
       assert.deepEqual(errors, []);
-      await page.close();
     });
   });
 }
