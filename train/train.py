@@ -14,6 +14,11 @@ augmentation beyond flips (shifts of a few pixels, brightness and contrast) are 
 on faces64 they left the held-out loss where early stopping alone puts it (0.0430 against 0.0422
 at step 4 000) and misshaped the samples (its card), so its defaults are flips and early stopping.
 
+`--init DIR` starts from an exported UNet (the shipped weights, say) instead of random weights:
+model and EMA both start there and the init's held-out loss is the best to beat, so a run that
+does not improve exports the init unchanged. A model too slow to converge in one session goes on
+this way across sessions, each continuing from what shipped.
+
 Checkpoints every few minutes hold the model, EMA, best EMA, optimiser, step and every RNG state,
 so `--resume` continues exactly as if the run had never stopped; a long run can be split over
 several sessions.
@@ -104,6 +109,9 @@ class Trainer:
         self.ema.requires_grad_(False)
         self.ema.eval()
         self.best_ema = None  # (held-out loss, step, state dict) of the best EMA so far
+        self.init = None  # where --init came from, and how many steps it had been trained
+        if args.init is not None:
+            self.init = self.load_init(args.init)
         self.scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", **self.spec["scheduler"])
         self.alphas_cumprod = self.scheduler.alphas_cumprod
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=0.0)
@@ -111,6 +119,24 @@ class Trainer:
         self.step = 0
         self.history = []  # (step, train loss EMA, held-out loss or None, seconds)
         self.elapsed = 0.0
+
+    def load_init(self, folder: Path) -> dict:
+        """Weights of an exported UNet folder (f16 or f32 safetensors) into model and EMA. The
+        architecture is this model's own: a folder of another shape is an error, not a resize."""
+        from safetensors.torch import load_file
+        files = sorted(folder.glob("*.safetensors"))
+        if len(files) != 1:
+            raise SystemExit(f"--init {folder}: expected one .safetensors file, found {len(files)}")
+        state = {k: v.float() for k, v in load_file(files[0]).items()}
+        try:
+            self.model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            raise SystemExit(f"--init {folder}: not a {self.name} UNet: {error}")
+        self.ema.load_state_dict(state)
+        record = folder.parent / "training.json"
+        prior = json.loads(record.read_text()) if record.exists() else {}
+        return {"from": str(folder), "steps": prior.get("steps"), "batch": prior.get("batch"),
+                "init": prior.get("init")}
 
     # Algorithm 1, lines 2–5.
     def loss(self, model, x0, labels, generator):
@@ -205,6 +231,7 @@ class Trainer:
             "model": self.name, "steps": self.step, "batch": self.args.batch, "lr": self.args.lr,
             "ema_decay": self.args.ema, "dropout": self.ema.config.dropout, "augment": {k: self.spec[k] for k in ("flip", "shift", "brightness")},
             "lr_schedule": f"linear warm-up {WARMUP_STEPS} steps, cosine to {FINAL_LR_FRACTION} × lr",
+            "init": self.init,
             "exported_step": None if self.best_ema is None else self.best_ema[1],
             "exported_held_out_loss": None if self.best_ema is None else self.best_ema[0],
             "wall_seconds": round(self.elapsed), "threads": torch.get_num_threads(),
@@ -215,6 +242,11 @@ class Trainer:
         if self.args.resume and self.checkpoint_path().exists():
             self.load_checkpoint()
             print(f"resumed {self.name} at step {self.step}")
+        elif self.init is not None:
+            held_out = self.held_out_loss()
+            self.best_ema = (held_out, 0, {k: v.clone() for k, v in self.ema.state_dict().items()})
+            self.history.append((0, None, round(held_out, 5), 0))
+            print(f"init from {self.init['from']}: held-out loss (EMA) {held_out:.4f}")
         bar = tqdm(total=self.args.steps, initial=self.step, desc=self.name, dynamic_ncols=True)
         smoothed = None
         last_save = time.monotonic()
@@ -269,6 +301,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=default_out())
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("DDPM_CACHE", Path.home() / ".cache/ddpm-web")) / "runs")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", type=Path, help="start from this exported UNet folder (e.g. www/models/fashion32/unet)")
     parser.add_argument("--tiny", action="store_true", help="a very small model of the same architecture (smoke tests)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

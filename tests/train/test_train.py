@@ -131,6 +131,35 @@ class TrainingSmokeRun(unittest.TestCase):
             for key, value in straight[part].items():
                 self.assertTrue(torch.equal(value, resumed[part][key]), f"{part}.{key} differs after resume")
 
+    def test_init_starts_from_an_export_and_never_ships_worse(self):
+        import json
+        from safetensors.torch import load_file
+
+        init = self.out / "straight" / "fashion32" / "unet"
+        # At lr 0 nothing moves: the held-out loss never beats the init's, so the init ships as it was.
+        log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "2", "--batch", "4", "--lr", "0",
+                  "--eval-every", "1", "--init", init, "--out", self.out / "init").stdout
+        self.assertIn("init from", log)
+        folder = self.out / "init" / "fashion32"
+        record = json.loads((folder / "training.json").read_text())
+        self.assertEqual(record["init"]["steps"], 4)
+        self.assertEqual(record["exported_step"], 0)
+        self.assertEqual(record["history"][0][0], 0)
+        self.assertAlmostEqual(record["history"][0][2], record["exported_held_out_loss"], places=5)
+        before = load_file(init / "diffusion_pytorch_model.safetensors")
+        after = load_file(folder / "unet" / "diffusion_pytorch_model.safetensors")
+        self.assertEqual(before.keys(), after.keys())
+        for key in before:
+            self.assertTrue(torch.equal(before[key], after[key]), key)
+
+    def test_init_of_another_shape_is_a_clear_error(self):
+        shipped = ROOT / "www" / "models" / "fashion32" / "unet"
+        result = subprocess.run([PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "1", "--init", shipped,
+                                 "--out", self.out / "mismatch"], capture_output=True, text=True)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("not a fashion32 UNet", result.stderr)
+        self.assertNotIn("Traceback", result.stderr)
+
     def test_training_json_records_the_run(self):
         import json
 
