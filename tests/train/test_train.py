@@ -182,7 +182,7 @@ class FacesTrainingRecipe(unittest.TestCase):
 
         run(PYTHON, TRAIN / "data.py", "--only", "faces")
         cls.args = argparse.Namespace(data=default_out(), seed=0, tiny=True, lr=2e-4, steps=10_000, batch=8,
-                                      dropout=0.1, shift=3, brightness=0.1, ema=0.999)
+                                      dropout=0.1, shift=3, brightness=0.1, ema=0.999, init=None)
         cls.trainer = Trainer("faces64", cls.args)
         cls.defaults = Trainer("faces64", argparse.Namespace(**{**vars(cls.args), "dropout": None, "shift": None, "brightness": None}))
 
