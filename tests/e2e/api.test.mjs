@@ -120,8 +120,11 @@ for (const webgpu of [true, false]) {
       }, webgpu ? 500 : 2000);
       console.log(`spiral: sliced W1 ${out.before.toFixed(3)} (x_T) → ${out.after.toFixed(4)} (x_0); floor ${out.floor.toFixed(4)}`);
       assert.equal(out.next, -1);
-      assert.ok(out.after < 3 * out.floor, `particles are ${out.after} from the spiral, floor ${out.floor}`);
-      assert.ok(out.before > 10 * out.after);
+      // Against the floor (two draws of the spiral, as many points), since the sliced distance of
+      // n samples shrinks as n grows: the particles end as close to the spiral as a second draw
+      // of it is, having started far from it.
+      assert.ok(out.after < 1.2 * out.floor, `particles are ${out.after} from the spiral, floor ${out.floor}`);
+      assert.ok(out.before > 4 * out.floor, `x_T is ${out.before} from the spiral, floor ${out.floor}`);
       assert.ok(out.drift.every(Number.isFinite) && out.drift.some((v) => v !== 0));
       assert.match(out.badDrift, /a step goes from t/);
       assert.deepEqual(errors, []);
