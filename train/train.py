@@ -193,6 +193,11 @@ class Trainer:
         losses = [self.loss(self.ema, x0[i:i + 64], None if labels is None else labels[i:i + 64], generator).item() for i in range(0, len(x0), 64)]
         return float(np.mean(losses))
 
+    def keep_if_best(self, held_out: float):
+        """The EMA as it is now becomes what ships if its held-out loss is the lowest so far."""
+        if self.best_ema is None or held_out < self.best_ema[0]:
+            self.best_ema = (held_out, self.step, {k: v.clone() for k, v in self.ema.state_dict().items()})
+
     def checkpoint_path(self):
         return self.args.out / f"{self.name}.ckpt"
 
@@ -244,7 +249,7 @@ class Trainer:
             print(f"resumed {self.name} at step {self.step}")
         elif self.init is not None:
             held_out = self.held_out_loss()
-            self.best_ema = (held_out, 0, {k: v.clone() for k, v in self.ema.state_dict().items()})
+            self.keep_if_best(held_out)
             self.history.append((0, None, round(held_out, 5), 0))
             print(f"init from {self.init['from']}: held-out loss (EMA) {held_out:.4f}")
         bar = tqdm(total=self.args.steps, initial=self.step, desc=self.name, dynamic_ncols=True)
@@ -269,8 +274,7 @@ class Trainer:
             held_out = None
             if self.step % self.args.eval_every == 0 or self.step == self.args.steps:
                 held_out = self.held_out_loss()
-                if self.best_ema is None or held_out < self.best_ema[0]:
-                    self.best_ema = (held_out, self.step, {k: v.clone() for k, v in self.ema.state_dict().items()})
+                self.keep_if_best(held_out)
                 bar.write(f"step {self.step}: train loss {smoothed:.4f}, held-out loss (EMA) {held_out:.4f}"
                           f" (best {self.best_ema[0]:.4f} at step {self.best_ema[1]})")
             if self.step % 50 == 0 or held_out is not None:
