@@ -7,7 +7,8 @@
   x_t ~ q(x_t|x_0) per t; against a per-pixel independent Gaussian fitted to the training set.
 - Not copies: samples drawn by the Rust CLI (`ddpm sample`, which proves the shipped files load in
   the core) against their nearest training image, and held-out images against theirs.
-- Guidance (class-conditional models): per class, samples at w = 0 and w = 4 and their mean
+- Guidance (class-conditional models): per class, samples at w = 0 and w = 4; how clearly they
+  are of their class by a classifier trained on the training images (`judge.py`), and their mean
   distance to the class's training mean image: L2, and the shape distance 1 − Pearson
   correlation, which ignores brightness and contrast (what the page's guidance view shows).
 - Inpainting (--inpaint, faces): held-out faces with the right half, the bottom half or one
@@ -37,6 +38,8 @@ from diffusers import DDPMScheduler, UNet2DModel
 from PIL import Image, ImageDraw
 
 from data import default_out
+from judge import DESCRIPTION as JUDGE, ClassJudge
+from page_samples import FASHION_CLASSES
 
 print = functools.partial(print, flush=True)  # progress shows up when piped
 
@@ -336,11 +339,15 @@ def write_card_section(card, marker, text):
     card.write_text(body)
 
 
-def guidance_figures(args, data, train, null, tmp):
-    """Per class: 16 samples at w = 0 and w = 4 (one seed, so the same x_T) and their mean distance
-    to the class's mean training image, L2 and shape (1 − correlation)."""
+def guidance_figures(args, data, train, test, null, tmp):
+    """Per class: 16 samples at w = 0 and w = 4 (one seed, so the same x_T) and how far they are
+    from the class's mean training image (L2 and shape: 1 − correlation) and how clearly they are
+    of their class by a judge trained on the training images (`judge.py`)."""
     labels = torch.from_numpy(data["train_labels"])
-    guidance = {}
+    judge = ClassJudge(train, labels, null)
+    judge_accuracy = judge.accuracy(test, torch.from_numpy(data["test_labels"]))
+    print(f"class judge: {judge_accuracy * 100:.1f} % held-out accuracy")
+    classes = {}
     for c in range(null):
         class_mean = train[labels == c].mean(0)
         row = {}
@@ -351,10 +358,33 @@ def guidance_figures(args, data, train, null, tmp):
             samples = read_npy(npy_c)
             row[f"w{w}"] = (samples - class_mean).flatten(1).norm(dim=1).mean().item()
             row[f"shape_w{w}"] = shape_distance(samples, class_mean).mean().item()
-        guidance[c] = row
-        print(f"class {c}: L2 to the class mean at w=0 {row['w0']:.3f}, w=4 {row['w4']:.3f}; "
-              f"shape distance at w=0 {row['shape_w0']:.4f}, w=4 {row['shape_w4']:.4f}")
-    return guidance
+            verdict = judge.verdict(samples, c)
+            row[f"judged_w{w}"] = verdict["accuracy"]
+            row[f"log_p_w{w}"] = verdict["log_p"]
+        classes[c] = row
+        print(f"class {c}: L2 to the class mean {row['w0']:.3f} → {row['w4']:.3f}; shape distance {row['shape_w0']:.4f} → "
+              f"{row['shape_w4']:.4f}; judged of its class {row['judged_w0'] * 100:.0f} → {row['judged_w4'] * 100:.0f} %, "
+              f"log p {row['log_p_w0']:.3f} → {row['log_p_w4']:.3f} (w = 0 → 4)")
+    return {"judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy}, "classes": classes}
+
+
+def guidance_markdown(guidance):
+    classes = guidance["classes"]
+    count = lambda better: sum(better(r) for r in classes.values())
+    lines = [
+        "Per class, 16 samples at w = 0 and at w = 4 from one x_T (`ddpm sample --sampler ddim --steps 50 --seed 2 --n 16 "
+        "--class C --guidance W`, the page's guidance view). Judged: the share the class judge (`train/judge.py`, "
+        f"{guidance['judge']['held_out_accuracy'] * 100:.1f} % on held-out images) assigns to the class, and its mean "
+        "log p(class | x). L2 and shape: distance to the class's mean training image.", "",
+        "| class | judged w = 0 | judged w = 4 | log p w = 0 | log p w = 4 | L2 w = 0 | L2 w = 4 | shape w = 0 | shape w = 4 |",
+        "|---|---|---|---|---|---|---|---|---|"]
+    for c, r in classes.items():
+        lines.append(f"| {c} {FASHION_CLASSES[int(c)]} | {r['judged_w0'] * 100:.0f} % | {r['judged_w4'] * 100:.0f} % | {r['log_p_w0']:.3f} | "
+                     f"{r['log_p_w4']:.3f} | {r['w0']:.2f} | {r['w4']:.2f} | {r['shape_w0']:.4f} | {r['shape_w4']:.4f} |")
+    lines += ["", f"As w goes 0 → 4, log p(class | x) rises for **{count(lambda r: r['log_p_w4'] > r['log_p_w0'])} of 10** classes, "
+              f"the L2 distance to the class mean falls for **{count(lambda r: r['w4'] < r['w0'])} of 10**, "
+              f"the shape distance for **{count(lambda r: r['shape_w4'] < r['shape_w0'])} of 10**."]
+    return "\n".join(lines)
 
 
 def main():
@@ -414,7 +444,8 @@ def main():
     if args.guidance_only:
         out = json.loads(previous.read_text())
         with tempfile.TemporaryDirectory() as tmp:
-            out["guidance_distance_to_class_mean"] = guidance_figures(args, data, train, null, Path(tmp))
+            out["guidance"] = guidance_figures(args, data, train, test, null, Path(tmp))
+        write_card_section(args.model / "README.md", "guidance", guidance_markdown(out["guidance"]))
         previous.write_text(json.dumps(out, indent=1))
         return 0
     if args.reuse_bound and previous.exists():
@@ -449,7 +480,8 @@ def main():
         tile(pairs, 2, args.model / "closest_pairs.png")
 
         if conditional:
-            out["guidance_distance_to_class_mean"] = guidance_figures(args, data, train, null, Path(tmp))
+            out["guidance"] = guidance_figures(args, data, train, test, null, Path(tmp))
+            write_card_section(args.model / "README.md", "guidance", guidance_markdown(out["guidance"]))
     history = json.loads((args.model / "training.json").read_text())["history"] if (args.model / "training.json").exists() else None
     if history:
         loss_curve(history, args.model / "loss.png")

@@ -262,6 +262,47 @@ class DefaultSamplerRule(unittest.TestCase):
         self.assertNotIn("The page starts", text)
 
 
+class GuidanceJudge(unittest.TestCase):
+    """judge.py's classifier, which evaluate.py uses to say how clearly guided samples are of their class."""
+
+    @staticmethod
+    def halves(n, seed):
+        """Noisy images with one bright half (top, bottom, left, right: the class) in [−1, 1]."""
+        g = torch.Generator().manual_seed(seed)
+        labels = torch.arange(n) % 4
+        images = torch.full((n, 1, 16, 16), -0.6) + 0.3 * torch.randn(n, 1, 16, 16, generator=g)
+        for i, c in enumerate(labels.tolist()):
+            region = [(slice(0, 8), slice(None)), (slice(8, 16), slice(None)), (slice(None), slice(0, 8)), (slice(None), slice(8, 16))][c]
+            images[i, 0][region] += 1.2
+        return images.clamp(-1, 1), labels
+
+    def test_learns_the_classes_deterministically_and_judges_by_class(self):
+        from judge import ClassJudge
+
+        train, labels = self.halves(800, 0)
+        test, test_labels = self.halves(200, 1)
+        judge = ClassJudge(train, labels, 4)
+        self.assertGreater(judge.accuracy(test, test_labels), 0.95)
+        tops = test[test_labels == 0]
+        as_top, as_bottom = judge.verdict(tops, 0), judge.verdict(tops, 1)
+        self.assertGreater(as_top["accuracy"], 0.95)
+        self.assertEqual(as_bottom["accuracy"], 0.0)
+        self.assertGreater(as_top["log_p"], as_bottom["log_p"] + 2)
+        self.assertTrue(torch.equal(ClassJudge(train, labels, 4).log_probs(test), judge.log_probs(test)))
+
+    def test_card_counts_each_measure(self):
+        from evaluate import guidance_markdown
+
+        row = lambda log_p, l2, shape: {"judged_w0": 0.5, "judged_w4": 1.0, "log_p_w0": -1.0, "log_p_w4": log_p,
+                                        "w0": 10.0, "w4": l2, "shape_w0": 0.2, "shape_w4": shape}
+        classes = {c: row(-0.5 if c < 7 else -2.0, 9.0 if c < 3 else 12.0, 0.1) for c in range(10)}
+        text = guidance_markdown({"judge": {"held_out_accuracy": 0.9}, "classes": classes})
+        self.assertIn("log p(class | x) rises for **7 of 10** classes", text)
+        self.assertIn("falls for **3 of 10**", text)
+        self.assertIn("the shape distance for **10 of 10**", text)
+        self.assertIn("| 9 Ankle boot | 50 % | 100 % | -1.000 | -2.000 |", text)
+
+
 class EvaluateInpaintingAndSamplers(unittest.TestCase):
     """evaluate.py's inpainting and per-sampler tables, on a tiny faces model, through the Rust CLI."""
 
