@@ -370,7 +370,7 @@ def guidance_figures(args, data, train, test, null, tmp):
 
 def guidance_markdown(guidance):
     classes = guidance["classes"]
-    count = lambda better: sum(better(r) for r in classes.values())
+    count = lambda better: f"{sum(better(r) for r in classes.values())} of {len(classes)}"
     lines = [
         "Per class, 16 samples at w = 0 and at w = 4 from one x_T (`ddpm sample --sampler ddim --steps 50 --seed 2 --n 16 "
         "--class C --guidance W`, the page's guidance view). Judged: the share the class judge (`train/judge.py`, "
@@ -381,9 +381,9 @@ def guidance_markdown(guidance):
     for c, r in classes.items():
         lines.append(f"| {c} {FASHION_CLASSES[int(c)]} | {r['judged_w0'] * 100:.0f} % | {r['judged_w4'] * 100:.0f} % | {r['log_p_w0']:.3f} | "
                      f"{r['log_p_w4']:.3f} | {r['w0']:.2f} | {r['w4']:.2f} | {r['shape_w0']:.4f} | {r['shape_w4']:.4f} |")
-    lines += ["", f"As w goes 0 → 4, log p(class | x) rises for **{count(lambda r: r['log_p_w4'] > r['log_p_w0'])} of 10** classes, "
-              f"the L2 distance to the class mean falls for **{count(lambda r: r['w4'] < r['w0'])} of 10**, "
-              f"the shape distance for **{count(lambda r: r['shape_w4'] < r['shape_w0'])} of 10**."]
+    lines += ["", f"As w goes 0 → 4, log p(class | x) rises for **{count(lambda r: r['log_p_w4'] > r['log_p_w0'])}** classes, "
+              f"the L2 distance to the class mean falls for **{count(lambda r: r['w4'] < r['w0'])}**, "
+              f"the shape distance for **{count(lambda r: r['shape_w4'] < r['shape_w0'])}**."]
     return "\n".join(lines)
 
 
