@@ -12,8 +12,9 @@ export const DEFAULTS = { ...SAMPLER_DEFAULTS, n: 0, film: '999,750,500,250,100,
 export const RANGES = { ...SAMPLER_RANGES, n: [0, 16] };
 
 const template = `
-  <p>Ancestral sampling (Algorithm 2): start from pure noise x<sub>T</sub> and repeatedly subtract the noise ε̂ = ε<sub>θ</sub>(x<sub>t</sub>, t) the
-    network predicts, adding a little fresh noise back. At every t the network's guess of the final image,
+  <p>Reverse sampling: start from pure noise x<sub>T</sub> and repeatedly subtract the noise ε̂ = ε<sub>θ</sub>(x<sub>t</sub>, t) the
+    network predicts. DDPM (ancestral sampling, Algorithm 2) adds a little fresh noise back at every step; DDIM adds
+    η times as much, none at η = 0. At every t the network's guess of the final image,
     x̂<sub>0</sub> = (x<sub>t</sub> − √(1 − ᾱ<sub>t</sub>) ε̂) / √ᾱ<sub>t</sub>, sharpens: coarse shape first, details last.
     <kbd>Space</kbd> plays or pauses, <kbd>→</kbd> takes one step, <kbd>←</kbd> scrubs back.</p>
 ${samplerTemplate(true)}
