@@ -339,6 +339,10 @@ def write_card_section(card, marker, text):
     card.write_text(body)
 
 
+# The page's guidance view: DDIM, 50 steps, η = 1 (www/views/guidance.js).
+GUIDANCE_SAMPLER = "--sampler ddim --steps 50 --eta 1 --seed 2 --n 16"
+
+
 def guidance_figures(args, data, train, test, null, tmp):
     """Per class: 16 samples at w = 0 and w = 4 (one seed, so the same x_T) and how far they are
     from the class's mean training image (L2 and shape: 1 − correlation) and how clearly they are
@@ -353,7 +357,7 @@ def guidance_figures(args, data, train, test, null, tmp):
         row = {}
         for w in (0, 4):
             npy_c = tmp / f"c{c}w{w}.npy"
-            ddpm_cli("sample", "--model", str(args.model), "--sampler", "ddim", "--steps", "50", "--seed", "2", "--n", "16",
+            ddpm_cli("sample", "--model", str(args.model), *GUIDANCE_SAMPLER.split(),
                      "--class", str(c), "--guidance", str(w), "--out", str(tmp / "g.png"), "--npy", str(npy_c))
             samples = read_npy(npy_c)
             row[f"w{w}"] = (samples - class_mean).flatten(1).norm(dim=1).mean().item()
@@ -365,14 +369,14 @@ def guidance_figures(args, data, train, test, null, tmp):
         print(f"class {c}: L2 to the class mean {row['w0']:.3f} → {row['w4']:.3f}; shape distance {row['shape_w0']:.4f} → "
               f"{row['shape_w4']:.4f}; judged of its class {row['judged_w0'] * 100:.0f} → {row['judged_w4'] * 100:.0f} %, "
               f"log p {row['log_p_w0']:.3f} → {row['log_p_w4']:.3f} (w = 0 → 4)")
-    return {"judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy}, "classes": classes}
+    return {"sampler": GUIDANCE_SAMPLER, "judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy}, "classes": classes}
 
 
 def guidance_markdown(guidance):
     classes = guidance["classes"]
     count = lambda better: f"{sum(better(r) for r in classes.values())} of {len(classes)}"
     lines = [
-        "Per class, 16 samples at w = 0 and at w = 4 from one x_T (`ddpm sample --sampler ddim --steps 50 --seed 2 --n 16 "
+        f"Per class, 16 samples at w = 0 and at w = 4 from one x_T and noise (`ddpm sample {guidance['sampler']} "
         "--class C --guidance W`, the page's guidance view). Judged: the share the class judge (`train/judge.py`, "
         f"{guidance['judge']['held_out_accuracy'] * 100:.1f} % on held-out images) assigns to the class, and its mean "
         "log p(class | x). L2 and shape: distance to the class's mean training image.", "",

@@ -296,7 +296,8 @@ class GuidanceJudge(unittest.TestCase):
         row = lambda log_p, l2, shape: {"judged_w0": 0.5, "judged_w4": 1.0, "log_p_w0": -1.0, "log_p_w4": log_p,
                                         "w0": 10.0, "w4": l2, "shape_w0": 0.2, "shape_w4": shape}
         classes = {c: row(-0.5 if c < 7 else -2.0, 9.0 if c < 3 else 12.0, 0.1) for c in range(10)}
-        text = guidance_markdown({"judge": {"held_out_accuracy": 0.9}, "classes": classes})
+        text = guidance_markdown({"sampler": "--sampler ddim --eta 1", "judge": {"held_out_accuracy": 0.9}, "classes": classes})
+        self.assertIn("`ddpm sample --sampler ddim --eta 1 --class C --guidance W`", text)
         self.assertIn("log p(class | x) rises for **7 of 10** classes", text)
         self.assertIn("falls for **3 of 10**", text)
         self.assertIn("the shape distance for **10 of 10**", text)
