@@ -1,7 +1,7 @@
 // The page's starting settings, as pure functions of the model list entry and the backend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { settle } from '../../www/views/parts.js';
+import { readInputs, settle } from '../../www/views/parts.js';
 import { defaultSampler } from '../../www/views/sampler-controls.js';
 
 const entry = { defaultSampler: { webgpu: { sampler: 'ddpm-small', steps: 1000 }, cpu: { sampler: 'ddim', steps: 50, eta: 0 } } };
@@ -34,4 +34,14 @@ test('a view\'s settings from attributes or a link: numbers clamped to their ran
   assert.deepEqual(settle(defaults, { steps: '99999', eta: '-1' }, ranges), { ...defaults, steps: 1000, eta: 0 });
   assert.deepEqual(settle(defaults, { steps: 'many', eta: 'NaN', method: null, image: '' }, ranges), defaults);
   assert.deepEqual(settle(defaults, { unknown: 3 }, ranges), defaults, 'only the view\'s own settings');
+});
+
+test('a view\'s controls read back like a link: clamped, a non-number keeps the last setting, the control shows what was kept', () => {
+  const controls = { n: { value: '50' }, steps: { value: '' }, eta: { value: '0.3' }, 'train-steps': { value: 'abc' }, method: { value: 'repaint' } };
+  const settings = { n: 4, steps: 100, eta: 1, trainSteps: 3000, method: 'replacement', other: 'kept' };
+  readInputs((name) => controls[name], settings, ['n', 'steps', 'eta', 'trainSteps', 'method'],
+    { n: [1, 10], steps: [2, 1000], eta: [0, 1, false], trainSteps: [100, 20000] });
+  assert.deepEqual(settings, { n: 10, steps: 100, eta: 0.3, trainSteps: 3000, method: 'repaint', other: 'kept' });
+  assert.deepEqual(Object.fromEntries(Object.entries(controls).map(([k, c]) => [k, c.value])),
+    { n: '10', steps: '100', eta: '0.3', 'train-steps': '3000', method: 'repaint' });
 });

@@ -8,7 +8,7 @@ import { XT_ONLY } from '../client.js';
 import { CLASS_MEANS, sprite } from '../gallery.js';
 import { drawGrid, enlarge, savePng, spriteTile } from '../render.js';
 import { showStatus } from '../status.js';
-import { fill, followModel, runControls, settle } from './parts.js';
+import { fill, followModel, readInputs, runControls, settle } from './parts.js';
 
 /** The weights shown: this ladder up to the slider's w, and w itself. */
 const LADDER = [0, 0.5, 1, 2, 4, 8];
@@ -151,11 +151,9 @@ class GuidanceView {
   }
 
   readControls() {
-    this.settings.class = Number(this.part('class').value);
-    this.settings.w = Math.min(8, Math.max(0, Number(this.part('w').value) || 0));
+    readInputs(this.part, this.settings, ['class', 'w', 'n', 'steps', 'eta', 'seed'], RANGES);
+    this.part('w-value').value = this.part('w').value;
     this.settings.weights = '';
-    this.settings.eta = Math.min(1, Math.max(0, Number(this.part('eta').value) || 0));
-    for (const name of ['n', 'steps', 'seed']) this.settings[name] = Math.max(0, Math.round(Number(this.part(name).value) || 0));
     this.showMean();
     this.onChange(this.settings);
   }

@@ -18,8 +18,7 @@ const ALIASES = { fork: 'compare' };
 
 export const viewNamed = (name) => (VIEWS[name] ? name : ALIASES[name]);
 
-/** A setting's attribute on <ddpm-demo>: trainSteps → train-steps. */
-export const attributeName = (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export { attributeName } from './parts.js';
 
 /** The view's settings that differ from its defaults, e.g. for a snippet or a link. */
 export const changed = (name, state) => Object.fromEntries(Object.entries(VIEWS[name].DEFAULTS)

@@ -6,7 +6,7 @@ import { XT_ONLY } from '../client.js';
 import { ImagePicker, pickerTemplate } from '../gallery.js';
 import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
 import { showStatus } from '../status.js';
-import { fill, followModel, runControls, settle } from './parts.js';
+import { fill, followModel, readInputs, runControls, settle } from './parts.js';
 
 const QUADRANTS = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
 
@@ -112,8 +112,7 @@ class InpaintView {
   }
 
   readControls() {
-    for (const name of ['steps', 'jump', 'resample', 'n', 'seed']) this.settings[name] = Math.max(0, Math.round(Number(this.part(name).value) || 0));
-    this.settings.method = this.part('method').value;
+    readInputs(this.part, this.settings, ['method', 'steps', 'jump', 'resample', 'n', 'seed'], RANGES);
     this.showMethod();
     this.onChange(this.settings);
   }

@@ -40,6 +40,22 @@ export function settle(defaults, given = {}, ranges = {}) {
   return settings;
 }
 
+/** A setting's control and attribute name: trainSteps → train-steps. */
+export const attributeName = (key) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Reads the named controls into `settings`, each settled as `settle` settles a link's values
+ * (clamped to its range; a value that is no number keeps the setting it had), and shows the
+ * settled value back in its control.
+ */
+export function readInputs(part, settings, names, ranges) {
+  const current = Object.fromEntries(names.map((name) => [name, settings[name]]));
+  const given = Object.fromEntries(names.map((name) => [name, part(attributeName(name)).value]));
+  Object.assign(settings, settle(current, given, ranges));
+  for (const name of names) part(attributeName(name)).value = String(settings[name]);
+  return settings;
+}
+
 /**
  * Calls `onModel(null)` whenever the host's model changes (the view disables its run) and
  * `onModel(model)` once that model has loaded, unless another change came first. The host shows

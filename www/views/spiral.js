@@ -5,7 +5,7 @@
 import { plotCurve } from '../plot.js';
 import { saveGif } from '../render.js';
 import { showStatus } from '../status.js';
-import { fill, settle } from './parts.js';
+import { fill, readInputs, settle } from './parts.js';
 
 const EXTENT = 1.6;
 const ARROWS = 15;
@@ -75,9 +75,7 @@ class SpiralView {
   }
 
   readControls() {
-    this.settings.n = Math.min(5000, Math.max(100, Math.round(Number(this.part('n').value) || 1000)));
-    this.settings.seed = Math.max(0, Math.round(Number(this.part('seed').value) || 0));
-    this.settings.trainSteps = Math.min(20000, Math.max(100, Math.round(Number(this.part('train-steps').value) || 3000)));
+    readInputs(this.part, this.settings, ['n', 'seed', 'trainSteps'], RANGES);
     this.onChange(this.settings);
   }
 
