@@ -303,18 +303,24 @@ def sampler_table(args, train, test, tmp):
         energy = laplacian_energy(samples)
         nn = torch.cdist(samples.flatten(1), flat_train).min(1).values.mean().item()
         table[name] = {"grain_ratio": energy.mean().item() / train_energy, "grainy_share": (energy > 1.5 * train_energy).float().mean().item(),
-                       "nearest_neighbour_ratio": nn / held, "grid": grid.name}
+                       "nearest_neighbour_ratio": nn / held, "grid": grid.name, "samples": args.samples}
         t = table[name]
         print(f"{name}: grain {t['grain_ratio']:.2f}×, grainy {t['grainy_share'] * 100:.0f} %, nearest-neighbour ratio {t['nearest_neighbour_ratio']:.2f}")
     return table
 
 
-def sampler_markdown(table, args):
-    lines = [f"{args.samples} samples per sampler (seed 1, `ddpm sample`). Grain: mean |Laplacian| over the training images'; "
-             "grainy: over 1.5× it; nearest-neighbour ratio: distance to the nearest training image over that of held-out images.", "",
-             "| sampler | grain | grainy | nearest-neighbour ratio | grid |", "|---|---|---|---|---|"]
+def sampler_markdown(table):
+    # Rows kept from an earlier run (--skip-samplers) may have another sample count than this one's.
+    counts = sorted({t["samples"] for t in table.values()})
+    each = len(counts) == 1
+    count, column = (f"{counts[0]} samples", "") if each else ("Samples", " samples |")
+    lines = [f"{count} per sampler (seed 1, `ddpm sample`). Grain: mean |Laplacian| over the training images'; grainy: over "
+             "1.5× it; nearest-neighbour ratio: distance to the nearest training image over that of as many held-out images.", "",
+             f"| sampler |{column} grain | grainy | nearest-neighbour ratio | grid |", f"|---|{'---|' if column else ''}---|---|---|---|"]
     for name, t in table.items():
-        lines.append(f"| {name} | {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | {t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
+        samples = "" if each else f" {t['samples']} |"
+        lines.append(f"| {name} |{samples} {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | "
+                     f"{t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
     missing = unmeasured(table)
     if missing:
         lines += ["", f"Not measured yet: {', '.join(missing)}. Until every row is, the page keeps its own default "
@@ -442,7 +448,7 @@ def main():
                 out["default_sampler"] = default_samplers(out["samplers"])
             else:
                 out.pop("default_sampler", None)
-            write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"], args))
+            write_card_section(args.model / "README.md", "samplers", sampler_markdown(out["samplers"]))
         previous.write_text(json.dumps(out, indent=1))
         return 0
     if args.guidance_only:

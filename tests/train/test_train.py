@@ -251,15 +251,24 @@ class DefaultSamplerRule(unittest.TestCase):
         self.assertIn("no sampler is clean", chosen["why"])
 
     def test_a_partial_table_chooses_nothing(self):
-        import argparse
+        from evaluate import sampler_markdown
 
+        row = {"grain_ratio": 0.8, "grainy_share": 0.0, "nearest_neighbour_ratio": 0.9, "grid": "g.png", "samples": 32}
+        partial = {"DDPM 100 strided": row, "DDIM 50, η = 1": row}
+        text = sampler_markdown(partial)
+        self.assertIn("Not measured yet: DDPM 1000, DDIM 50, η = 0.", text)
+        self.assertNotIn("The page starts", text)
+        self.assertTrue(text.startswith("32 samples per sampler"))
+
+    def test_rows_kept_from_a_run_with_another_count_say_their_own(self):
         from evaluate import sampler_markdown
 
         row = {"grain_ratio": 0.8, "grainy_share": 0.0, "nearest_neighbour_ratio": 0.9, "grid": "g.png"}
-        partial = {"DDPM 100 strided": row, "DDIM 50, η = 1": row}
-        text = sampler_markdown(partial, argparse.Namespace(samples=32))
-        self.assertIn("Not measured yet: DDPM 1000, DDIM 50, η = 0.", text)
-        self.assertNotIn("The page starts", text)
+        text = sampler_markdown({"DDPM 1000": {**row, "samples": 16}, "DDIM 50, η = 1": {**row, "samples": 64}})
+        self.assertTrue(text.startswith("Samples per sampler"))
+        self.assertIn("| sampler | samples | grain |", text)
+        self.assertIn("| DDPM 1000 | 16 | 0.80× |", text)
+        self.assertIn("| DDIM 50, η = 1 | 64 | 0.80× |", text)
 
 
 class GuidanceJudge(unittest.TestCase):
@@ -342,6 +351,7 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
             self.assertTrue(0 <= row["grainy_share"] <= 1)
             self.assertGreater(row["nearest_neighbour_ratio"], 0)
             self.assertTrue((self.model / row["grid"]).exists())
+            self.assertEqual(row["samples"], 2)
 
     def test_the_page_default_comes_from_the_table(self):
         from evaluate import SAMPLERS, default_samplers
