@@ -251,7 +251,7 @@ class Trainer:
             held_out = self.held_out_loss()
             self.keep_if_best(held_out)
             self.history.append((0, None, round(held_out, 5), 0))
-            print(f"init from {self.init['from']}: held-out loss (EMA) {held_out:.4f}")
+            print(f"init from {self.init['from']}: held-out loss (EMA) {held_out:.5f}")
         bar = tqdm(total=self.args.steps, initial=self.step, desc=self.name, dynamic_ncols=True)
         smoothed = None
         last_save = time.monotonic()
@@ -275,8 +275,9 @@ class Trainer:
             if self.step % self.args.eval_every == 0 or self.step == self.args.steps:
                 held_out = self.held_out_loss()
                 self.keep_if_best(held_out)
-                bar.write(f"step {self.step}: train loss {smoothed:.4f}, held-out loss (EMA) {held_out:.4f}"
-                          f" (best {self.best_ema[0]:.4f} at step {self.best_ema[1]})")
+                # Five places: late in a run the held-out loss moves by 0.0001 per evaluation.
+                bar.write(f"step {self.step}: train loss {smoothed:.4f}, held-out loss (EMA) {held_out:.5f}"
+                          f" (best {self.best_ema[0]:.5f} at step {self.best_ema[1]})")
             if self.step % 50 == 0 or held_out is not None:
                 self.history.append((self.step, round(smoothed, 5), None if held_out is None else round(held_out, 5), round(self.elapsed)))
             bar.set_postfix(loss=f"{smoothed:.4f}")
