@@ -139,22 +139,46 @@ def tile(images, columns, path):
     canvas.save(path)
 
 
-def loss_curve(history, path):
+def whole_history(record):
+    """One curve over a run (its training.json) and the runs its --init came from, oldest first:
+    each cut at the step its export was taken, the next going on from there. Returns the history
+    and the steps at which each continuation began."""
+    chain = []
+    while record:
+        chain.insert(0, record)
+        record = record.get("init")
+    history, starts, offset = [], [], 0
+    for stage in chain:
+        end = stage["exported_step"] if stage.get("exported_step") is not None else stage.get("steps") or 0
+        if stage is not chain[0]:
+            starts.append(offset)
+        history += [(offset + step, *rest) for step, *rest in stage.get("history") or [] if step <= end]
+        offset += end
+    return history, starts
+
+
+def loss_curve(history, path, starts=()):
+    """Train loss (blue; a continuation's first entry has none) and held-out loss (red) against
+    steps, a grey line where each continuation began."""
     steps = [h[0] for h in history]
-    train = [h[1] for h in history]
+    train = [(h[0], h[1]) for h in history if h[1] is not None]
     held = [(h[0], h[2]) for h in history if h[2] is not None]
     width, height, pad = 480, 240, 30
     img = Image.new("RGB", (width, height), "white")
     d = ImageDraw.Draw(img)
-    top = max(train[len(train) // 20:] + [v for _, v in held]) * 1.1
+    # Log scale: the first steps' loss is ten times the last, and a fine-tune's gains are 1 %.
+    values = [v for _, v in train + held]
+    bottom, top = min(values) * 0.9, max(values) * 1.1
     sx = lambda s: pad + (width - 2 * pad) * s / max(steps)
-    sy = lambda v: height - pad - (height - 2 * pad) * min(v, top) / top
-    d.line([(sx(s), sy(v)) for s, v in zip(steps, train)], fill=(40, 90, 200), width=2)
+    sy = lambda v: height - pad - (height - 2 * pad) * math.log(v / bottom) / math.log(top / bottom)
+    for start in starts:
+        d.line([(sx(start), pad), (sx(start), height - pad)], fill=(170, 170, 170), width=1)
+    d.line([(sx(s), sy(v)) for s, v in train], fill=(40, 90, 200), width=2)
     if held:
         d.line([(sx(s), sy(v)) for s, v in held], fill=(220, 80, 40), width=2)
     d.rectangle([pad, pad, width - pad, height - pad], outline="black")
-    d.text((pad + 4, pad + 4), f"L_simple: train (blue), held-out EMA (red); top = {top:.3f}", fill="black")
-    d.text((pad, height - pad + 6), f"0 … {max(steps)} steps", fill="black")
+    d.text((pad + 4, pad + 4), f"L_simple: train (blue), held-out EMA (red); log scale {bottom:.3f} … {top:.3f}", fill="black")
+    d.text((pad, height - pad + 6), f"0 … {max(steps)} steps" + (" (grey: continued with --init)" if starts else ""), fill="black")
     img.save(path)
 
 
@@ -492,9 +516,10 @@ def main():
         if conditional:
             out["guidance"] = guidance_figures(args, data, train, test, null, Path(tmp))
             write_card_section(args.model / "README.md", "guidance", guidance_markdown(out["guidance"]))
-    history = json.loads((args.model / "training.json").read_text())["history"] if (args.model / "training.json").exists() else None
+    record = args.model / "training.json"
+    history, starts = whole_history(json.loads(record.read_text())) if record.exists() else ([], [])
     if history:
-        loss_curve(history, args.model / "loss.png")
+        loss_curve(history, args.model / "loss.png", starts)
     # The tables are measured by their own runs (--inpaint, --samplers), which may go side by side
     # with this one: theirs are kept. After new weights, delete evaluation.json and run all three.
     if previous.exists():

@@ -135,8 +135,10 @@ class Trainer:
         self.ema.load_state_dict(state)
         record = folder.parent / "training.json"
         prior = json.loads(record.read_text()) if record.exists() else {}
+        # The parent's curve and its export's step come along, so the shipped record holds the
+        # whole chain of runs (evaluate.py plots it as one curve).
         return {"from": str(folder), "steps": prior.get("steps"), "batch": prior.get("batch"),
-                "init": prior.get("init")}
+                "exported_step": prior.get("exported_step"), "history": prior.get("history"), "init": prior.get("init")}
 
     # Algorithm 1, lines 2–5.
     def loss(self, model, x0, labels, generator):

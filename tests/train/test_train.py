@@ -143,6 +143,9 @@ class TrainingSmokeRun(unittest.TestCase):
         folder = self.out / "init" / "fashion32"
         record = json.loads((folder / "training.json").read_text())
         self.assertEqual(record["init"]["steps"], 4)
+        parent = json.loads((init.parent / "training.json").read_text())
+        self.assertEqual(record["init"]["history"], parent["history"])
+        self.assertEqual(record["init"]["exported_step"], parent["exported_step"])
         self.assertEqual(record["exported_step"], 0)
         self.assertEqual(record["history"][0][0], 0)
         self.assertAlmostEqual(record["history"][0][2], record["exported_held_out_loss"], places=5)
@@ -269,6 +272,36 @@ class DefaultSamplerRule(unittest.TestCase):
         self.assertIn("| sampler | samples | grain |", text)
         self.assertIn("| DDPM 1000 | 16 | 0.80× |", text)
         self.assertIn("| DDIM 50, η = 1 | 64 | 0.80× |", text)
+
+
+class LossCurveOverContinuations(unittest.TestCase):
+    """evaluate.py's loss.png of a run continued with --init: one curve over the whole chain."""
+
+    def test_chain_is_cut_at_each_export_and_continues_from_it(self):
+        from evaluate import whole_history
+
+        base = {"steps": 300, "exported_step": 200, "init": None,
+                "history": [[100, 0.5, 0.40, 10], [200, 0.3, 0.30, 20], [300, 0.2, 0.35, 30]]}
+        first = {"steps": 100, "exported_step": None, "init": base, "history": [[0, None, 0.30, 0], [100, 0.25, 0.28, 9]]}
+        run = {"steps": 100, "exported_step": 50, "init": first, "history": [[0, None, 0.28, 0], [50, 0.2, 0.27, 5], [100, 0.2, 0.29, 9]]}
+        history, starts = whole_history(run)
+        self.assertEqual([h[0] for h in history], [100, 200, 200, 300, 300, 350])
+        self.assertEqual([h[2] for h in history], [0.40, 0.30, 0.30, 0.28, 0.28, 0.27])
+        self.assertEqual(starts, [200, 300])
+        self.assertEqual(whole_history({"steps": 2, "history": [[1, 0.9, None, 1], [2, 0.8, 0.7, 2]]}), ([(1, 0.9, None, 1), (2, 0.8, 0.7, 2)], []))
+
+    def test_plot_draws_both_curves_and_the_continuations(self):
+        from PIL import Image
+        from evaluate import loss_curve
+
+        history = [(0, None, 0.3, 0)] + [(s, 0.3 - s / 1000, 0.3 - s / 2000 if s % 50 == 0 else None, s) for s in range(10, 200, 10)]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "loss.png"
+            loss_curve(history, path, starts=[100])
+            pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3).tolist()
+        colours = {tuple(p) for p in pixels}
+        for colour in ((40, 90, 200), (220, 80, 40), (170, 170, 170)):
+            self.assertIn(colour, colours)
 
 
 class GuidanceJudge(unittest.TestCase):
