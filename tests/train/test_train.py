@@ -11,6 +11,7 @@ import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -154,6 +155,34 @@ class TrainingSmokeRun(unittest.TestCase):
         self.assertEqual(before.keys(), after.keys())
         for key in before:
             self.assertTrue(torch.equal(before[key], after[key]), key)
+
+    def test_guidance_figures_through_the_cli(self):
+        """evaluate.py's guidance figures on the tiny model, each class at w = 0 and w = 4 through
+        `ddpm sample --guidance`, judged by a judge trained on 1 000 training images (the full
+        evaluation trains it on all 60 000: minutes)."""
+        import argparse
+        import evaluate
+
+        data = np.load(default_out() / "fashion32.npz")
+        subset = {"train_labels": data["train_labels"][:1000], "test_labels": data["test_labels"][:200]}
+        train, test = evaluate.to_range(data["train"][:1000]), evaluate.to_range(data["test"][:200])
+        args = argparse.Namespace(model=self.out / "straight" / "fashion32")
+        # The page's sampler at 5 steps and 4 samples: the debug build runs 20 of them.
+        short = "--sampler ddim --steps 5 --eta 1 --seed 2 --n 4"
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.object(evaluate, "GUIDANCE_SAMPLER", short):
+            guidance = evaluate.guidance_figures(args, subset, train, test, 10, Path(tmp))
+        self.assertEqual(guidance["sampler"], short)
+        self.assertTrue(0 <= guidance["judge"]["held_out_accuracy"] <= 1)
+        self.assertEqual(sorted(guidance["classes"]), list(range(10)))
+        for c, row in guidance["classes"].items():
+            # One seed, so one x_T: only w differs, and it must change the samples.
+            self.assertNotAlmostEqual(row["w0"], row["w4"], places=3, msg=f"class {c}: --guidance 4 changed nothing")
+            for w in (0, 4):
+                self.assertTrue(0 < row[f"w{w}"] < 64, row)
+                self.assertTrue(0 <= row[f"shape_w{w}"] <= 2, row)
+                self.assertTrue(0 <= row[f"judged_w{w}"] <= 1, row)
+                self.assertLessEqual(row[f"log_p_w{w}"], 0)
+        self.assertIn("| 9 Ankle boot |", evaluate.guidance_markdown(guidance))
 
     def test_init_of_another_shape_is_a_clear_error(self):
         shipped = ROOT / "www" / "models" / "fashion32" / "unet"
