@@ -20,6 +20,8 @@ export const defaultModel = 'fashion32';
 // `weights`: exact weights for the rows (e.g. '0,4'); empty: the ladder up to w.
 export const DEFAULTS = { class: 9, w: 4, n: 6, steps: 50, eta: 1, seed: 0, weights: '' };
 export const RANGES = { class: [0, 2 ** 16], w: [0, 8, false], n: [1, 10], steps: [2, 1000], eta: [0, 1, false], seed: [0, 2 ** 53] };
+/** The inputs that hold a setting, each named as its setting. */
+const CONTROLS = Object.keys(RANGES);
 
 export function mount(root, services, given) {
   const view = new GuidanceView(root, services, settle(DEFAULTS, given, RANGES));
@@ -80,13 +82,13 @@ class GuidanceView {
   constructor(root, { client, model: slot, onChange = () => {}, chooseModel }, settings) {
     Object.assign(this, { root, client, onChange, settings, chooseModel });
     this.part = fill(root, template);
-    for (const name of ['w', 'n', 'steps', 'eta', 'seed']) {
-      this.part(name).value = String(this.settings[name]);
+    for (const name of CONTROLS) {
+      // The class select gets its options, and its value, from the model.
+      if (name !== 'class') this.part(name).value = String(this.settings[name]);
       this.part(name).addEventListener('change', () => this.readControls());
     }
     this.part('w').addEventListener('input', () => { this.part('w-value').value = this.part('w').value; });
     this.part('w-value').value = String(this.settings.w);
-    this.part('class').addEventListener('change', () => this.readControls());
     this.part('run').addEventListener('click', () => this.sample());
     this.part('cancel').addEventListener('click', () => this.cancel());
     this.part('save').addEventListener('click', () => savePng(this.part('grid'), `guidance-class${this.settings.class}-seed${this.settings.seed}.png`));
@@ -151,7 +153,7 @@ class GuidanceView {
   }
 
   readControls() {
-    readInputs(this.part, this.settings, ['class', 'w', 'n', 'steps', 'eta', 'seed'], RANGES);
+    readInputs(this.part, this.settings, CONTROLS, RANGES);
     this.part('w-value').value = this.part('w').value;
     this.settings.weights = '';
     this.showMean();
@@ -183,7 +185,7 @@ class GuidanceView {
     const size = info.sampleSize ?? 64;
     const channels = info.inChannels;
     const plane = channels * size * size;
-    const n = Math.min(10, Math.max(1, this.settings.n));
+    const { n } = this.settings;
     const weights = rowWeights(this.settings.w, this.settings.weights);
     const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(2, this.settings.steps));
     // One class and one x_T for every row: the controls wait until the run ends.
@@ -247,7 +249,7 @@ class GuidanceView {
   }
 
   setRunning(running) {
-    for (const name of ['class', 'w', 'n', 'steps', 'eta', 'seed']) this.part(name).disabled = running;
+    for (const name of CONTROLS) this.part(name).disabled = running;
     this.part('run').disabled = running || !this.model;
     this.part('cancel').disabled = !running;
   }

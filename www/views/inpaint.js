@@ -15,6 +15,8 @@ export const model = 'image';
 // `image`: a shipped sample ("faces:13"); empty: the model's own held-out set.
 export const DEFAULTS = { image: '', quadrants: '1010', method: 'replacement', steps: 100, jump: 10, resample: 3, n: 4, seed: 0 };
 export const RANGES = { steps: [2, 1000], jump: [1, 50], resample: [1, 20], n: [1, 8], seed: [0, 2 ** 53] };
+/** The inputs that hold a setting, each named as its setting. */
+const CONTROLS = ['method', ...Object.keys(RANGES)];
 
 export function mount(root, services, given) {
   const view = new InpaintView(root, services, settle(DEFAULTS, given, RANGES));
@@ -68,7 +70,7 @@ class InpaintView {
     this.run = null;
     this.mask = null;
     this.model = null;
-    for (const name of ['method', 'steps', 'jump', 'resample', 'n', 'seed']) {
+    for (const name of CONTROLS) {
       this.part(name).value = String(this.settings[name]);
       this.part(name).addEventListener('change', () => this.readControls());
     }
@@ -112,7 +114,7 @@ class InpaintView {
   }
 
   readControls() {
-    readInputs(this.part, this.settings, ['method', 'steps', 'jump', 'resample', 'n', 'seed'], RANGES);
+    readInputs(this.part, this.settings, CONTROLS, RANGES);
     this.showMethod();
     this.onChange(this.settings);
   }
@@ -199,13 +201,11 @@ class InpaintView {
   }
 
   methodSettings() {
-    const { method, steps, jump, resample } = this.settings;
-    const T = this.model.info.scheduler.num_train_timesteps;
-    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-    if (method === 'repaint') {
-      return { kind: 'repaint', steps: clamp(steps, 2, T), jumpLength: clamp(jump, 1, 50), jumpNSample: clamp(resample, 1, 20), eta: 1, clipSample: 1 };
-    }
-    return { kind: 'replacement', sampler: { ...this.model.info.defaultSettings, steps: clamp(steps, 1, T) } };
+    const { method, jump, resample } = this.settings;
+    // RANGES allow up to 1000 steps; a model may have fewer.
+    const steps = Math.min(this.settings.steps, this.model.info.scheduler.num_train_timesteps);
+    if (method === 'repaint') return { kind: 'repaint', steps, jumpLength: jump, jumpNSample: resample, eta: 1, clipSample: 1 };
+    return { kind: 'replacement', sampler: { ...this.model.info.defaultSettings, steps } };
   }
 
   /** Runs the fill to the end unless cancelled; returns the final samples (NCHW). */
@@ -215,8 +215,7 @@ class InpaintView {
     await this.maskMade?.catch(() => {});
     if (this.run || !this.mask) return null;
     // What this run fills: later picks and mask edits are for the next run.
-    const [image, mask, seed] = [this.image, this.mask.slice(), this.settings.seed];
-    const n = Math.min(8, Math.max(1, this.settings.n));
+    const [image, mask, { seed, n }] = [this.image, this.mask.slice(), this.settings];
     const shape = [n, this.channels, this.size, this.size];
     const run = { cancelled: false };
     this.run = run;
