@@ -95,7 +95,8 @@ for (const webgpu of [true, false]) {
       // Ankle boots (class 9), n samples from one x_T and noise per row, DDIM at the view's η = 1.
       // SwiftShader takes ≈ 1.6 s per ε_θ of fashion32 (25× the CPU path's), so WebGPU runs fewer
       // samples and half the steps. The mean over a row is what falls: with n = 4 it fell for 3 of
-      // seeds 0–3 (native CLI, same core), with these n for all 4.
+      // seeds 0–3 (native CLI, same core, earlier weights), with these n for all 4 (also on the
+      // weights shipped since 2026-12-06).
       const [n, steps] = webgpu ? [6, 5] : [8, 10];
       const { page, errors } = await visit(`view=guidance&model=fashion32&guidance.class=9&guidance.weights=0,4&guidance.n=${n}&guidance.steps=${steps}&guidance.seed=0`);
       await statusMatches(page, part('guidance', 'status'), /Pick a class/, 120_000);
