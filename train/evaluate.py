@@ -141,8 +141,9 @@ def tile(images, columns, path):
 
 def whole_history(record):
     """One curve over a run (its training.json) and the runs its --init came from, oldest first:
-    each cut at the step its export was taken, the next going on from there. Returns the history
-    and the steps at which each continuation began."""
+    each parent cut at the step its export was taken, the next going on from there; the last run
+    whole, since what followed its export is why that export was chosen. Returns the history and
+    the steps at which each continuation began."""
     chain = []
     while record:
         chain.insert(0, record)
@@ -152,7 +153,8 @@ def whole_history(record):
         end = stage["exported_step"] if stage.get("exported_step") is not None else stage.get("steps") or 0
         if stage is not chain[0]:
             starts.append(offset)
-        history += [(offset + step, *rest) for step, *rest in stage.get("history") or [] if step <= end]
+        last = stage is chain[-1]
+        history += [(offset + step, *rest) for step, *rest in stage.get("history") or [] if last or step <= end]
         offset += end
     return history, starts
 

@@ -306,7 +306,7 @@ class DefaultSamplerRule(unittest.TestCase):
 class LossCurveOverContinuations(unittest.TestCase):
     """evaluate.py's loss.png of a run continued with --init: one curve over the whole chain."""
 
-    def test_chain_is_cut_at_each_export_and_continues_from_it(self):
+    def test_parents_are_cut_at_their_export_and_continued_from_it(self):
         from evaluate import whole_history
 
         base = {"steps": 300, "exported_step": 200, "init": None,
@@ -314,8 +314,9 @@ class LossCurveOverContinuations(unittest.TestCase):
         first = {"steps": 100, "exported_step": None, "init": base, "history": [[0, None, 0.30, 0], [100, 0.25, 0.28, 9]]}
         run = {"steps": 100, "exported_step": 50, "init": first, "history": [[0, None, 0.28, 0], [50, 0.2, 0.27, 5], [100, 0.2, 0.29, 9]]}
         history, starts = whole_history(run)
-        self.assertEqual([h[0] for h in history], [100, 200, 200, 300, 300, 350])
-        self.assertEqual([h[2] for h in history], [0.40, 0.30, 0.30, 0.28, 0.28, 0.27])
+        # The last run is whole: its held-out loss rising after the export is why it was chosen.
+        self.assertEqual([h[0] for h in history], [100, 200, 200, 300, 300, 350, 400])
+        self.assertEqual([h[2] for h in history], [0.40, 0.30, 0.30, 0.28, 0.28, 0.27, 0.29])
         self.assertEqual(starts, [200, 300])
         self.assertEqual(whole_history({"steps": 2, "history": [[1, 0.9, None, 1], [2, 0.8, 0.7, 2]]}), ([(1, 0.9, None, 1), (2, 0.8, 0.7, 2)], []))
 
