@@ -247,6 +247,13 @@ for (const webgpu of [true, false]) {
       const fig7 = await sizeOf(page, C('grid'));
       assert.deepEqual(fig7, [6 * 33 - 1, 2 * 33 - 1], 'Fig. 7: a 2×2 block per t');
       await page.screenshot({ path: join(ARTIFACTS, `view-compare-${backend}.png`), fullPage: true });
+      // The fork count is settled to its range as a link's would be, and shown settled.
+      for (const [typed, settled] of [['99', '8'], ['1', '2'], ['5.4', '5']]) {
+        await page.fill(C('n'), typed);
+        await page.dispatchEvent(C('n'), 'change');
+        assert.equal(await page.inputValue(C('n')), settled, `forks ${typed} → ${settled}`);
+      }
+      assert.ok((await page.getAttribute('#permalink', 'href')).includes('compare.n=5'), 'the link keeps the settled count');
       assert.deepEqual(errors, []);
     });
   });

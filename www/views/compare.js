@@ -3,7 +3,7 @@
 import { XT_ONLY } from '../client.js';
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, meanPixelStd, saveGif, savePng, toTiles } from '../render.js';
-import { fill, followModel, settle } from './parts.js';
+import { fill, followModel, readInputs, settle } from './parts.js';
 import { parseTimesteps, SAMPLER_DEFAULTS, SAMPLER_RANGES, SamplerControls, samplerTemplate } from './sampler-controls.js';
 
 export const title = 'Compare at different t';
@@ -60,7 +60,8 @@ class CompareView {
     for (const key of ['t', 'n', 'layout']) {
       part(key).value = String(settings[key]);
       part(key).addEventListener('change', () => {
-        this.settings[key] = key === 'n' ? Math.min(8, Math.max(2, Math.round(Number(part(key).value) || 4))) : part(key).value;
+        if (key === 'n') readInputs(part, this.settings, ['n'], RANGES);
+        else this.settings[key] = part(key).value;
         this.onChange(this.settings);
         if (key === 'layout') this.draw();
       });

@@ -187,7 +187,7 @@ class GuidanceView {
     const plane = channels * size * size;
     const { n } = this.settings;
     const weights = rowWeights(this.settings.w, this.settings.weights);
-    const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(2, this.settings.steps));
+    const steps = Math.min(info.scheduler.num_train_timesteps, this.settings.steps);
     // One class and one x_T for every row: the controls wait until the run ends.
     const { class: label, seed, eta } = this.settings;
     const run = { cancelled: false };
