@@ -96,10 +96,30 @@ impl BatchNoise {
 
     /// A tensor [batch, ..shape] of standard normals on `device`.
     pub fn draw<const D: usize>(&mut self, shape: [usize; D], device: &Device) -> Tensor<D> {
-        assert_eq!(shape[0], self.streams.len(), "noise batch size");
-        let per_sample = shape[1..].iter().product();
-        Tensor::from_data(TensorData::new(self.draw_host(per_sample), shape), device)
+        let values = self.draw_host(per_sample(&shape, self.batch()));
+        Tensor::from_data(TensorData::new(values, shape), device)
     }
+
+    /// Like `draw`, with each sample then scaled to length √n (n values a sample): the direction
+    /// of N(0, I), at the radius where N(0, I) concentrates (|z| = √n ± 0.71 for large n).
+    pub fn draw_on_sphere<const D: usize>(&mut self, shape: [usize; D], device: &Device) -> Tensor<D> {
+        let n = per_sample(&shape, self.batch());
+        let mut values = self.draw_host(n);
+        for sample in values.chunks_mut(n) {
+            // f64 and libm: the same bits natively and in wasm.
+            let squares: f64 = sample.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+            if squares > 0.0 {
+                let scale = libm::sqrt(n as f64 / squares);
+                sample.iter_mut().for_each(|v| *v = (f64::from(*v) * scale) as f32);
+            }
+        }
+        Tensor::from_data(TensorData::new(values, shape), device)
+    }
+}
+
+fn per_sample(shape: &[usize], batch: usize) -> usize {
+    assert_eq!(shape[0], batch, "noise batch size");
+    shape[1..].iter().product()
 }
 
 #[cfg(test)]

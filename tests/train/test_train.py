@@ -451,3 +451,31 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NoiseLength(unittest.TestCase):
+    """noise_length.py's measure of how far ε_θ follows the length of the noise it is shown."""
+
+    def test_an_oracle_follows_the_length_and_a_normalising_model_does_not(self):
+        from noise_length import projection_on_noise
+        alphas_cumprod = torch.linspace(0.99, 0.01, 1000)
+        x0 = torch.rand(4, 1, 8, 8) * 2 - 1
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+
+        class Out:
+            def __init__(self, sample):
+                self.sample = sample
+
+        def oracle(x_t, t, class_labels=None):
+            a = alphas_cumprod[t]
+            return Out((x_t - a.sqrt() * x0) / (1 - a).sqrt())
+
+        def unit_length(x_t, t, class_labels=None):
+            eps = oracle(x_t, t).sample
+            return Out(eps / eps.flatten(1).pow(2).mean(1).sqrt().view(-1, 1, 1, 1))
+
+        for t in (900, 100):
+            for scale in (0.97, 1.03):
+                self.assertAlmostEqual(projection_on_noise(oracle, alphas_cumprod, x0, None, t, scale, noise), scale, places=4)
+            blind = [projection_on_noise(unit_length, alphas_cumprod, x0, None, t, s, noise) for s in (0.97, 1.03)]
+            self.assertAlmostEqual(blind[0], blind[1], places=4)
