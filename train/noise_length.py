@@ -2,7 +2,7 @@
 
 With diffusers alone on a pipeline folder (the card's figures on DDIM's start on the sphere):
 
-1. scale ε by 0.97, 1 and 1.03 in x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for 16 training images and print
+1. scale ε by 0.97 and 1.03 in x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for 16 training images and print
    ε̂'s projection on ε at several t: a model that follows the length moves it by 0.06;
 2. DDIM 50, η = 0 from x_T as N(0, I) draws it and from the same x_T scaled to length √d: per
    seed, the grainy samples (mean |Laplacian| over 1.5× the training images', as evaluate.py)
@@ -21,6 +21,11 @@ from data import default_out
 from evaluate import DATA, laplacian_energy, to_range
 
 
+def to_unit_length(x):
+    """Each sample scaled to |x|²/d = 1: the sphere |x| = √d."""
+    return x / x.flatten(1).pow(2).mean(1).sqrt().view(-1, 1, 1, 1)
+
+
 def projection_on_noise(unet, alphas_cumprod, x0, labels, t, scale, noise):
     a = alphas_cumprod[t]
     x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise * scale
@@ -32,7 +37,7 @@ def ddim_grain(unet, scheduler, labels, shape, seed, on_sphere, train_energy):
     x = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
     length = x.flatten(1).pow(2).mean(1)
     if on_sphere:
-        x = x / length.sqrt().view(-1, 1, 1, 1)
+        x = to_unit_length(x)
     for t in scheduler.timesteps:
         x = scheduler.step(unet(x, t, class_labels=labels).sample, t, x, eta=0.0).prev_sample
     grain = laplacian_energy(x.clamp(-1, 1)) / train_energy
@@ -57,8 +62,7 @@ def main():
     label = lambda n: None if null is None else torch.full((n,), null)
     with torch.no_grad():
         x0 = train[:16]
-        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-        noise = noise / noise.flatten(1).pow(2).mean(1).sqrt().view(-1, 1, 1, 1)
+        noise = to_unit_length(torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
         for t in (980, 800, 600, 400, 200, 50):
             low, high = (projection_on_noise(unet, scheduler.alphas_cumprod, x0, label(16), t, s, noise) for s in (0.97, 1.03))
             print(f"t = {t}: ε̂·ε/|ε|² {low:.4f} at 0.97, {high:.4f} at 1.03: follows {(high - low) / 0.06:.0%} of the length")
