@@ -2,7 +2,8 @@
 // where the page keys its weights cache (www/weights-cache.js): a retrained model gets a new
 // hash, so browsers that cached the old one fetch it again. With them, the sampler the page
 // starts with on each backend, as the model's evaluation chose it (`default_sampler` in
-// evaluation.json, from the card's per-sampler table: train/evaluate.py --samplers).
+// evaluation.json, from the card's per-sampler table: train/evaluate.py --samplers), and that
+// table, which the page shows beside its sampler controls.
 //   node scripts/model-index.mjs          rewrite the index
 //   node scripts/model-index.mjs --check  exit 1 if the index is out of date (make test runs it)
 import { createHash } from 'node:crypto';
@@ -22,14 +23,30 @@ async function weightFiles(dir) {
   return found.sort();
 }
 
-/** {webgpu, cpu: {sampler, steps, eta?}} from the model's evaluation, or undefined without one. */
-async function chosenSampler(dir) {
+async function evaluation(dir) {
   const path = join(dir, 'evaluation.json');
-  if (!(await access(path).then(() => true, () => false))) return undefined;
-  const chosen = JSON.parse(await readFile(path, 'utf8')).default_sampler;
-  if (!chosen) return undefined;
-  const settings = ({ sampler, steps, eta }) => (sampler === 'ddim' ? { sampler, steps, eta } : { sampler, steps });
-  return { webgpu: settings(chosen.webgpu), cpu: settings(chosen.cpu) };
+  if (!(await access(path).then(() => true, () => false))) return {};
+  return JSON.parse(await readFile(path, 'utf8'));
+}
+
+const settings = ({ sampler, steps, eta }) => (sampler === 'ddim' ? { sampler, steps, eta } : { sampler, steps });
+
+/** {webgpu, cpu: {sampler, steps, eta?}} from the model's evaluation, or undefined without one. */
+function chosenSampler({ default_sampler: chosen }) {
+  return chosen ? { webgpu: settings(chosen.webgpu), cpu: settings(chosen.cpu) } : undefined;
+}
+
+/** The card's per-sampler table as the page shows it beside its sampler controls, or undefined. */
+function samplerQuality({ samplers }) {
+  const rows = Object.values(samplers ?? {}).filter((row) => row.page);
+  if (!rows.length) return undefined;
+  return rows.map((row) => ({
+    ...settings(row.page),
+    samples: row.samples,
+    grainy: Math.round(row.grainy_share * row.samples),
+    grainRatio: Math.round(row.grain_ratio * 100) / 100,
+    clean: row.clean,
+  }));
 }
 
 const index = JSON.parse(await readFile(INDEX, 'utf8'));
@@ -41,13 +58,13 @@ for (const model of index) {
     const bytes = await readFile(path);
     files[relative(dir, path)] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
   }
-  const defaultSampler = await chosenSampler(dir);
-  if (JSON.stringify(files) !== JSON.stringify(model.files) || JSON.stringify(defaultSampler) !== JSON.stringify(model.defaultSampler)) {
-    stale.push(model.id);
+  const measured = await evaluation(dir);
+  const derived = { files, defaultSampler: chosenSampler(measured), samplerQuality: samplerQuality(measured) };
+  for (const [key, value] of Object.entries(derived)) {
+    if (JSON.stringify(value) !== JSON.stringify(model[key]) && !stale.includes(model.id)) stale.push(model.id);
+    if (value) model[key] = value;
+    else delete model[key];
   }
-  model.files = files;
-  if (defaultSampler) model.defaultSampler = defaultSampler;
-  else delete model.defaultSampler;
 }
 if (process.argv.includes('--check')) {
   if (stale.length) {

@@ -273,7 +273,9 @@ def inpainting_markdown(table, args):
 TABLES = ("inpainting", "samplers", "default_sampler")
 # name → the page's settings (its sampler menu's value, steps, η); the CLI arguments follow from them.
 SAMPLERS = {"DDPM 1000": {"sampler": "ddpm-small", "steps": 1000}, "DDPM 100 strided": {"sampler": "ddpm-small", "steps": 100},
-            "DDIM 50, η = 0": {"sampler": "ddim", "steps": 50, "eta": 0}, "DDIM 50, η = 1": {"sampler": "ddim", "steps": 50, "eta": 1}}
+            "DDIM 50, η = 0": {"sampler": "ddim", "steps": 50, "eta": 0}, "DDIM 50, η = 1": {"sampler": "ddim", "steps": 50, "eta": 1},
+            # The page lets a person take DDIM η = 0 to more steps, where it follows the model's own flow more closely.
+            "DDIM 100, η = 0": {"sampler": "ddim", "steps": 100, "eta": 0}, "DDIM 200, η = 0": {"sampler": "ddim", "steps": 200, "eta": 0}}
 # Issue 12's bar for a clean sampler: grain at most 1.15× the training images', at most 1 grainy sample in 32.
 CLEAN_GRAIN_RATIO = 1.15
 CLEAN_GRAINY_SHARE = 1 / 32
@@ -467,8 +469,11 @@ def main():
             write_card_section(args.model / "README.md", "inpainting", inpainting_markdown(inpainting, args))
         if samplers:
             # Rows of samplers skipped this time are kept from the last run, in the table's order.
+            # Each row carries the page's settings and the bar's verdict: the page shows them beside its
+            # sampler controls (scripts/model-index.mjs copies them into www/models/index.json).
             measured = {**out.get("samplers", {}), **samplers}
-            out["samplers"] = {name: measured[name] for name in SAMPLERS if name in measured}
+            out["samplers"] = {name: {**measured[name], "page": SAMPLERS[name], "clean": is_clean(measured[name])}
+                               for name in SAMPLERS if name in measured}
             # A choice made without every row would pick among fewer samplers than the page offers.
             if not unmeasured(out["samplers"]):
                 out["default_sampler"] = default_samplers(out["samplers"])

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readInputs, settle } from '../../www/views/parts.js';
-import { defaultSampler } from '../../www/views/sampler-controls.js';
+import { defaultSampler, measuredQuality } from '../../www/views/sampler-controls.js';
 
 const entry = { defaultSampler: { webgpu: { sampler: 'ddpm-small', steps: 1000 }, cpu: { sampler: 'ddim', steps: 50, eta: 0 } } };
 
@@ -44,4 +44,26 @@ test('a view\'s controls read back like a link: clamped, a non-number keeps the 
   assert.deepEqual(settings, { n: 10, steps: 100, eta: 0.3, trainSteps: 3000, method: 'repaint', other: 'kept' });
   assert.deepEqual(Object.fromEntries(Object.entries(controls).map(([k, c]) => [k, c.value])),
     { n: '10', steps: '100', eta: '0.3', 'train-steps': '3000', method: 'repaint' });
+});
+
+test('the card\'s measured quality for the chosen method, with a caution where the nearest measured setting speckles', () => {
+  const row = (sampler, steps, eta, grainy, clean) => ({ ...(sampler === 'ddim' ? { sampler, steps, eta } : { sampler, steps }), samples: 32, grainy, grainRatio: clean ? 0.8 : 2.26, clean });
+  const model = { samplerQuality: [row('ddpm-small', 1000, undefined, 0, true), row('ddim', 50, 1, 0, true),
+    row('ddim', 200, 0, 16, false), row('ddim', 50, 0, 0, true), row('ddim', 100, 0, 1, true)] };
+  const at = (steps, eta = 0, sampler = 'ddim') => measuredQuality(model, { sampler, steps, eta });
+
+  assert.deepEqual(at(50), { caution: false,
+    text: 'Measured on this model (its card), DDIM, η = 0: 50 steps, 0 of 32 samples grainy; 100 steps, 1 of 32 samples grainy; 200 steps, 16 of 32 samples grainy.' });
+  assert.equal(at(120).caution, false, 'nearest is 100 steps, clean');
+  const speckled = at(200);
+  assert.equal(speckled.caution, true);
+  assert.match(speckled.text, /⚠ At this setting, 16 of 32 samples came out grainy \(grain 2\.26× the training images'\)\. /);
+  assert.match(speckled.text, /Clean on this model: DDIM, η = 1 at 50 steps; DDIM, η = 0 at 50 and 100 steps; DDPM, σ² = β̃ at 1000 steps\.$/);
+  assert.match(at(160).text, /⚠ At 200 steps, the nearest measured, 16 of 32/);
+  assert.equal(at(150).caution, true, 'a tie in distance goes to the more steps');
+  assert.equal(at(1000, 0, 'ddpm-small').caution, false);
+  assert.match(at(10, 1).text, /DDIM, η = 1: 50 steps, 0 of 32 samples grainy\.$/);
+  assert.equal(at(50, 0.5), null, 'an η the card did not measure');
+  assert.equal(at(1000, 0, 'ddpm-large'), null);
+  assert.equal(measuredQuality({ id: 'user' }, { sampler: 'ddim', steps: 50, eta: 0 }), null, 'a model without a card');
 });

@@ -53,9 +53,12 @@ for (const webgpu of [true, false]) {
   describe(webgpu ? 'page on WebGPU (SwiftShader)' : 'page on the CPU (forced)', () => {
     // As `node scripts/model-index.mjs` copies a card's choice into the model list.
     const chosen = { webgpu: { sampler: 'ddim', steps: 200, eta: 1 }, cpu: { sampler: 'ddim', steps: 40, eta: 0 } };
+    // And the card's per-sampler table, which the sampler controls show for the chosen method.
+    const measured = (steps, eta, grainy) => ({ sampler: 'ddim', steps, eta, samples: 32, grainy, grainRatio: grainy ? 2.1 : 0.8, clean: !grainy });
+    const quality = [measured(40, 0, 0), measured(200, 1, 0), measured(400, 0, 12)];
     const withChoice = (page) => page.route('**/www/models/index.json', async (route) => {
       const index = await (await route.fetch()).json();
-      index.find((m) => m.id === 'fashion32').defaultSampler = chosen;
+      Object.assign(index.find((m) => m.id === 'fashion32'), { defaultSampler: chosen, samplerQuality: quality });
       await route.fulfill({ json: index });
     });
     let browser;
@@ -127,6 +130,11 @@ for (const webgpu of [true, false]) {
       console.log(`defaults (${backend}): ${sampler} η ${eta}, ${steps} steps × ${batch}: "${text}"`);
       assert.deepEqual({ sampler, steps: Number(steps), eta: Number(eta) }, chosen[backend]);
       assert.equal(await page.isVisible(R('eta-label')), true, 'η shown for DDIM');
+      const hint = async () => ({ text: await page.textContent(R('sampler-quality')), kind: await page.getAttribute(R('sampler-quality'), 'data-kind'),
+        shown: await page.isVisible(R('sampler-quality')) });
+      assert.deepEqual(await hint(), { shown: true, kind: null, text: webgpu
+        ? 'Measured on this model (its card), DDIM, η = 1: 200 steps, 0 of 32 samples grainy.'
+        : 'Measured on this model (its card), DDIM, η = 0: 40 steps, 0 of 32 samples grainy; 400 steps, 12 of 32 samples grainy.' });
       if (webgpu) {
         assert.equal(Number(batch), 4);
       } else {
@@ -136,6 +144,16 @@ for (const webgpu of [true, false]) {
       }
       assert.match(text, new RegExp(`run ${steps} steps × ${batch} samples \\(about \\d+ (s|min) here\\)`));
       for (const setting of [`reverse.sampler=${sampler}`, `reverse.steps=${steps}`, `reverse.n=${batch}`]) assert.ok(link.includes(setting), `the permalink records ${setting}: ${link}`);
+      // A setting the card measured as speckled gets a caution, with what stays clean; an unmeasured method, nothing.
+      await page.fill(R('eta'), '0');
+      await page.dispatchEvent(R('eta'), 'change');
+      await page.fill(R('steps'), '300');
+      await page.dispatchEvent(R('steps'), 'change');
+      const caution = await hint();
+      assert.equal(caution.kind, 'caution');
+      assert.match(caution.text, /⚠ At 400 steps, the nearest measured, 12 of 32 samples came out grainy \(grain 2\.1× the training images'\)\. Clean on this model: DDIM, η = 0 at 40 steps; DDIM, η = 1 at 200 steps\.$/);
+      await page.selectOption(R('sampler'), 'ddpm-small');
+      assert.deepEqual(await hint(), { shown: false, kind: null, text: '' });
       // A sampler the link names wins over the card's; the steps it leaves out stay the card's.
       await page.goto(`${server.url}/index.html?${webgpu ? '' : 'cpu=1&'}visit=2#view=reverse&model=fashion32&reverse.sampler=ddpm-large`);
       await page.waitForFunction(() => document.body.dataset.ready && document.getElementById('model-status').textContent.includes('parameters'), null, { timeout: 120_000 });

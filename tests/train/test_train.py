@@ -288,7 +288,7 @@ class DefaultSamplerRule(unittest.TestCase):
         row = {"grain_ratio": 0.8, "grainy_share": 0.0, "nearest_neighbour_ratio": 0.9, "grid": "g.png", "samples": 32}
         partial = {"DDPM 100 strided": row, "DDIM 50, η = 1": row}
         text = sampler_markdown(partial)
-        self.assertIn("Not measured yet: DDPM 1000, DDIM 50, η = 0.", text)
+        self.assertIn("Not measured yet: DDPM 1000, DDIM 50, η = 0, DDIM 100, η = 0, DDIM 200, η = 0.", text)
         self.assertNotIn("The page starts", text)
         self.assertTrue(text.startswith("32 samples per sampler"))
 
@@ -408,8 +408,12 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
 
     def test_sampler_table_and_grids(self):
         table = self.evaluation["samplers"]
-        self.assertEqual(list(table), ["DDPM 1000", "DDPM 100 strided", "DDIM 50, η = 0", "DDIM 50, η = 1"])
-        for row in table.values():
+        self.assertEqual(list(table), ["DDPM 1000", "DDPM 100 strided", "DDIM 50, η = 0", "DDIM 50, η = 1", "DDIM 100, η = 0", "DDIM 200, η = 0"])
+        from evaluate import SAMPLERS, is_clean
+
+        for name, row in table.items():
+            self.assertEqual(row["page"], SAMPLERS[name])
+            self.assertEqual(row["clean"], is_clean(row))
             self.assertGreater(row["grain_ratio"], 0)
             self.assertTrue(0 <= row["grainy_share"] <= 1)
             self.assertGreater(row["nearest_neighbour_ratio"], 0)

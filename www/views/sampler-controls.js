@@ -18,8 +18,41 @@ export const samplerTemplate = (withSamples) => `
     <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
     ${withSamples ? '<label>Samples <input type="number" data-part="n" value="4" min="1" max="16"></label>' : ''}
     <label data-part="class-label" hidden>Class <select data-part="class"></select></label>
+    <p class="hint" data-part="sampler-quality" aria-live="polite" hidden></p>
   </fieldset>
 `;
+
+const METHOD_NAMES = { 'ddpm-small': 'DDPM, σ² = β̃', 'ddpm-large': 'DDPM, σ² = β' };
+const methodName = ({ sampler, eta }) => METHOD_NAMES[sampler] ?? `DDIM, η = ${eta}`;
+const sameMethod = (a, b) => a.sampler === b.sampler && (a.sampler !== 'ddim' || a.eta === b.eta);
+
+/**
+ * What the model's card measured for the chosen method (`samplerQuality` in the model list, from
+ * the card's per-sampler table): its rows at every step count, and a caution where the measured
+ * setting nearest in steps (a tie goes to the more steps) failed the card's bar for clean samples.
+ * `{text, caution}`, or null where the card measured nothing for this method.
+ */
+export function measuredQuality(entry, { sampler, steps, eta }) {
+  const rows = entry?.samplerQuality ?? [];
+  const chosen = { sampler, steps, eta };
+  const family = rows.filter((row) => sameMethod(row, chosen)).sort((a, b) => a.steps - b.steps);
+  if (!family.length) return null;
+  const text = [`Measured on this model (its card), ${methodName(chosen)}: `
+    + family.map((row) => `${row.steps} steps, ${row.grainy} of ${row.samples} samples grainy`).join('; ') + '.'];
+  const nearest = family.reduce((best, row) => (Math.abs(row.steps - steps) <= Math.abs(best.steps - steps) ? row : best));
+  const caution = !nearest.clean;
+  if (caution) {
+    const clean = new Map();
+    for (const row of [...rows].sort((a, b) => a.steps - b.steps).filter((row) => row.clean)) {
+      clean.set(methodName(row), [...(clean.get(methodName(row)) ?? []), row.steps]);
+    }
+    const cleanText = [...clean].map(([name, counts]) => `${name} at ${counts.join(' and ')} steps`);
+    text.push(`⚠ ${nearest.steps === steps ? 'At this setting' : `At ${nearest.steps} steps, the nearest measured`}, `
+      + `${nearest.grainy} of ${nearest.samples} samples came out grainy (grain ${nearest.grainRatio}× the training images').`
+      + (cleanText.length ? ` Clean on this model: ${cleanText.join('; ')}.` : ''));
+  }
+  return { text: text.join(' '), caution };
+}
 
 /**
  * The sampler a run starts with when the link or element names none: the model's own choice per
@@ -73,6 +106,7 @@ export class SamplerControls {
         if (name in this.fromModel) this.fromModel[name] = false;
         this.read();
         this.showEta();
+        this.showQuality();
         onChange();
       });
     }
@@ -98,14 +132,25 @@ export class SamplerControls {
     this.part('eta').value = String(this.settings.eta);
     this.part('seed').value = String(this.settings.seed);
     this.showEta();
+    this.showQuality();
   }
 
   showEta() {
     this.part('eta-label').hidden = this.part('sampler').value !== 'ddim';
   }
 
+  showQuality() {
+    const quality = measuredQuality(this.entry, this.settings);
+    const line = this.part('sampler-quality');
+    line.hidden = !quality;
+    line.textContent = quality?.text ?? '';
+    if (quality?.caution) line.dataset.kind = 'caution';
+    else delete line.dataset.kind;
+  }
+
   /** A loaded model ({info, entry}) on `backendKind`: its classes, and its defaults where none were named. */
   useModel({ info, entry }, backendKind) {
+    this.entry = entry;
     const chosen = defaultSampler(entry, backendKind, this.cheap, info.scheduler.num_train_timesteps);
     if (this.fromModel.sampler) Object.assign(this.settings, { sampler: chosen.sampler, eta: chosen.eta });
     if (this.fromModel.steps) this.settings.steps = chosen.steps;
