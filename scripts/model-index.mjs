@@ -3,7 +3,8 @@
 // hash, so browsers that cached the old one fetch it again. With them, the sampler the page
 // starts with on each backend, as the model's evaluation chose it (`default_sampler` in
 // evaluation.json, from the card's per-sampler table: train/evaluate.py --samplers), and that
-// table, which the page shows beside its sampler controls.
+// table, which the page shows beside its sampler controls; and the card's guidance figures, which
+// the guidance view shows beside its controls.
 //   node scripts/model-index.mjs          rewrite the index
 //   node scripts/model-index.mjs --check  exit 1 if the index is out of date (make test runs it)
 import { createHash } from 'node:crypto';
@@ -49,6 +50,19 @@ function samplerQuality({ samplers }) {
   }));
 }
 
+/** The card's guidance figures as the page shows them beside its guidance controls, or undefined. */
+function guidanceQuality({ guidance }) {
+  if (!guidance?.better) return undefined;
+  return {
+    ...settings(guidance.page),
+    samples: guidance.samples,
+    classes: Object.keys(guidance.classes).length,
+    // By w: an object's integer-like keys ("1", "2", "4") come before "0.5", whatever the file's order.
+    rows: Object.entries(guidance.better).map(([w, n]) => ({ w: Number(w), logPRises: n.log_p, rmsFalls: n.l2, shapeFalls: n.shape }))
+      .sort((a, b) => a.w - b.w),
+  };
+}
+
 const index = JSON.parse(await readFile(INDEX, 'utf8'));
 const stale = [];
 for (const model of index) {
@@ -59,7 +73,7 @@ for (const model of index) {
     files[relative(dir, path)] = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
   }
   const measured = await evaluation(dir);
-  const derived = { files, defaultSampler: chosenSampler(measured), samplerQuality: samplerQuality(measured) };
+  const derived = { files, defaultSampler: chosenSampler(measured), samplerQuality: samplerQuality(measured), guidanceQuality: guidanceQuality(measured) };
   for (const [key, value] of Object.entries(derived)) {
     if (JSON.stringify(value) !== JSON.stringify(model[key]) && !stale.includes(model.id)) stale.push(model.id);
     if (value) model[key] = value;

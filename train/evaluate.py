@@ -7,10 +7,11 @@
   x_t ~ q(x_t|x_0) per t; against a per-pixel independent Gaussian fitted to the training set.
 - Not copies: samples drawn by the Rust CLI (`ddpm sample`, which proves the shipped files load in
   the core) against their nearest training image, and held-out images against theirs.
-- Guidance (class-conditional models): per class, samples at w = 0 and w = 4; how clearly they
-  are of their class by a classifier trained on the training images (`judge.py`), and their mean
-  distance to the class's training mean image: L2, and the shape distance 1 − Pearson
-  correlation, which ignores brightness and contrast (what the page's guidance view shows).
+- Guidance (class-conditional models): per class, samples at each w of the page's rows (0 … 4);
+  how clearly they are of their class by a classifier trained on the training images
+  (`judge.py`), and their mean distance to the class's training mean image: L2, and the shape
+  distance 1 − Pearson correlation, which ignores brightness and contrast (what the page's
+  guidance view shows); per w, in how many classes each measure is better than at w = 0.
 - Inpainting (--inpaint, faces): held-out faces with the right half, the bottom half or one
   quadrant unknown, filled by the project's own core (`ddpm inpaint`, RePaint and replacement);
   PSNR and SSIM of the filled region against fills that need no model: the mean training face,
@@ -373,14 +374,17 @@ def write_card_section(card, marker, text):
     card.write_text(body)
 
 
-# The page's guidance view: DDIM, 50 steps, η = 1 (www/views/guidance.js).
-GUIDANCE_SAMPLER = "--sampler ddim --steps 50 --eta 1 --seed 2 --n 16"
+# The page's guidance view: DDIM, 50 steps, η = 1, and its rows at the default w = 4: the ladder
+# 0, 0.5, 1, 2, 4 (www/views/guidance.js, DEFAULTS and LADDER).
+GUIDANCE_PAGE = {"sampler": "ddim", "steps": 50, "eta": 1}
+GUIDANCE_SAMPLER = f"--sampler ddim --steps {GUIDANCE_PAGE['steps']} --eta {GUIDANCE_PAGE['eta']} --seed 2 --n 16"
+GUIDANCE_WEIGHTS = (0, 0.5, 1, 2, 4)
 
 
 def guidance_figures(args, data, train, test, null, tmp):
-    """Per class: 16 samples at w = 0 and w = 4 (one seed, so the same x_T) and how far they are
-    from the class's mean training image (L2 and shape: 1 − correlation) and how clearly they are
-    of their class by a judge trained on the training images (`judge.py`)."""
+    """Per class and per weight w of the page's rows: 16 samples (one seed, so the same x_T for
+    every w), how far they are from the class's mean training image (L2 and shape: 1 − correlation),
+    and how clearly they are of their class by a judge trained on the training images (`judge.py`)."""
     labels = torch.from_numpy(data["train_labels"])
     judge = ClassJudge(train, labels, null)
     judge_accuracy = judge.accuracy(test, torch.from_numpy(data["test_labels"]))
@@ -389,40 +393,65 @@ def guidance_figures(args, data, train, test, null, tmp):
     for c in range(null):
         class_mean = train[labels == c].mean(0)
         row = {}
-        for w in (0, 4):
+        for w in GUIDANCE_WEIGHTS:
             npy_c = tmp / f"c{c}w{w}.npy"
             ddpm_cli("sample", "--model", str(args.model), *GUIDANCE_SAMPLER.split(),
                      "--class", str(c), "--guidance", str(w), "--out", str(tmp / "g.png"), "--npy", str(npy_c))
             samples = read_npy(npy_c)
-            row[f"w{w}"] = (samples - class_mean).flatten(1).norm(dim=1).mean().item()
-            row[f"shape_w{w}"] = shape_distance(samples, class_mean).mean().item()
             verdict = judge.verdict(samples, c)
-            row[f"judged_w{w}"] = verdict["accuracy"]
-            row[f"log_p_w{w}"] = verdict["log_p"]
+            row[f"{w:g}"] = {"l2": (samples - class_mean).flatten(1).norm(dim=1).mean().item(),
+                             "shape": shape_distance(samples, class_mean).mean().item(),
+                             "judged": verdict["accuracy"], "log_p": verdict["log_p"]}
         classes[c] = row
-        print(f"class {c}: L2 to the class mean {row['w0']:.3f} → {row['w4']:.3f}; shape distance {row['shape_w0']:.4f} → "
-              f"{row['shape_w4']:.4f}; judged of its class {row['judged_w0'] * 100:.0f} → {row['judged_w4'] * 100:.0f} %, "
-              f"log p {row['log_p_w0']:.3f} → {row['log_p_w4']:.3f} (w = 0 → 4)")
-    return {"sampler": GUIDANCE_SAMPLER, "judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy}, "classes": classes}
+        trace = lambda measure, places: " → ".join(f"{r[measure]:.{places}f}" for r in row.values())
+        print(f"class {c}, w = {' → '.join(row)}: L2 to the class mean {trace('l2', 3)}; shape distance {trace('shape', 4)}; "
+              f"log p {trace('log_p', 3)}")
+    guidance = {"sampler": GUIDANCE_SAMPLER, "page": GUIDANCE_PAGE, "weights": [f"{w:g}" for w in GUIDANCE_WEIGHTS],
+                "samples": len(samples), "judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy}, "classes": classes}
+    # The page shows these beside its guidance controls (scripts/model-index.mjs copies them).
+    guidance["better"] = {w: guidance_counts(guidance, w) for w in guidance["weights"][1:]}
+    return guidance
+
+
+# What each measure says of a class at weight w against w = 0: is it better?
+GUIDANCE_BETTER = {"log_p": lambda guided, unguided: guided > unguided,
+                   "l2": lambda guided, unguided: guided < unguided,
+                   "shape": lambda guided, unguided: guided < unguided}
+
+
+def guidance_counts(guidance, w):
+    """For each measure, in how many classes the samples at w are better than at w = 0."""
+    return {measure: sum(better(row[w][measure], row["0"][measure]) for row in guidance["classes"].values())
+            for measure, better in GUIDANCE_BETTER.items()}
 
 
 def guidance_markdown(guidance):
-    classes = guidance["classes"]
-    count = lambda better: f"{sum(better(r) for r in classes.values())} of {len(classes)}"
+    classes, weights = guidance["classes"], guidance["weights"]
+    header = "| class | " + " | ".join(f"w = {w}" for w in weights) + " |"
+    rule = "|---|" + "---|" * len(weights)
+    def table(title, cell):
+        return [title, "", header, rule] + [
+            f"| {c} {FASHION_CLASSES[int(c)]} | " + " | ".join(cell(row[w]) for w in weights) + " |" for c, row in classes.items()] + [""]
     lines = [
-        f"Per class, 16 samples at w = 0 and at w = 4 from one x_T and noise (`ddpm sample {guidance['sampler']} "
-        "--class C --guidance W`, the page's guidance view). Judged: the share the class judge (`train/judge.py`, "
+        f"Per class, {guidance['samples']} samples at each w of the page's rows ({weights[0]} … {weights[-1]}) from one x_T "
+        f"and noise (`ddpm sample {guidance['sampler']} --class C --guidance W`, the page's guidance view). Judged: the share the class judge (`train/judge.py`, "
         f"{guidance['judge']['held_out_accuracy'] * 100:.1f} % on held-out images) assigns to the class, and its mean "
         "log p(class | x). L2 and shape: distance to the class's mean training image.", "",
-        "| class | judged w = 0 | judged w = 4 | log p w = 0 | log p w = 4 | L2 w = 0 | L2 w = 4 | shape w = 0 | shape w = 4 |",
-        "|---|---|---|---|---|---|---|---|---|"]
-    for c, r in classes.items():
-        lines.append(f"| {c} {FASHION_CLASSES[int(c)]} | {r['judged_w0'] * 100:.0f} % | {r['judged_w4'] * 100:.0f} % | {r['log_p_w0']:.3f} | "
-                     f"{r['log_p_w4']:.3f} | {r['w0']:.2f} | {r['w4']:.2f} | {r['shape_w0']:.4f} | {r['shape_w4']:.4f} |")
-    lines += ["", f"As w goes 0 → 4, log p(class | x) rises for **{count(lambda r: r['log_p_w4'] > r['log_p_w0'])}** classes, "
-              f"the L2 distance to the class mean falls for **{count(lambda r: r['w4'] < r['w0'])}**, "
-              f"the shape distance for **{count(lambda r: r['shape_w4'] < r['shape_w0'])}**."]
-    return "\n".join(lines)
+        "Against w = 0, the classes where each measure is better:", "",
+        "| w | log p(class \\| x) rises | L2 to the class mean falls | shape distance falls | judged of its class |",
+        "|---|---|---|---|---|"]
+    total = len(classes)
+    judged = lambda w: f"{sum(round(row[w]['judged'] * guidance['samples']) for row in classes.values())} of {guidance['samples'] * total}"
+    lines.append(f"| {weights[0]} | — | — | — | {judged(weights[0])} |")
+    for w in weights[1:]:
+        n = guidance_counts(guidance, w)
+        lines.append(f"| {w} | {n['log_p']} of {total} | {n['l2']} of {total} | {n['shape']} of {total} | {judged(w)} |")
+    lines.append("")
+    lines += table("Judged of its class:", lambda r: f"{r['judged'] * 100:.0f} %")
+    lines += table("Mean log p(class | x):", lambda r: f"{r['log_p']:.3f}")
+    lines += table("L2 to the class mean:", lambda r: f"{r['l2']:.2f}")
+    lines += table("Shape distance to the class mean:", lambda r: f"{r['shape']:.4f}")
+    return "\n".join(lines).rstrip("\n")
 
 
 def main():

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readInputs, settle } from '../../www/views/parts.js';
 import { defaultSampler, measuredQuality } from '../../www/views/sampler-controls.js';
+import { measuredGuidance } from '../../www/views/guidance.js';
 
 const entry = { defaultSampler: { webgpu: { sampler: 'ddpm-small', steps: 1000 }, cpu: { sampler: 'ddim', steps: 50, eta: 0 } } };
 
@@ -66,4 +67,13 @@ test('the card\'s measured quality for the chosen method, with a caution where t
   assert.equal(at(50, 0.5), null, 'an η the card did not measure');
   assert.equal(at(1000, 0, 'ddpm-large'), null);
   assert.equal(measuredQuality({ id: 'user' }, { sampler: 'ddim', steps: 50, eta: 0 }), null, 'a model without a card');
+});
+
+test('the card\'s guidance figures: per measure, in how many classes each row\'s w beats w = 0', () => {
+  const model = { guidanceQuality: { sampler: 'ddim', steps: 50, eta: 1, samples: 16, classes: 10, rows: [
+    { w: 0.5, logPRises: 10, rmsFalls: 9, shapeFalls: 10 }, { w: 4, logPRises: 8, rmsFalls: 2, shapeFalls: 9 }] } };
+  assert.equal(measuredGuidance(model), 'Measured on this model (its card; 16 samples for each of its 10 classes, DDIM, 50 steps, η = 1). '
+    + 'Against w = 0, at w = 0.5 / 4: the class judge\'s log p(class | x) rises for 10 / 8 of 10 classes; '
+    + 'the RMS distance to the class mean falls for 9 / 2; the shape distance for 10 / 9.');
+  for (const unmeasured of [undefined, { id: 'user' }, { guidanceQuality: { rows: [] } }]) assert.equal(measuredGuidance(unmeasured), null);
 });

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { measuredGuidance } from '../../www/views/guidance.js';
 import { ARTIFACTS, downloadedGif, launch, openIndex, openPage, part, serve, sharedIndex, statusMatches } from './harness.mjs';
 
 let server;
@@ -101,6 +102,11 @@ for (const webgpu of [true, false]) {
       const { page, errors } = await visit(`view=guidance&model=fashion32&guidance.class=9&guidance.weights=0,4&guidance.n=${n}&guidance.steps=${steps}&guidance.seed=0`);
       await statusMatches(page, part('guidance', 'status'), /Pick a class/, 120_000);
       assert.equal(await page.inputValue(part('guidance', 'eta')), '1');
+      // Beside the controls, what the card measured of guidance on this model.
+      const shipped = JSON.parse(await readFile(new URL('../../www/models/index.json', import.meta.url), 'utf8')).find((m) => m.id === 'fashion32');
+      assert.ok(shipped.guidanceQuality, 'index.json carries fashion32\'s guidance figures');
+      assert.equal(await page.textContent(part('guidance', 'guidance-quality')), measuredGuidance(shipped));
+      assert.equal(await page.isVisible(part('guidance', 'guidance-quality')), true);
       await page.click(part('guidance', 'run'));
       await statusMatches(page, part('guidance', 'status'), /^Done\./, 900_000);
       const rows = await page.$$eval(`${part('guidance', 'table')} tr`, (trs) => trs.map((tr) => [...tr.cells].map((c) => Number(c.textContent))));
@@ -225,6 +231,7 @@ test('every view on the picker\'s model: a colour checkpoint of the user\'s inpa
     await page.click('#tab-guidance');
     await page.waitForSelector(`${part('guidance', 'needs')}:not([hidden])`);
     assert.match(await page.textContent(part('guidance', 'needs')), /needs a class-conditional model.*the model in use \(your model\) has none/);
+    assert.equal(await page.isHidden(part('guidance', 'guidance-quality')), true, 'no card, no measured figures');
     assert.equal(await page.isDisabled(part('guidance', 'run')), true);
     await page.click(`${part('guidance', 'needs')} button`);
     await statusMatches(page, part('guidance', 'status'), /^Pick a class/, 120_000);

@@ -157,9 +157,9 @@ class TrainingSmokeRun(unittest.TestCase):
             self.assertTrue(torch.equal(before[key], after[key]), key)
 
     def test_guidance_figures_through_the_cli(self):
-        """evaluate.py's guidance figures on the tiny model, each class at w = 0 and w = 4 through
-        `ddpm sample --guidance`, judged by a judge trained on 1 000 training images (the full
-        evaluation trains it on all 60 000: minutes)."""
+        """evaluate.py's guidance figures on the tiny model, each class at the weights of the page's
+        rows (here 0, 0.5 and 4) through `ddpm sample --guidance`, judged by a judge trained on
+        1 000 training images (the full evaluation trains it on all 60 000: minutes)."""
         import argparse
         import evaluate
 
@@ -167,22 +167,35 @@ class TrainingSmokeRun(unittest.TestCase):
         subset = {"train_labels": data["train_labels"][:1000], "test_labels": data["test_labels"][:200]}
         train, test = evaluate.to_range(data["train"][:1000]), evaluate.to_range(data["test"][:200])
         args = argparse.Namespace(model=self.out / "straight" / "fashion32")
-        # The page's sampler at 5 steps and 4 samples: the debug build runs 20 of them.
+        # The page's sampler at 5 steps and 4 samples: the debug build runs 30 of them.
         short = "--sampler ddim --steps 5 --eta 1 --seed 2 --n 4"
-        with tempfile.TemporaryDirectory() as tmp, mock.patch.object(evaluate, "GUIDANCE_SAMPLER", short):
+        with tempfile.TemporaryDirectory() as tmp, mock.patch.object(evaluate, "GUIDANCE_SAMPLER", short), \
+                mock.patch.object(evaluate, "GUIDANCE_WEIGHTS", (0, 0.5, 4)):
             guidance = evaluate.guidance_figures(args, subset, train, test, 10, Path(tmp))
         self.assertEqual(guidance["sampler"], short)
+        self.assertEqual(guidance["weights"], ["0", "0.5", "4"])
+        self.assertEqual(guidance["samples"], 4)
+        self.assertEqual(guidance["page"], {"sampler": "ddim", "steps": 50, "eta": 1})
+        # What the page shows beside its guidance controls: per w, the classes each measure calls better.
+        self.assertEqual(list(guidance["better"]), ["0.5", "4"])
+        for counts in guidance["better"].values():
+            self.assertEqual(sorted(counts), ["l2", "log_p", "shape"])
+            self.assertTrue(all(0 <= n <= 10 for n in counts.values()), counts)
         self.assertTrue(0 <= guidance["judge"]["held_out_accuracy"] <= 1)
         self.assertEqual(sorted(guidance["classes"]), list(range(10)))
         for c, row in guidance["classes"].items():
-            # One seed, so one x_T: only w differs, and it must change the samples.
-            self.assertNotAlmostEqual(row["w0"], row["w4"], places=3, msg=f"class {c}: --guidance 4 changed nothing")
-            for w in (0, 4):
-                self.assertTrue(0 < row[f"w{w}"] < 64, row)
-                self.assertTrue(0 <= row[f"shape_w{w}"] <= 2, row)
-                self.assertTrue(0 <= row[f"judged_w{w}"] <= 1, row)
-                self.assertLessEqual(row[f"log_p_w{w}"], 0)
-        self.assertIn("| 9 Ankle boot |", evaluate.guidance_markdown(guidance))
+            self.assertEqual(list(row), ["0", "0.5", "4"])
+            # One seed, so one x_T: only w differs, and each weight must change the samples.
+            self.assertNotAlmostEqual(row["0"]["l2"], row["0.5"]["l2"], places=3, msg=f"class {c}: --guidance 0.5 changed nothing")
+            self.assertNotAlmostEqual(row["0.5"]["l2"], row["4"]["l2"], places=3, msg=f"class {c}: --guidance 4 = 0.5")
+            for figures in row.values():
+                self.assertTrue(0 < figures["l2"] < 64, row)
+                self.assertTrue(0 <= figures["shape"] <= 2, row)
+                self.assertTrue(0 <= figures["judged"] <= 1, row)
+                self.assertLessEqual(figures["log_p"], 0)
+        text = evaluate.guidance_markdown(guidance)
+        self.assertIn("| 9 Ankle boot |", text)
+        self.assertIn("| class | w = 0 | w = 0.5 | w = 4 |", text)
 
     def test_init_of_another_shape_is_a_clear_error(self):
         shipped = ROOT / "www" / "models" / "fashion32" / "unet"
@@ -365,15 +378,22 @@ class GuidanceJudge(unittest.TestCase):
     def test_card_counts_each_measure(self):
         from evaluate import guidance_markdown
 
-        row = lambda log_p, l2, shape: {"judged_w0": 0.5, "judged_w4": 1.0, "log_p_w0": -1.0, "log_p_w4": log_p,
-                                        "w0": 10.0, "w4": l2, "shape_w0": 0.2, "shape_w4": shape}
-        classes = {c: row(-0.5 if c < 7 else -2.0, 9.0 if c < 3 else 12.0, 0.1) for c in range(10)}
-        text = guidance_markdown({"sampler": "--sampler ddim --eta 1", "judge": {"held_out_accuracy": 0.9}, "classes": classes})
+        figures = lambda judged, log_p, l2, shape: {"judged": judged, "log_p": log_p, "l2": l2, "shape": shape}
+        # At w = 1 log p rises for classes 0–6, L2 falls for 0–2, shape for all; at w = 4 L2 falls for none.
+        row = lambda c: {"0": figures(0.5, -1.0, 10.0, 0.2),
+                         "1": figures(0.75, -0.5 if c < 7 else -2.0, 9.0 if c < 3 else 12.0, 0.1),
+                         "4": figures(1.0, -0.1, 11.0, 0.3 if c == 9 else 0.1)}
+        guidance = {"sampler": "--sampler ddim --eta 1", "weights": ["0", "1", "4"], "samples": 4,
+                    "judge": {"held_out_accuracy": 0.9}, "classes": {c: row(c) for c in range(10)}}
+        text = guidance_markdown(guidance)
         self.assertIn("`ddpm sample --sampler ddim --eta 1 --class C --guidance W`", text)
-        self.assertIn("log p(class | x) rises for **7 of 10** classes", text)
-        self.assertIn("falls for **3 of 10**", text)
-        self.assertIn("the shape distance for **10 of 10**", text)
-        self.assertIn("| 9 Ankle boot | 50 % | 100 % | -1.000 | -2.000 |", text)
+        self.assertIn("Per class, 4 samples at each w of the page's rows (0 … 4)", text)
+        self.assertIn("| 0 | — | — | — | 20 of 40 |", text)
+        self.assertIn("| 1 | 7 of 10 | 3 of 10 | 10 of 10 | 30 of 40 |", text)
+        self.assertIn("| 4 | 10 of 10 | 0 of 10 | 9 of 10 | 40 of 40 |", text)
+        self.assertIn("| 9 Ankle boot | 50 % | 75 % | 100 % |", text)
+        self.assertIn("| 9 Ankle boot | -1.000 | -2.000 | -0.100 |", text)
+        self.assertIn("| 0 T-shirt/top | 10.00 | 9.00 | 11.00 |", text)
 
 
 class EvaluateInpaintingAndSamplers(unittest.TestCase):

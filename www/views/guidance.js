@@ -43,6 +43,7 @@ export const template = `
     <label>DDIM η <input type="number" data-part="eta" value="1" min="0" max="1" step="0.1"></label>
     <label>Seed <input type="number" data-part="seed" value="0" min="0" step="1"></label>
   </div>
+  <p class="hint" data-part="guidance-quality" hidden></p>
   ${runControls('Sample')}
   <div class="guidance">
     <figure><canvas role="img" data-part="mean" aria-label="the class's mean training image"></canvas><figcaption>class mean</figcaption></figure>
@@ -57,6 +58,22 @@ export const template = `
 export function rowWeights(w, weights = '') {
   const given = String(weights).split(/[\s,]+/).filter(Boolean).map(Number).filter((v) => Number.isFinite(v) && v >= 0 && v <= 8);
   return given.length ? [...new Set(given)] : [...new Set([...LADDER.filter((v) => v < w), w])];
+}
+
+/**
+ * What the model's card measured of guidance (`guidanceQuality` in the model list, from
+ * train/evaluate.py): for each w of the rows, in how many classes each measure is better than at
+ * w = 0. Null where the card measured nothing.
+ */
+export function measuredGuidance(entry) {
+  const quality = entry?.guidanceQuality;
+  if (!quality?.rows?.length) return null;
+  const { rows, classes, samples, steps, eta } = quality;
+  const counts = (key) => rows.map((row) => row[key]).join(' / ');
+  const at = rows.map((row) => row.w).join(' / ');
+  return `Measured on this model (its card; ${samples} samples for each of its ${classes} classes, DDIM, ${steps} steps, η = ${eta}). `
+    + `Against w = 0, at w = ${at}: the class judge's log p(class | x) rises for ${counts('logPRises')} of ${classes} classes; `
+    + `the RMS distance to the class mean falls for ${counts('rmsFalls')}; the shape distance for ${counts('shapeFalls')}.`;
 }
 
 const rms = (a, b) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length);
@@ -110,6 +127,9 @@ class GuidanceView {
     const select = this.part('class');
     select.replaceChildren();
     this.part('needs').hidden = true;
+    const measured = measuredGuidance(model?.entry);
+    this.part('guidance-quality').hidden = !measured;
+    this.part('guidance-quality').textContent = measured ?? '';
     if (!model) {
       this.status('Waiting for the model…');
       return;
