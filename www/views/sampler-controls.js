@@ -5,13 +5,18 @@
 export const SAMPLER_DEFAULTS = { sampler: '', steps: 0, eta: 0, seed: 0, class: 0 };
 export const SAMPLER_RANGES = { steps: [0, 1000], eta: [0, 1, false], seed: [0, 2 ** 53], class: [0, 2 ** 16] };
 
+/** The methods, as the select offers them and as the card's measured rows name them. */
+const METHODS = [
+  { value: 'ddpm-small', name: 'DDPM, σ² = β̃', detail: ' (fixed small)' },
+  { value: 'ddpm-large', name: 'DDPM, σ² = β', detail: ' (fixed large)' },
+  { value: 'ddim', name: 'DDIM', detail: '' },
+];
+
 export const samplerTemplate = (withSamples) => `
   <fieldset class="controls">
     <legend>Sampler</legend>
     <label>Method <select data-part="sampler">
-      <option value="ddpm-small">DDPM, σ² = β̃ (fixed small)</option>
-      <option value="ddpm-large">DDPM, σ² = β (fixed large)</option>
-      <option value="ddim">DDIM</option>
+      ${METHODS.map(({ value, name, detail }) => `<option value="${value}">${name}${detail}</option>`).join('\n      ')}
     </select></label>
     <label>Steps <input type="number" data-part="steps" value="1000" min="1" max="1000"></label>
     <label data-part="eta-label">DDIM η <input type="number" data-part="eta" value="0" min="0" max="1" step="0.1"></label>
@@ -22,8 +27,7 @@ export const samplerTemplate = (withSamples) => `
   </fieldset>
 `;
 
-const METHOD_NAMES = { 'ddpm-small': 'DDPM, σ² = β̃', 'ddpm-large': 'DDPM, σ² = β' };
-const methodName = ({ sampler, eta }) => METHOD_NAMES[sampler] ?? `DDIM, η = ${eta}`;
+const methodName = ({ sampler, eta }) => (sampler === 'ddim' ? `DDIM, η = ${eta}` : METHODS.find((m) => m.value === sampler)?.name ?? sampler);
 const sameMethod = (a, b) => a.sampler === b.sampler && (a.sampler !== 'ddim' || a.eta === b.eta);
 
 /**
