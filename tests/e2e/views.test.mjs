@@ -81,6 +81,13 @@ for (const webgpu of [true, false]) {
         assert.ok(moved <= 1, `the known left half moved by ${moved} grey levels`);
         assert.ok(std(half(result, false)) > 8, 'the filled right half is not blank');
       }
+      // The mean of the two fills, each pixel within a grey level of the two tiles' average (each is
+      // rounded on its own); its known half is the input's.
+      const [mean] = await tiles(page, part('inpaint', 'mean'), 64);
+      const off = mean.reduce((m, v, i) => Math.max(m, Math.abs(v - (results[0][i] + results[1][i]) / 2)), 0);
+      assert.ok(off <= 1, `the mean tile is off the fills' average by ${off} grey levels`);
+      assert.ok(meanAbsDiff(half(mean, true), half(original, true)) < 0.5, 'the mean keeps the known half');
+      assert.match(await page.textContent(part('inpaint', 'mean-caption')), /^The mean of the 2 fills/);
       await page.screenshot({ path: join(ARTIFACTS, `view-inpaint-${backend}.png`), fullPage: true });
       await page.fill(part('inpaint', 'seed'), '1');
       await page.dispatchEvent(part('inpaint', 'seed'), 'change');
@@ -225,6 +232,7 @@ test('every view on the picker\'s model: a colour checkpoint of the user\'s inpa
       return { width: c.width, height: c.height, left: mean(25 + 2, 25 + 10), right: mean(2, 10) };
     }, part('inpaint', 'results'));
     assert.deepEqual([width, height], [49, 24], 'the original and one result at the model\'s 24×24');
+    assert.equal(await page.isHidden(part('inpaint', 'mean-block')), true, 'one fill has no mean to show');
     assert.ok(left[0] > 230 && left[1] < 25 && left[2] < 25, `the result's known half is the photo's red (${left.map(Math.round)})`);
     assert.ok(right[0] > 230 && right[2] < 25, `the original's left half is red (${right.map(Math.round)})`);
     // Guidance on an unconditional model says why not, and offers the shipped class-conditional one.

@@ -420,11 +420,13 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
         table = self.evaluation["inpainting"]
         self.assertEqual(list(table), ["right half", "bottom half", "top-left", "top-right", "bottom-left", "bottom-right"])
         for row in table.values():
-            self.assertEqual(set(row), {"mean face", "mirror", "nearest training face", "ours, repaint", "ours, replacement"})
+            self.assertEqual(set(row), {"mean face", "mirror", "nearest training face", "Gaussian posterior mean",
+                                        "ours, repaint", "ours, repaint, mean of 4", "ours, replacement"})
             for figures in row.values():
                 self.assertTrue(5 < figures["psnr"] < 60, figures)
                 self.assertTrue(-1 <= figures["ssim"] <= 1, figures)
         self.assertIn("RePaint − best model-free fill", self.log)
+        self.assertIn("mean of 4 RePaint fills − it", self.log)
 
     def test_sampler_table_and_grids(self):
         table = self.evaluation["samplers"]
@@ -472,9 +474,25 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
         self.assertAlmostEqual(ssim(face, face, 1 - mask), 1.0, places=5)
         self.assertLess(psnr(-face, face, 1 - mask), 20)
 
+    def test_gaussian_fill_recovers_a_linear_relation_and_keeps_the_known_part(self):
+        """On images of three components (and their flips, which the fill adds), the unknown part is
+        a linear function of the known part: the Gaussian posterior mean finds it, the mean face
+        does not, and the known pixels are the image's own."""
+        sys.path.insert(0, str(TRAIN))
+        from evaluate import gaussian_fill, psnr, quadrant_mask
 
-if __name__ == "__main__":
-    unittest.main()
+        generator = torch.Generator().manual_seed(0)
+        components = torch.randn(3, 16, 16, generator=generator) * 0.3
+        draw = lambda n: torch.einsum("nc,chw->nhw", torch.randn(n, 3, generator=generator) * 3, components)
+        train, people = draw(80), np.repeat(np.arange(1, 9), 10)
+        mask = quadrant_mask("1100", 16)  # top half known
+        fill = gaussian_fill(train, people, mask)
+        for image in draw(4):
+            filled = fill(image)
+            self.assertTrue(torch.equal(filled * mask, image * mask))
+            self.assertGreater(psnr(filled, image, 1 - mask), 50)
+            self.assertLess(psnr(train.mean(0), image, 1 - mask), 30)
+
 
 
 class NoiseLength(unittest.TestCase):
@@ -503,3 +521,7 @@ class NoiseLength(unittest.TestCase):
                 self.assertAlmostEqual(projection_on_noise(oracle, alphas_cumprod, x0, None, t, scale, noise), scale, places=4)
             blind = [projection_on_noise(unit_length, alphas_cumprod, x0, None, t, s, noise) for s in (0.97, 1.03)]
             self.assertAlmostEqual(blind[0], blind[1], places=4)
+
+
+if __name__ == "__main__":
+    unittest.main()

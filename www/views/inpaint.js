@@ -1,7 +1,7 @@
 // View 4, inpainting: a held-out image (or an upload) with a mask — quadrants clicked known or
 // to fill, or a free brush — filled in by replacement or RePaint with the host's model, in its
-// size and channels; the step-by-step fill and N results beside the original. The known region
-// of every result equals the input.
+// size and channels; the step-by-step fill and N results beside the original, and their pixel
+// mean. The known region of every result equals the input.
 import { XT_ONLY } from '../client.js';
 import { ImagePicker, pickerTemplate } from '../gallery.js';
 import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
@@ -61,6 +61,11 @@ export const template = `
   </div>
   <h3>Results beside the original</h3>
   <canvas role="img" data-part="results" class="wide" aria-label="the original, then the inpainted samples"></canvas>
+  <div data-part="mean-block" hidden>
+    <h3>Their mean</h3>
+    <canvas role="img" data-part="mean" class="wide" aria-label="the pixel mean of the fills"></canvas>
+    <p class="hint" data-part="mean-caption"></p>
+  </div>
 `;
 
 class InpaintView {
@@ -267,6 +272,19 @@ class InpaintView {
     drawGrid(canvas, all, [n + 1, c, h, w], { columns: n + 1 });
     enlarge(canvas, w);
     this.part('save').disabled = false;
+    // One fill is a draw from p(x₀ | known part) and pays that posterior's spread in error; their
+    // mean estimates E[x₀ | known part], the fill of least squared error, and shows what is decided.
+    const block = this.part('mean-block');
+    block.hidden = n < 2;
+    if (block.hidden) return;
+    const plane = c * h * w;
+    const mean = new Float32Array(plane);
+    for (let k = 0; k < n; k++) for (let i = 0; i < plane; i++) mean[i] += xt[k * plane + i] / n;
+    const meanCanvas = this.part('mean');
+    drawGrid(meanCanvas, mean, [1, c, h, w]);
+    enlarge(meanCanvas, w);
+    this.part('mean-caption').textContent = `The mean of the ${n} fills: sharp where the known part decides, blurred where the fills `
+      + 'disagree. It estimates E[x₀ | known part], the fill with the least expected squared error; any one fill errs more.';
   }
 
   cancel() {
