@@ -75,5 +75,9 @@ test('the card\'s guidance figures: per measure, in how many classes each row\'s
   assert.equal(measuredGuidance(model), 'Measured on this model (its card; 16 samples for each of its 10 classes, DDIM, 50 steps, η = 1). '
     + 'Against w = 0, at w = 0.5 / 4: the class judge\'s log p(class | x) rises for 10 / 8 of 10 classes; '
     + 'the RMS distance to the class mean falls for 9 / 2; the shape distance for 10 / 9.');
+  assert.equal(measuredGuidance(model, { steps: 50, eta: 1 }), measuredGuidance(model), 'the card\'s own settings add nothing');
+  for (const settings of [{ steps: 10, eta: 1 }, { steps: 50, eta: 0 }]) {
+    assert.ok(measuredGuidance(model, settings).endsWith(` These rows use ${settings.steps} steps, η = ${settings.eta}: not what the card measured.`));
+  }
   for (const unmeasured of [undefined, { id: 'user' }, { guidanceQuality: { rows: [] } }]) assert.equal(measuredGuidance(unmeasured), null);
 });

@@ -63,17 +63,20 @@ export function rowWeights(w, weights = '') {
 /**
  * What the model's card measured of guidance (`guidanceQuality` in the model list, from
  * train/evaluate.py): for each w of the rows, in how many classes each measure is better than at
- * w = 0. Null where the card measured nothing.
+ * w = 0; and, when the view's own steps or η are not the card's, that its rows are not what was
+ * measured. Null where the card measured nothing.
  */
-export function measuredGuidance(entry) {
+export function measuredGuidance(entry, settings = null) {
   const quality = entry?.guidanceQuality;
   if (!quality?.rows?.length) return null;
   const { rows, classes, samples, steps, eta } = quality;
   const counts = (key) => rows.map((row) => row[key]).join(' / ');
   const at = rows.map((row) => row.w).join(' / ');
+  const differs = settings && (settings.steps !== steps || settings.eta !== eta);
   return `Measured on this model (its card; ${samples} samples for each of its ${classes} classes, DDIM, ${steps} steps, η = ${eta}). `
     + `Against w = 0, at w = ${at}: the class judge's log p(class | x) rises for ${counts('logPRises')} of ${classes} classes; `
-    + `the RMS distance to the class mean falls for ${counts('rmsFalls')}; the shape distance for ${counts('shapeFalls')}.`;
+    + `the RMS distance to the class mean falls for ${counts('rmsFalls')}; the shape distance for ${counts('shapeFalls')}.`
+    + (differs ? ` These rows use ${settings.steps} steps, η = ${settings.eta}: not what the card measured.` : '');
 }
 
 const rms = (a, b) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / a.length);
@@ -127,9 +130,7 @@ class GuidanceView {
     const select = this.part('class');
     select.replaceChildren();
     this.part('needs').hidden = true;
-    const measured = measuredGuidance(model?.entry);
-    this.part('guidance-quality').hidden = !measured;
-    this.part('guidance-quality').textContent = measured ?? '';
+    this.showMeasured(model?.entry);
     if (!model) {
       this.status('Waiting for the model…');
       return;
@@ -177,7 +178,14 @@ class GuidanceView {
     this.part('w-value').value = this.part('w').value;
     this.settings.weights = '';
     this.showMean();
+    this.showMeasured(this.model?.entry);
     this.onChange(this.settings);
+  }
+
+  showMeasured(entry) {
+    const measured = measuredGuidance(entry, this.settings);
+    this.part('guidance-quality').hidden = !measured;
+    this.part('guidance-quality').textContent = measured ?? '';
   }
 
   /** The class's mean training image (grey, the model's size) in the model's range, [−1, 1]; null without one. */
