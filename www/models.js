@@ -4,6 +4,9 @@
 
 const ROOT = new URL('..', import.meta.url);
 
+/** A shipped model's card (its README.md, with what it measured), for a link from the page. */
+export const cardUrl = (entry) => new URL(`${entry.path}/README.md`, ROOT).href;
+
 export class ModelStore {
   constructor(client) {
     this.client = client;

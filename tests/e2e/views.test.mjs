@@ -117,6 +117,12 @@ for (const webgpu of [true, false]) {
       assert.equal(line, measuredGuidance(shipped, { steps, eta: 1 }));
       assert.match(line, new RegExp(`These rows use ${steps} steps, η = 1: not what the card measured\\.$`));
       assert.equal(await page.isVisible(part('guidance', 'guidance-quality')), true);
+      // "its card" links to the card the figures come from, served beside the weights.
+      const card = await page.$eval(`${part('guidance', 'guidance-quality')} a`, (a) => ({ text: a.textContent, href: a.href }));
+      assert.equal(card.text, 'its card');
+      assert.match(card.href, /\/www\/models\/fashion32\/README\.md$/);
+      const served = await page.evaluate((href) => fetch(href).then(async (r) => ({ ok: r.ok, text: await r.text() })), card.href);
+      assert.ok(served.ok && served.text.includes('Guidance'), 'the card is served');
       await page.click(part('guidance', 'run'));
       await statusMatches(page, part('guidance', 'status'), /^Done\./, 900_000);
       const rows = await page.$$eval(`${part('guidance', 'table')} tr`, (trs) => trs.map((tr) => [...tr.cells].map((c) => Number(c.textContent))));

@@ -8,7 +8,7 @@ import { XT_ONLY } from '../client.js';
 import { CLASS_MEANS, sprite } from '../gallery.js';
 import { drawGrid, enlarge, savePng, spriteTile } from '../render.js';
 import { showStatus } from '../status.js';
-import { fill, followModel, readInputs, runControls, settle } from './parts.js';
+import { fill, followModel, readInputs, runControls, settle, showMeasured } from './parts.js';
 
 /** The weights shown: this ladder up to the slider's w, and w itself. */
 const LADDER = [0, 0.5, 1, 2, 4, 8];
@@ -183,9 +183,7 @@ class GuidanceView {
   }
 
   showMeasured(entry) {
-    const measured = measuredGuidance(entry, this.settings);
-    this.part('guidance-quality').hidden = !measured;
-    this.part('guidance-quality').textContent = measured ?? '';
+    showMeasured(this.part('guidance-quality'), measuredGuidance(entry, this.settings), entry);
   }
 
   /** The class's mean training image (grey, the model's size) in the model's range, [−1, 1]; null without one. */

@@ -1,6 +1,7 @@
 // What every view shares: its markup's parts (found by data-part within its root, so several
 // copies live on one page without clashing ids), its settings, its run controls and the model
 // it follows.
+import { cardUrl } from '../models.js';
 
 /** Run / cancel / save buttons, a progress bar and a status line. */
 export const runControls = (label) => `
@@ -11,6 +12,18 @@ export const runControls = (label) => `
   </div>
   <progress data-part="progress" value="0" max="1"></progress>
   <p data-part="status" role="status" aria-live="polite"></p>`;
+
+/** A line of what a shipped model's card measured, hidden when there is none; "its card" links to the card. */
+export function showMeasured(line, text, entry) {
+  line.hidden = !text;
+  const at = text ? text.indexOf('its card') : -1;
+  if (at < 0 || !entry?.path) {
+    line.textContent = text ?? '';
+    return;
+  }
+  const link = Object.assign(line.ownerDocument.createElement('a'), { href: cardUrl(entry), target: '_blank', rel: 'noopener', textContent: 'its card' });
+  line.replaceChildren(text.slice(0, at), link, text.slice(at + 'its card'.length));
+}
 
 /** Fills `root` with `template`; returns the lookup of its parts by name. */
 export function fill(root, template) {

@@ -1,6 +1,7 @@
 // The sampler's controls, which views 2 and 3 both offer: method, steps, η, seed, class and (for
 // view 2) the number of samples; the defaults a model and backend choose where the link or the
 // element named none; and the settings the core's `sampler()` takes.
+import { showMeasured } from './parts.js';
 
 export const SAMPLER_DEFAULTS = { sampler: '', steps: 0, eta: 0, seed: 0, class: 0 };
 export const SAMPLER_RANGES = { steps: [0, 1000], eta: [0, 1, false], seed: [0, 2 ** 53], class: [0, 2 ** 16] };
@@ -146,8 +147,7 @@ export class SamplerControls {
   showQuality() {
     const quality = measuredQuality(this.entry, this.settings);
     const line = this.part('sampler-quality');
-    line.hidden = !quality;
-    line.textContent = quality?.text ?? '';
+    showMeasured(line, quality?.text, this.entry);
     if (quality?.caution) line.dataset.kind = 'caution';
     else delete line.dataset.kind;
   }
