@@ -130,7 +130,7 @@ class GuidanceView {
     const select = this.part('class');
     select.replaceChildren();
     this.part('needs').hidden = true;
-    this.showMeasured(model?.entry);
+    this.showMeasuredLine(model?.entry);
     if (!model) {
       this.status('Waiting for the model…');
       return;
@@ -178,11 +178,11 @@ class GuidanceView {
     this.part('w-value').value = this.part('w').value;
     this.settings.weights = '';
     this.showMean();
-    this.showMeasured(this.model?.entry);
+    this.showMeasuredLine(this.model?.entry);
     this.onChange(this.settings);
   }
 
-  showMeasured(entry) {
+  showMeasuredLine(entry) {
     showMeasured(this.part('guidance-quality'), measuredGuidance(entry, this.settings), entry);
   }
 
