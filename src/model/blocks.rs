@@ -7,6 +7,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
 
 use super::attention::Attention;
+use super::cpu_kernels::Conditioning;
 use super::layers::{rescale, Conv2d, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;
@@ -66,17 +67,15 @@ impl ResnetBlock2D {
     }
 
     pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        let h = self.conv1.forward(self.norm1.forward_silu(x.clone(), &Conditioning::None));
         let temb = self.time_emb_proj.forward(silu(temb));
-        let [n, c2] = temb.dims();
-        let temb = temb.reshape([n, c2, 1, 1]);
-        let h = if self.scale_shift {
-            let [scale, shift]: [Tensor<4>; 2] = temb.chunk(2, 1).try_into().expect("two halves");
-            self.norm2.forward(h).mul(scale.add_scalar(1.0)).add(shift)
+        let conditioning = if self.scale_shift {
+            let [scale, shift]: [Tensor<2>; 2] = temb.chunk(2, 1).try_into().expect("two halves");
+            Conditioning::ScaleShift(scale, shift)
         } else {
-            self.norm2.forward(h.add(temb))
+            Conditioning::Shift(temb)
         };
-        let h = self.conv2.forward(silu(h));
+        let h = self.conv2.forward(self.norm2.forward_silu(h, &conditioning));
         let x = match &self.conv_shortcut {
             Some(conv) => conv.forward(x),
             None => x,

@@ -2,10 +2,12 @@
 //! (weight, bias), so a diffusers state dict maps onto them key for key.
 
 use burn::module::{Module, Param};
+use burn::tensor::activation::silu;
 use burn::tensor::module::{conv2d, layer_norm};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use super::cpu_kernels::{self, Conditioning};
 use super::params::{ParamKind, ParamSource};
 use crate::error::Result;
 
@@ -46,7 +48,13 @@ impl Conv2d {
         })
     }
 
+    /// One im2col and GEMM on the CPU (`cpu_kernels`); burn's conv2d on other backends.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        cpu_kernels::conv2d(x, &self.weight.val(), &self.bias.val(), self.stride, self.padding)
+            .unwrap_or_else(|x| self.forward_burn(x))
+    }
+
+    fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
         let [top, bottom, left, right] = self.padding;
         let options =
             ConvOptions::new_with_padding([self.stride; 2], [(top, bottom), (left, right)], [1, 1], 1);
@@ -95,16 +103,39 @@ impl GroupNorm {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_with(x, &Conditioning::None, false)
+    }
+
+    /// SiLU(GroupNorm(x)) conditioned as a ResNet block does it with its timestep embedding.
+    pub fn forward_silu(&self, x: Tensor<4>, conditioning: &Conditioning) -> Tensor<4> {
+        self.forward_with(x, conditioning, true)
+    }
+
+    /// One fused pass on the CPU (`cpu_kernels`); burn's ops on other backends.
+    fn forward_with(&self, x: Tensor<4>, conditioning: &Conditioning, then_silu: bool) -> Tensor<4> {
+        let params = [&self.weight.val(), &self.bias.val()];
+        cpu_kernels::group_norm(x, params, self.groups, self.eps, conditioning, then_silu)
+            .unwrap_or_else(|x| self.forward_burn(x, conditioning, then_silu))
+    }
+
+    fn forward_burn(&self, x: Tensor<4>, conditioning: &Conditioning, then_silu: bool) -> Tensor<4> {
         let [n, c, h, w] = x.dims();
+        let per_channel = |t: &Tensor<2>| t.clone().reshape([n, c, 1, 1]);
+        let x = match conditioning {
+            Conditioning::Shift(shift) => x.add(per_channel(shift)),
+            _ => x,
+        };
         // A group's statistics are a layer norm's over its flattened channels: burn's fused
-        // layer_norm (one pass on the CPU, instead of a mean, a variance and four element-wise
-        // ops), with a unit scale; the per-channel affine follows.
+        // layer_norm with a unit scale; the per-channel affine follows.
         let len = (c / self.groups) * h * w;
         let unit = Tensor::ones([len], &x.device());
         let normed = layer_norm(x.reshape([n, self.groups, len]), unit, None, self.eps).reshape([n, c, h, w]);
-        let scale = self.weight.val().reshape([1, c, 1, 1]);
-        let shift = self.bias.val().reshape([1, c, 1, 1]);
-        normed.mul(scale).add(shift)
+        let y = normed.mul(self.weight.val().reshape([1, c, 1, 1])).add(self.bias.val().reshape([1, c, 1, 1]));
+        let y = match conditioning {
+            Conditioning::ScaleShift(scale, shift) => y.mul(per_channel(scale).add_scalar(1.0)).add(per_channel(shift)),
+            _ => y,
+        };
+        if then_silu { silu(y) } else { y }
     }
 }
 
@@ -129,5 +160,72 @@ impl Embedding {
         let ids: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
         let n = ids.len();
         self.weight.val().select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Distribution, Tolerance};
+
+    use super::*;
+
+    /// The CPU convolution against burn's conv2d: 3×3 at strides 1 and 2, diffusers' symmetric
+    /// and the original DDPM's bottom-right padding, 1×1, planes split into several tiles.
+    #[test]
+    fn cpu_conv2d_matches_burns() {
+        let device = burn::tensor::Device::flex();
+        let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+        let cases: [([usize; 4], usize, usize, usize, [usize; 4]); 6] = [
+            ([2, 3, 9, 7], 5, 3, 1, [1; 4]),
+            ([1, 4, 8, 8], 4, 3, 2, [1; 4]),
+            ([2, 4, 8, 6], 4, 3, 2, [0, 1, 0, 1]),
+            ([2, 6, 5, 5], 3, 1, 1, [0; 4]),
+            ([1, 64, 40, 40], 8, 3, 1, [1; 4]),
+            ([1, 2, 2, 2], 3, 3, 1, [1; 4]),
+        ];
+        for (shape, c_out, kernel, stride, padding) in cases {
+            let conv = Conv2d {
+                weight: Param::from_tensor(random([c_out, shape[1], kernel, kernel])),
+                bias: Param::from_tensor(random([1, 1, 1, c_out]).reshape([c_out])),
+                stride,
+                padding,
+            };
+            let x = random(shape);
+            let ours = conv.forward(x.clone());
+            let reference = conv.forward_burn(x);
+            assert_eq!(ours.dims(), reference.dims(), "{shape:?} stride {stride} padding {padding:?}");
+            // f32 sums of `depth` unit-variance products, added in another order.
+            let depth = shape[1] * kernel * kernel;
+            ours.into_data().assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(2e-6 * depth as f64));
+        }
+    }
+
+    /// The fused CPU kernel against the same GroupNorm in burn's ops, for every conditioning,
+    /// with and without SiLU, on shapes whose planes are and are not multiples of 8.
+    #[test]
+    fn fused_group_norm_matches_burns_ops() {
+        let device = burn::tensor::Device::flex();
+        let random = |shape: Vec<usize>, scale: f64| Tensor::<1>::random([shape.iter().product::<usize>()], Distribution::Normal(0.5, scale), &device);
+        for [n, c, h, w, groups] in [[2, 16, 8, 8, 4], [3, 6, 5, 3, 3], [1, 32, 1, 1, 32]] {
+            let norm = GroupNorm {
+                weight: Param::from_tensor(random(vec![c], 1.0)),
+                bias: Param::from_tensor(random(vec![c], 1.0)),
+                groups,
+                eps: 1e-5,
+            };
+            let x: Tensor<4> = random(vec![n, c, h, w], 3.0).reshape([n, c, h, w]);
+            let per_sample = || random(vec![n, c], 1.0).reshape([n, c]);
+            for conditioning in [
+                Conditioning::None,
+                Conditioning::Shift(per_sample()),
+                Conditioning::ScaleShift(per_sample(), per_sample()),
+            ] {
+                for then_silu in [false, true] {
+                    let fused = norm.forward_with(x.clone(), &conditioning, then_silu);
+                    let reference = norm.forward_burn(x.clone(), &conditioning, then_silu);
+                    fused.into_data().assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(2e-5));
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod blocks;
 pub mod config;
+mod cpu_kernels;
 pub mod embedding;
 pub mod layers;
 pub mod mlp;

@@ -9,6 +9,7 @@ use burn::tensor::Tensor;
 use super::blocks::{BlockSettings, DownBlock, DownBlockShape, MidBlock, UpBlock, UpBlockShape};
 use super::config::UNet2DConfig;
 use super::embedding::timestep_embedding;
+use super::cpu_kernels::Conditioning;
 use super::layers::{Conv2d, Embedding, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::{Error, Result};
@@ -194,6 +195,6 @@ impl UNet2DModel {
         for block in &self.up_blocks {
             x = block.forward(x, &emb, &mut skips);
         }
-        self.conv_out.forward(silu(self.conv_norm_out.forward(x)))
+        self.conv_out.forward(self.conv_norm_out.forward_silu(x, &Conditioning::None))
     }
 }
