@@ -12,7 +12,7 @@ SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
 # What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
 SITE ?= dist/site
 
-.PHONY: demo test test-rust test-train test-browser pkg compile-wasm-cpu compile-wasm-webgpu site serve-bin package \
+.PHONY: demo test test-rust test-train test-browser pkg compile-wasm-cpu compile-wasm-cpu-threads compile-wasm-webgpu site serve-bin package \
 	setup-rust setup-wasm-target setup-wasm-tools setup-browser setup-node setup-python fixtures bench delivery fuzz
 
 # The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
@@ -48,12 +48,12 @@ BROWSER_TESTS += $(filter-out $(BROWSER_TESTS),$(sort $(wildcard tests/e2e/*.tes
 test-browser: setup-browser
 	DDPM_BIN=$(DDPM) DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node --test --test-concurrency=2 $(BROWSER_TESTS)
 
-# pkg/webgpu and pkg/cpu: the cargo compile of each (side by side under -j), then wasm-pack and
+# pkg/webgpu, pkg/cpu and pkg/cpu-threads: the cargo compile of each (side by side under -j), then wasm-pack and
 # wasm-opt (scripts/build-wasm.sh).
-pkg: compile-wasm-webgpu compile-wasm-cpu setup-wasm-tools setup-node
+pkg: compile-wasm-webgpu compile-wasm-cpu compile-wasm-cpu-threads setup-wasm-tools setup-node
 	bash scripts/build-wasm.sh
 
-compile-wasm-cpu compile-wasm-webgpu: compile-wasm-%: setup-wasm-target
+compile-wasm-cpu compile-wasm-cpu-threads compile-wasm-webgpu: compile-wasm-%: setup-wasm-target
 	bash scripts/build-wasm.sh compile $*
 
 # One folder any static host serves as it is (scripts/site.mjs): see the README, "Publishing".
@@ -88,12 +88,25 @@ setup-python:
 fixtures: setup-python
 	$(VENV)/bin/python tests/reference/make_fixtures.py
 
+# faces64's ε_θ as ONNX for the peer (train/export_onnx.py, checked against torch), in the cache:
+# exported again only when the weights or the script change.
+ONNX := $(CACHE)/onnx/faces64/model.onnx
+FACES64 := www/models/faces64/unet
+$(ONNX): train/export_onnx.py $(FACES64)/config.json $(FACES64)/diffusion_pytorch_model.safetensors | setup-python-bench
+	$(VENV)/bin/python train/export_onnx.py $(dir $@)
+
+.PHONY: setup-python-bench
+setup-python-bench:
+	bash scripts/setup.sh python_bench
+
 # Speed in one run (scripts/bench.mjs): native flex against diffusers on the same weights (ε_θ
 # of faces64 at batch 1 and 8, a DDIM-20 × 8 run, the ddpm-cifar10-32 preset), the same ε_θ in
-# the page on the CPU path and on WebGPU, and the page's default reverse run per backend.
-bench: setup-rust setup-browser setup-python pkg
+# the page on the CPU path and on WebGPU, and the page's default reverse run per backend; then
+# the page's CPU path against onnxruntime-web's wasm backend on the same ε_θ (scripts/bench-peer.mjs).
+bench: setup-rust setup-browser setup-python pkg $(ONNX)
 	cargo build --release --locked --bin ddpm
 	DDPM_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/ddpm node scripts/bench.mjs
+	DDPM_ONNX=$(ONNX) node scripts/bench-peer.mjs
 
 # Delivery in one run (scripts/delivery.mjs): bytes on the wire for a first and a second visit
 # on each backend, time to ready, an embed from a second origin, the largest file of the site.

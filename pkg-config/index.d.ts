@@ -16,13 +16,16 @@ export type {
   SamplerSettings, SchedulerConfig, Spacing, SpiralRun, StartState, StepOutput, TrainerSettings, Variance, Wanted,
 };
 
-/** The core's `info()` with what the worker measured when it loaded the model. */
-export interface ModelInfo extends CoreModelInfo {
+/** What the worker measures once a model is loaded (the `timing` of `load`). */
+export interface ModelTiming {
   /** Milliseconds of the first ε_θ evaluation (shader compilation on WebGPU). */
   warmupMs: number;
   /** Milliseconds of a warm ε_θ evaluation of one sample: the basis of the page's run estimates. */
   evalMs: number;
 }
+
+/** The core's `info()`, with the timing once the model has warmed up (absent until then). */
+export interface ModelInfo extends CoreModelInfo, Partial<ModelTiming> {}
 
 export type Backend = BackendInfo;
 
@@ -47,7 +50,7 @@ export interface CacheContents {
   entries: { url: string; bytes: number }[];
 }
 
-export type LoadProgress = { phase: 'download'; file: string; loaded: number; total: number } | { phase: 'warmup' };
+export type LoadProgress = { phase: 'download'; file: string; loaded: number; total: number };
 
 /** Detail of DdpmClient's 'restart' event: why the worker was replaced and the backend now. */
 export interface RestartDetail {
@@ -73,9 +76,17 @@ export class DdpmClient extends EventTarget {
    */
   constructor(options?: { workerUrl?: string | URL });
   /** Picks the build (pkg/webgpu or pkg/cpu) and the device; `build` is the module downloaded. */
-  init(forceCpu?: boolean): Promise<Backend & { build: 'webgpu' | 'cpu' }>;
+  /**
+   * `threads` (on the CPU): the pool's size, more than 1 in the threaded build, which runs where
+   * the page is cross-origin isolated and the device has cores to spare; `threadsReason` says why.
+   */
+  init(forceCpu?: boolean): Promise<Backend & { build: 'webgpu' | 'cpu' | 'cpu-threads'; threads?: number; threadsReason?: string }>;
   /** A diffusers folder URL (or `{name: bytes}` files) → a key for the other calls. */
-  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet', hashes?: WeightHashes): Promise<{ key: string; info: ModelInfo; cache: CacheOutcome[] }>;
+  /**
+   * Resolves as soon as the model is built; `timing` once it has warmed up (WebGPU compiles its
+   * shaders then), which also fills `info.warmupMs` and `info.evalMs`.
+   */
+  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet', hashes?: WeightHashes): Promise<{ key: string; info: ModelInfo; cache: CacheOutcome[]; timing: Promise<ModelTiming> }>;
   /** What the weights cache (Cache API) holds, or why this browser keeps nothing. */
   cacheContents(): Promise<CacheContents>;
   /** Empties the weights cache → the number of files removed. */
@@ -130,7 +141,7 @@ export interface ModelEntry {
 export class ModelStore {
   constructor(client: DdpmClient);
   entries(): Promise<ModelEntry[]>;
-  image(id: string, onProgress?: (p: LoadProgress) => void): Promise<{ key: string; info: ModelInfo; entry: ModelEntry; cache: CacheOutcome[] }>;
+  image(id: string, onProgress?: (p: LoadProgress) => void): Promise<{ key: string; info: ModelInfo; entry: ModelEntry; cache: CacheOutcome[]; timing: Promise<ModelTiming> }>;
   spiral(id: string): Promise<{ key: string; entry: ModelEntry }>;
 }
 

@@ -17,6 +17,11 @@ wasm_target() {
     say "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
+  # The threaded module rebuilds std with atomics from its source (scripts/build-wasm.sh).
+  if ! rustup component list --installed | grep -q '^rust-src'; then
+    say "rustup component add rust-src"
+    rustup component add rust-src
+  fi
 }
 
 # wasm-pack and wasm-bindgen-cli: needed only once the wasm modules are compiled (scripts/build-wasm.sh).
@@ -71,6 +76,19 @@ python_env() {
     say "pip install -r $req (torch is large: a few minutes, once)"
     "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
     cat "$req" tests/reference/requirements.txt > "$stamp"
+  fi
+}
+
+# `make bench` only: onnx and onnxruntime for the ONNX export of ε_θ that the onnxruntime-web peer
+# runs (train/export_onnx.py), on top of python_env's pins.
+python_bench() {
+  python_env
+  local venv="$CACHE/venv" req="train/requirements-bench.txt"
+  local stamp="$venv/.requirements-bench"
+  if ! cmp -s "$req" "$stamp"; then
+    say "pip install -r $req"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
   fi
 }
 

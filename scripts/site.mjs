@@ -1,6 +1,7 @@
 // `make site`: the one folder (dist/site by default) that any static host serves as it is —
 // GitHub Pages, Cloudflare Pages, an S3 bucket, `ddpm-serve` — and that a blog can embed from.
-// The page, the element, both builds of the core (pkg/cpu, pkg/webgpu: see scripts/build-wasm.sh),
+// The page, the element, the three builds of the core (pkg/cpu, pkg/cpu-threads, pkg/webgpu: see
+// scripts/build-wasm.sh), a `_headers` file for the hosts that read one,
 // the shipped models and samples, every path relative; beside each compressible file its .br and
 // .gz, for hosts that serve precompressed files. Fails if any file is over 25 MiB, the largest
 // file common static hosts accept.
@@ -17,7 +18,16 @@ export const MAX_FILE_BYTES = 25 * 1024 * 1024;
 const SOURCES = [
   'index.html', 'embed.html', 'LICENSE-MIT', 'LICENSE-APACHE',
   'www', 'pkg/cpu/ddpm_web.js', 'pkg/cpu/ddpm_web_bg.wasm', 'pkg/webgpu/ddpm_web.js', 'pkg/webgpu/ddpm_web_bg.wasm',
+  'pkg/cpu-threads/ddpm_web.js', 'pkg/cpu-threads/ddpm_web_bg.wasm', 'pkg/cpu-threads/snippets',
 ];
+// Cloudflare Pages and Netlify read response headers from `_headers`: COOP and COEP make the page
+// cross-origin isolated, so the worker can run the threaded CPU build (www/worker.js), as
+// ddpm-serve does (serve/src/lib.rs); CORP lets an isolated blog on another origin embed it.
+const HEADERS_FILE = `/*
+  Cross-Origin-Opener-Policy: same-origin
+  Cross-Origin-Embedder-Policy: require-corp
+  Cross-Origin-Resource-Policy: cross-origin
+`;
 const SKIP = new Set(['.gitignore']);
 const COMPRESSIBLE = new Set(['.html', '.js', '.css', '.json', '.wasm', '.svg', '.md', '.safetensors', '.npy', '.txt']);
 // Small text files get brotli's best; the multi-megabyte modules and weights a faster level
@@ -83,6 +93,10 @@ export async function buildSite(out = OUT) {
       }
     }
   }
+  const headers = join(out, '_headers');
+  expected.add(headers);
+  await writeFile(headers, HEADERS_FILE);
+  written.push({ rel: '_headers', bytes: HEADERS_FILE.length });
   // Files left from an earlier build (a removed model, say) would still be served: drop them.
   for (const leftover of await files(out)) if (!expected.has(leftover)) await rm(leftover);
   const tooBig = written.filter((f) => f.bytes > MAX_FILE_BYTES);

@@ -155,18 +155,23 @@ export class DdpmClient extends EventTarget {
   }
 
   /**
-   * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info, cache}. onProgress gets
-   * {phase: 'download', file, loaded, total} and then {phase: 'warmup'}. layout: 'pipeline' or
-   * 'unet' when known (saves probing the folder). hashes: {file: {sha256, bytes}} (a shipped
-   * model's, from www/models/index.json) lets those files come from the weights cache; `cache`
-   * says for each what the cache did: [{file, source: 'cache'|'network', stored, reason?}].
+   * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info, cache, timing}, as soon
+   * as the model is built. onProgress gets {phase: 'download', file, loaded, total}. layout:
+   * 'pipeline' or 'unet' when known (saves probing the folder). hashes: {file: {sha256, bytes}}
+   * (a shipped model's, from www/models/index.json) lets those files come from the weights cache;
+   * `cache` says for each what the cache did: [{file, source: 'cache'|'network', stored, reason?}].
+   * `timing` resolves once the model has warmed up (WebGPU compiles its shaders then) with
+   * {warmupMs, evalMs}, which it also writes into `info` for run estimates.
    */
   async load(source, onProgress, layout, hashes) {
     // Folder URLs are relative to the page, not to the worker's script.
     const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout, hashes } : { files: source };
     const loaded = await this.request('load', args, onProgress);
     // Files are not kept for a restart: a second copy of a user's weights is too much to hold.
-    return { ...loaded, key: this.remember('load', args.url ? args : null, loaded.key, 'your model (from files)') };
+    const key = this.remember('load', args.url ? args : null, loaded.key, 'your model (from files)');
+    const timing = this.withModel('warmUp', key, {}).then((measured) => Object.assign(loaded.info, measured) && measured);
+    timing.catch(() => {});
+    return { ...loaded, key, timing };
   }
 
   /** What the weights cache holds → {available, reason?, entries: [{url, bytes}]}. */
@@ -321,10 +326,14 @@ export async function describeAdapter() {
   }
 }
 
-/** "WebGPU — adapter" or "CPU (wasm) — why": the browser's own words (no navigator.gpu, no adapter) before the backend's. */
+/**
+ * "WebGPU — adapter" or "CPU (wasm), N threads: why — why not WebGPU": the browser's own words
+ * (no navigator.gpu, no adapter) before the backend's.
+ */
 export function backendLabel(backend, adapter, forced) {
   if (backend.kind === 'webgpu') return `WebGPU — ${adapter.name ?? 'adapter'}${adapter.fallback ? ' (software fallback adapter)' : ''}`;
-  return `CPU (wasm) — ${!forced && !adapter.available && adapter.reason ? adapter.reason : backend.reason}`;
+  const threads = backend.threads ? `, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}${backend.threadsReason ? `: ${backend.threadsReason}` : ''}` : '';
+  return `CPU (wasm)${threads} — ${!forced && !adapter.available && adapter.reason ? adapter.reason : backend.reason}`;
 }
 
 /** The backend line once the client has replaced its worker ('restart' event's detail): {text, kind}. */

@@ -112,9 +112,9 @@ export class DdpmDemo extends HTMLElement {
       const progress = part('model-progress');
       const onProgress = (p) => {
         progress.hidden = false;
-        if (p.phase === 'download' && p.total) Object.assign(progress, { max: p.total, value: p.loaded });
+        if (p.total) Object.assign(progress, { max: p.total, value: p.loaded });
         else progress.removeAttribute('value');
-        showStatus(part('model-status'), p.phase === 'download' ? `Downloading ${id}…` : `Warming up ${id}…`, 'progress');
+        showStatus(part('model-status'), `Downloading ${id}…`, 'progress');
       };
       const slot = new ModelSlot();
       slot.set(view.model === '2d' ? models.spiral(id) : models.image(id, onProgress).then((model) => ({ ...model, name: id, label: model.entry.label })));

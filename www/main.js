@@ -132,7 +132,8 @@ function showView(view, focus = false) {
 function describe(info) {
   const size = info.sampleSize ? `${info.sampleSize}×${info.sampleSize}` : 'any size';
   const classes = info.nullClass === undefined ? '' : `, ${info.numClasses - 1} classes + null`;
-  return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; first evaluation ${info.warmupMs.toFixed(0)} ms, then ${info.evalMs.toFixed(0)} ms a sample`;
+  const timing = info.evalMs === undefined ? 'timing an evaluation…' : `first evaluation ${info.warmupMs.toFixed(0)} ms, then ${info.evalMs.toFixed(0)} ms a sample`;
+  return `${info.parameters.toLocaleString()} parameters (${info.dtypes.join(', ')}), ${info.inChannels} channel(s), ${size}${classes}; ${timing}`;
 }
 
 let owned = null;
@@ -155,9 +156,6 @@ function loadModel(source, label, layout, id) {
       progress.max = p.total;
       progress.value = p.loaded;
       status($('model-status'), `Downloading ${label}: ${(p.loaded / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`, 'progress');
-    } else if (p.phase === 'warmup') {
-      progress.removeAttribute('value');
-      status($('model-status'), `Compiling shaders and warming up ${label}…`);
     }
   };
   const loading = (async () => {
@@ -168,10 +166,15 @@ function loadModel(source, label, layout, id) {
     return { ...model, label, name: id ?? label.split('/').pop().replace(/\W+/g, '-') };
   })();
   slots.image.set(loading);
-  loading.then(({ info }) => {
+  loading.then(({ info, timing }) => {
     if (!current()) return;
     status($('model-status'), `${label}: ${describe(info)}`, 'ok');
     showCache().catch(() => {});
+    timing.then(() => {
+      if (current()) status($('model-status'), `${label}: ${describe(info)}`, 'ok');
+    }, (error) => {
+      if (current()) status($('model-status'), `${label} loaded, but its first evaluation failed: ${error.message}`, 'error');
+    });
   }, (error) => {
     if (current()) status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
   }).finally(() => {
@@ -320,8 +323,8 @@ async function main() {
     event.preventDefault();
     if (event.dataTransfer?.files.length) loadUserFiles(event.dataTransfer.files);
   });
-  await listModels();
-  await startBackend();
+  // The model list and the core (the worker downloads and compiles it) load side by side.
+  await Promise.all([listModels(), startBackend()]);
   await showWhenReady();
   window.addEventListener('hashchange', followHash);
   await showCache();

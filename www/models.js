@@ -29,13 +29,13 @@ export class ModelStore {
     return entry;
   }
 
-  /** An image model → {key, info, entry}; loaded once, whoever asks first sees the progress. */
+  /** An image model → {key, info, entry, cache, timing}; loaded once, whoever asks first sees the progress. */
   image(id, onProgress) {
     if (!this.loads.has(id)) {
-      const load = this.entry(id).then(async (entry) => {
-        const { key, info, cache } = await this.client.load(new URL(entry.path, ROOT).href, onProgress, entry.layout, entry.files);
-        return { key, info, entry, cache };
-      });
+      const load = this.entry(id).then(async (entry) => ({
+        ...(await this.client.load(new URL(entry.path, ROOT).href, onProgress, entry.layout, entry.files)),
+        entry,
+      }));
       load.catch(() => this.loads.delete(id));
       this.loads.set(id, load);
     }

@@ -1,8 +1,9 @@
 // Runs the wasm core off the main thread. Messages in: {id, op, ...args}; out: {id, ok, value}
 // or {id, ok: false, error}; long operations also post {id, progress} messages.
 //
-// Two builds of the core ship (scripts/build-wasm.sh): pkg/webgpu (WebGPU, with the CPU as its
-// fallback) and pkg/cpu (the CPU only, a twentieth of the size). `init` picks one before anything
+// Three builds of the core ship (scripts/build-wasm.sh): pkg/webgpu (WebGPU, with the CPU as its
+// fallback), pkg/cpu (the CPU only, a twentieth of the size) and pkg/cpu-threads (the same on a
+// pool of workers, where the page is cross-origin isolated). `init` picks one before anything
 // is downloaded. Everything is resolved against this module's URL, so the worker runs the same
 // when a page on another origin starts it (see client.js).
 import { cachedBytes, cacheContents, clearCache } from './weights-cache.js';
@@ -10,7 +11,8 @@ import { cachedBytes, cacheContents, clearCache } from './weights-cache.js';
 const models = new Map();
 const runs = new Map();
 const schedules = new Map();
-let core = null; // {build: 'webgpu' | 'cpu', module: Promise<the wasm-bindgen module>}
+const warmingUp = new Map(); // model key → its warm-up under way
+let core = null; // {build: 'webgpu' | 'cpu' | 'cpu-threads', threads, module: Promise<the wasm-bindgen module>}
 let backendKind = null; // 'webgpu' | 'cpu': what the core's initBackend chose last
 let initializing = null; // the `init` under way
 
@@ -36,10 +38,28 @@ if (self.GPUAdapter) {
   };
 }
 
-function loadBuild(build) {
-  const loaded = { build };
+// The threaded CPU build's pool: one worker a core, at most this many (each holds an instance).
+const MAX_THREADS = 8;
+
+/**
+ * The CPU build this page can run, with its thread count and why: threads need memory shared
+ * between workers, which browsers give only to a cross-origin isolated page (COOP and COEP
+ * headers), and a second core to run on.
+ */
+function cpuBuild() {
+  const cores = navigator.hardwareConcurrency || 1;
+  if (!self.crossOriginIsolated) return { build: 'cpu', threads: 1, threadsReason: 'the page is not cross-origin isolated (no COOP/COEP headers), so it cannot share memory between threads' };
+  if (cores < 2) return { build: 'cpu', threads: 1, threadsReason: 'this device reports one core' };
+  const threads = Math.min(cores, MAX_THREADS);
+  return { build: 'cpu-threads', threads, threadsReason: `one a core (${cores} reported${cores > MAX_THREADS ? `, at most ${MAX_THREADS} used` : ''})` };
+}
+
+function loadBuild({ build, threads, threadsReason }) {
+  const loaded = { build, threads, threadsReason };
   loaded.module = import(new URL(`../pkg/${build}/ddpm_web.js`, import.meta.url).href).then(async (wasm) => {
     loaded.memory = (await wasm.default()).memory;
+    // Before any other export: a tensor op first would fix the pool at one thread.
+    if (wasm.initThreadPool) await wasm.initThreadPool(threads);
     return wasm;
   });
   return loaded;
@@ -47,15 +67,16 @@ function loadBuild(build) {
 
 /** The build to use and, for the CPU, why — the browser's own words, before any download. */
 async function chooseBuild(forceCpu, reason) {
-  if (forceCpu) return { build: core?.build ?? 'cpu', reason: reason ?? 'CPU forced by the user' };
-  if (!('gpu' in navigator)) return { build: 'cpu', reason: 'this browser has no WebGPU (navigator.gpu is missing)' };
+  if (forceCpu) return { ...(core ?? cpuBuild()), reason: reason ?? 'CPU forced by the user' };
+  const cpu = (why) => ({ ...cpuBuild(), reason: why });
+  if (!('gpu' in navigator)) return cpu('this browser has no WebGPU (navigator.gpu is missing)');
   try {
     const adapter = await navigator.gpu.requestAdapter();
-    if (!adapter) return { build: 'cpu', reason: 'WebGPU is present but offers no adapter' };
+    if (!adapter) return cpu('WebGPU is present but offers no adapter');
   } catch (error) {
-    return { build: 'cpu', reason: `requesting a WebGPU adapter failed: ${error.message}` };
+    return cpu(`requesting a WebGPU adapter failed: ${error.message}`);
   }
-  return { build: 'webgpu', reason: null };
+  return { build: 'webgpu', threads: 1, threadsReason: 'the WebGPU build\'s CPU fallback has one thread', reason: null };
 }
 
 /**
@@ -138,23 +159,43 @@ const transferables = (value) => {
   return [];
 };
 
+/** The first evaluations of a loaded model, timed (see `ops.warmUp`). */
+async function warmUp(model) {
+  const info = model.info();
+  const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
+  const x = new Float32Array(shape.reduce((a, b) => a * b));
+  const started = performance.now();
+  await model.eps(x, shape, 0);
+  const warmupMs = performance.now() - started;
+  let evalMs = Infinity;
+  for (let i = 0; i < (backendKind === 'webgpu' ? 1 : 2); i++) {
+    const warm = performance.now();
+    await model.eps(x, shape, 0);
+    evalMs = Math.min(evalMs, performance.now() - warm);
+  }
+  return { warmupMs, evalMs };
+}
+
 const ops = {
   /**
-   * → {kind: 'webgpu' | 'cpu', reason, build}. Called again, switches (a loaded build stays).
+   * → {kind: 'webgpu' | 'cpu', reason, build, threads, threadsReason} (threads: on the CPU).
+   * Called again, switches (a loaded build stays).
    * `reason`: why the CPU is forced, when not by the person (a lost device).
    */
   async init({ forceCpu, reason: cpuReason }) {
     const run = (async () => {
-      const { build, reason } = await chooseBuild(Boolean(forceCpu), cpuReason);
-      if (!core || (build === 'webgpu' && core.build === 'cpu')) {
-        const next = loadBuild(build);
+      const chosen = await chooseBuild(Boolean(forceCpu), cpuReason);
+      const { build, reason } = chosen;
+      if (!core || (build === 'webgpu' && core.build !== 'webgpu')) {
+        const next = loadBuild(chosen);
         next.module.catch(() => { if (core === next) core = null; });
         core = next;
       }
       const ddpm = await core.module;
       const backend = await ddpm.initBackend(reason ?? undefined);
       backendKind = backend.kind;
-      return { ...backend, build: core.build };
+      const threads = backend.kind === 'cpu' ? { threads: core.threads, threadsReason: core.threadsReason } : {};
+      return { ...backend, build: core.build, ...threads };
     })();
     initializing = run;
     try {
@@ -163,39 +204,41 @@ const ops = {
       if (initializing === run) initializing = null;
     }
   },
-  /** → {key, info, cache: [{file, source: 'cache' | 'network', stored, reason?}]} */
+  /**
+   * → {key, info, cache: [{file, source: 'cache' | 'network', stored, reason?}]}, as soon as the
+   * model is built: its first evaluations are `warmUp`'s, after the page is ready.
+   */
   async load({ url, files, layout, hashes }, post) {
     const cache = [];
     const [ddpm, fetched] = await Promise.all([wasm(), files ?? fetchFolder(url, post, layout, hashes, cache)]);
     const model = ddpm.Model.fromFiles(fetched);
+    let info;
     try {
-      const info = model.info();
-      // The first evaluation compiles the shaders (WebGPU) or warms the caches: do it now, timed,
-      // so sampling starts at full speed and the page can estimate a run's length.
-      post({ progress: { phase: 'warmup' } });
-      const shape = [1, info.inChannels, info.sampleSize ?? 32, info.sampleSize ?? 32];
-      const x = new Float32Array(shape.reduce((a, b) => a * b));
-      const started = performance.now();
-      await model.eps(x, shape, 0);
-      const warmupMs = performance.now() - started;
-      // What one sample costs per step once warm, for the page's run estimates. On the CPU path
-      // the faster of two more evaluations (the engine is still optimising the wasm during the
-      // first ones); on WebGPU one, since the shaders are compiled and the GPU's speed is steady.
-      let evalMs = Infinity;
-      for (let i = 0; i < (backendKind === 'webgpu' ? 1 : 2); i++) {
-        const warm = performance.now();
-        await model.eps(x, shape, 0);
-        evalMs = Math.min(evalMs, performance.now() - warm);
-      }
-      const key = newKey();
-      models.set(key, model);
-      return { key, info: { ...info, warmupMs, evalMs }, cache };
+      info = model.info();
     } catch (error) {
       model.free();
       throw error;
     }
+    const key = newKey();
+    models.set(key, model);
+    return { key, info, cache };
+  },
+  /**
+   * → {warmupMs, evalMs}. The first evaluation compiles the shaders (WebGPU) or warms the engine;
+   * then what one sample costs per step, for the page's run estimates: on the CPU path the faster
+   * of two more evaluations (the engine is still optimising the wasm during the first ones), on
+   * WebGPU one, since the shaders are compiled and the GPU's speed is steady.
+   */
+  warmUp({ key }) {
+    const model = models.get(key);
+    if (!model) return Promise.reject(new Error('the model is no longer loaded'));
+    const warming = warmUp(model);
+    warmingUp.set(key, warming);
+    return warming.finally(() => warmingUp.delete(key));
   },
   async unload({ key }) {
+    // An evaluation under way holds the model: free it after.
+    await warmingUp.get(key)?.catch(() => {});
     models.get(key)?.free();
     return models.delete(key);
   },

@@ -52,6 +52,9 @@ async fn gpu_or_cpu() -> (Device, BackendInfo) {
 }
 
 #[cfg(feature = "webgpu")]
+const TASKS_PER_SUBMIT: usize = 256;
+
+#[cfg(feature = "webgpu")]
 async fn gpu_or_cpu() -> (Device, BackendInfo) {
     thread_local! {
         static WGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
@@ -62,7 +65,9 @@ async fn gpu_or_cpu() -> (Device, BackendInfo) {
     if let Some(device) = WGPU.with(|w| w.borrow().clone()) {
         return (device, BackendInfo { kind: "webgpu", reason: None });
     }
-    match Device::wgpu_options().init_async().await {
+    // cubecl submits its queue every `tasks_max` kernels (32 by default): 20 submits per faces64
+    // ε_θ. Each submit is a round trip to the browser's GPU process; 256 makes it two or three.
+    match Device::wgpu_options().tasks_max(TASKS_PER_SUBMIT).init_async().await {
         Ok(device) => {
             WGPU.with(|w| *w.borrow_mut() = Some(device.clone()));
             (device, BackendInfo { kind: "webgpu", reason: None })

@@ -15,6 +15,10 @@ pub use inpaint::InpaintSession;
 pub use schedule::NoiseSchedule;
 pub use session::{Model, SamplerSession};
 pub use spiral::{sliced_wasserstein, spiral_points, SpiralModel, SpiralSession, SpiralTrainer};
+// `initThreadPool(n)` of pkg/cpu-threads: the worker awaits it right after `init()`, before any
+// tensor op (a rayon call before it fixes rayon's pool at one thread).
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 use wasm_bindgen::prelude::*;
 

@@ -37,7 +37,7 @@ test('make site: every file under 25 MiB, a .br beside each module, and the inde
   const files = await allFiles(SITE);
   const largest = files.reduce((a, f) => (f.bytes > a.bytes ? f : a));
   assert.ok(largest.bytes <= 25 * 1024 * 1024, `${largest.path}: ${largest.bytes} B`);
-  for (const build of ['cpu', 'webgpu']) {
+  for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
     const wasm = files.find((f) => f.path.endsWith(`pkg/${build}/ddpm_web_bg.wasm`));
     const br = files.find((f) => f.path.endsWith(`pkg/${build}/ddpm_web_bg.wasm.br`));
     assert.ok(wasm && br && br.bytes < wasm.bytes / 3, `pkg/${build}: ${wasm?.bytes} B, .br ${br?.bytes} B`);
@@ -99,9 +99,11 @@ test('the CPU path never downloads the WebGPU build', { timeout: 600_000 }, asyn
     page.context().on('request', (r) => fetched.push(new URL(r.url()).pathname));
     await page.goto(`${site.url}/`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 300_000 });
-    assert.ok(fetched.includes('/pkg/cpu/ddpm_web_bg.wasm'), fetched.join(' '));
+    // ddpm-serve makes the page cross-origin isolated: the threaded CPU build, where there are cores for it.
+    const threaded = await page.evaluate(() => navigator.hardwareConcurrency > 1);
+    assert.ok(fetched.includes(`/pkg/${threaded ? 'cpu-threads' : 'cpu'}/ddpm_web_bg.wasm`), fetched.join(' '));
     assert.ok(!fetched.some((p) => p.startsWith('/pkg/webgpu/')), fetched.join(' '));
-    assert.match(await page.textContent('#backend'), /CPU \(wasm\) — this browser has no WebGPU|no adapter/);
+    assert.match(await page.textContent('#backend'), /^CPU \(wasm\), \d+ threads?: .* — (this browser has no WebGPU|.*no adapter)/);
   } finally {
     await browser.close();
   }

@@ -14,8 +14,13 @@ const TYPES = {
   '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.npy': 'application/octet-stream',
 };
 
-/** A static server for `root` (the repository by default); `extraRoots` maps URL prefixes such as '/bench/' to other folders. */
-export async function serve(root = ROOT, { extraRoots = {} } = {}) {
+/**
+ * A static server for `root` (the repository by default); `extraRoots` maps URL prefixes such as
+ * '/bench/' to other folders; `isolated` sends COOP/COEP, as ddpm-serve does, so pages are
+ * cross-origin isolated (the threaded CPU build).
+ */
+export async function serve(root = ROOT, { extraRoots = {}, isolated = false } = {}) {
+  const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     const [prefix, dir] = Object.entries(extraRoots).find(([p]) => path.startsWith(p)) ?? ['/', root];
@@ -23,7 +28,7 @@ export async function serve(root = ROOT, { extraRoots = {} } = {}) {
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...isolation });
       response.end(body);
     } catch {
       response.writeHead(404);

@@ -25,12 +25,13 @@ test('the packed package holds the element, the wasm, the models and the types',
   const files = execFileSync('tar', ['tzf', join(ROOT, tarball)], { encoding: 'utf8' }).split('\n');
   for (const file of ['package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'index.d.ts', 'www/ddpm-web.js', 'www/worker.js', 'www/client.js',
     'www/views/inpaint.js', 'www/weights-cache.js', 'pkg/webgpu/ddpm_web.js', 'pkg/webgpu/ddpm_web.d.ts', 'pkg/webgpu/ddpm_web_bg.wasm',
-    'pkg/cpu/ddpm_web.js', 'pkg/cpu/ddpm_web_bg.wasm', 'www/models/index.json',
+    'pkg/cpu/ddpm_web.js', 'pkg/cpu/ddpm_web_bg.wasm', 'pkg/cpu-threads/ddpm_web.js', 'pkg/cpu-threads/ddpm_web_bg.wasm', 'www/models/index.json',
     'www/models/spiral2d/diffusion_pytorch_model.safetensors', 'www/models/fashion32/unet/diffusion_pytorch_model.safetensors',
     'www/models/faces64/unet/diffusion_pytorch_model.safetensors', 'www/samples/fashion-class-means.png',
     'www/samples/faces-heldout.png']) {
     assert.ok(files.includes(`package/${file}`), `${file} is not in the package`);
   }
+  assert.ok(files.some((f) => /^package\/pkg\/cpu-threads\/snippets\/.+\.js$/.test(f)), 'the threaded build\'s pool worker is not in the package');
   assert.ok(!files.some((f) => f.includes('tests/') || f.endsWith('.rs')), 'tests or Rust sources were packed');
 });
 

@@ -123,6 +123,8 @@ for (const webgpu of [true, false]) {
 
     test('reverse defaults: the model card\'s sampler for the backend, a batch that fits, the run estimated before Play', async () => {
       const { page, errors } = await visit('view=reverse&model=fashion32');
+      // The model is timed after the page is ready; the estimate and the batch that fits follow.
+      await page.waitForFunction((s) => /here\)/.test(document.querySelector(s).textContent), '#reverse [data-part="status"]', { timeout: 120_000 });
       const [sampler, steps, eta, batch, text, link] = await page.evaluate((selectors) => [
         ...selectors.map((s) => document.querySelector(s).value),
         document.querySelector('#reverse [data-part="status"]').textContent, document.getElementById('permalink').href], ['sampler', 'steps', 'eta', 'n'].map(R));

@@ -1,9 +1,16 @@
 // WebGPU discipline, counted in the worker (workers/gpu-counters.js) on SwiftShader: a sampling
 // step costs at most one device read-back, whatever it returns; shaders are compiled while the
-// model warms up, not per step or per run. On the CPU path: a step returns what was asked for.
+// model warms up, not per step or per run; what one ε_θ of the shipped faces64 asks of the
+// device (dispatches, submits). On the CPU path: a step returns what was asked for.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, serve } from './harness.mjs';
+
+// The device work one faces64 ε_θ may ask for at most (see the last test): 521 dispatches and 4
+// submits with burn's fusion, 256 tasks a submit and GroupNorm written for fusion (1 018 and 33
+// before); issue 37 aims at 250 dispatches.
+const DISPATCHES_PER_EPS = 540;
+const SUBMITS_PER_EPS = 4;
 
 let server;
 before(async () => {
@@ -18,7 +25,8 @@ async function countedRuns(page, forceCpu) {
     const client = new DdpmClient({ workerUrl: '/tests/e2e/workers/counting-worker.js' });
     const counts = () => client.request('counts');
     const backend = await client.init(forceCpu);
-    const { key } = await client.load('/tests/reference/fixtures/unet/f16_grey', undefined, 'unet');
+    const { key, timing } = await client.load('/tests/reference/fixtures/unet/f16_grey', undefined, 'unet');
+    await timing;
     const settings = { seed: 1, batch: 2, sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 6, spacing: 'leading', stepsOffset: 0, clipSample: 1 } };
     const afterLoad = await counts();
     const steps = [];
@@ -61,11 +69,11 @@ for (const webgpu of [true, false]) {
       const expected = [...oneRun, ...oneRun];
       assert.deepEqual(steps.map((s) => s.returned), expected, 'x̂_0 and ε̂ come back only when wanted');
       if (webgpu) {
-        console.log(`WebGPU: ${afterLoad.pipelines} pipelines and ${afterLoad.shaderModules} shader modules by the end of the load; per step: reads ${steps.map((s) => s.reads).join(',')}, compilations ${steps.map((s) => s.compiled).join(',')}`);
+        console.log(`WebGPU: ${afterLoad.pipelines} pipelines and ${afterLoad.shaderModules} shader modules by the end of the load and warm-up; per step: reads ${steps.map((s) => s.reads).join(',')}, compilations ${steps.map((s) => s.compiled).join(',')}`);
         assert.ok(afterLoad.mapAsync > 0 && afterLoad.pipelines > 0, 'the counters see the device');
         for (const [i, s] of steps.entries()) assert.ok(s.reads <= 1, `step ${i}: ${s.reads} device read-backs`);
-        // The first run compiles what its batch size and read patterns need (the load warmed the
-        // model up at batch 1); a second run of the same model compiles nothing.
+        // The first run compiles what its batch size and read patterns need (the warm-up after
+        // the load ran batch 1); a second run of the same model compiles nothing.
         const second = steps.slice(6).reduce((a, s) => a + s.compiled, 0);
         assert.equal(second, 0, `compilations per step: ${steps.map((s) => s.compiled).join(',')}`);
       } else {
@@ -76,3 +84,64 @@ for (const webgpu of [true, false]) {
     });
   });
 }
+
+/** Device work of the shipped faces64 model: one ε_θ at batch 1 and 4, one reverse step. */
+async function faces64Work(page) {
+  return page.evaluate(async () => {
+    const { DdpmClient } = await import('/www/client.js');
+    const client = new DdpmClient({ workerUrl: '/tests/e2e/workers/counting-worker.js' });
+    const counts = () => client.request('counts');
+    const delta = (a, b) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - a[k]]));
+    await client.init(false);
+    const beforeLoad = await counts();
+    const { key, info, timing } = await client.load('/www/models/faces64/unet', undefined, 'unet');
+    await timing;
+    const afterLoad = await counts();
+    const eps = async (batch) => {
+      const shape = [batch, info.inChannels, info.sampleSize, info.sampleSize];
+      const x = new Float32Array(shape.reduce((a, b) => a * b)).map((_, i) => Math.sin(i));
+      const before = await counts();
+      await client.eps(key, x, shape, 500);
+      return delta(before, await counts());
+    };
+    const batch1 = [await eps(1), await eps(1)];
+    const batch4 = [await eps(4), await eps(4)];
+    const settings = { seed: 1, batch: 1, sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 3, spacing: 'leading', stepsOffset: 0, clipSample: 1 } };
+    const { runId, timesteps } = await client.start(key, settings);
+    const steps = [];
+    for (let i = 0; i < timesteps.length; i++) {
+      const before = await counts();
+      await client.step(runId);
+      steps.push(delta(before, await counts()));
+    }
+    await client.stop(runId);
+    client.worker.terminate();
+    return { load: delta(beforeLoad, afterLoad), batch1, batch4, steps };
+  });
+}
+
+describe('WebGPU (SwiftShader): the device work of one faces64 ε_θ', () => {
+  let browser;
+  before(async () => {
+    browser = await launch({ webgpu: true });
+  });
+  after(() => browser.close());
+
+  test('dispatches, submits and read-backs per evaluation and per step; pipelines only for a new batch size', async () => {
+    const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+    const { load, batch1, batch4, steps } = await faces64Work(page);
+    const show = (c) => `${c.dispatches} dispatches, ${c.submits} submits, ${c.mapAsync} read-backs, ${c.pipelines} pipelines, ${c.bindGroups} bind groups, ${c.buffers} buffers`;
+    console.log(`faces64 on WebGPU: load and warm-up ${show(load)}`);
+    for (const [name, c] of [['ε_θ batch 1', batch1[1]], ['ε_θ batch 4, first', batch4[0]], ['ε_θ batch 4', batch4[1]], ['reverse step', steps.at(-1)]]) console.log(`  ${name}: ${show(c)}`);
+    assert.ok(load.pipelines > 0, 'the load compiles the model\'s kernels');
+    assert.equal(batch1[1].pipelines, 0, 'a warm ε_θ compiles nothing');
+    assert.equal(batch4[1].pipelines, 0, 'a second ε_θ at a new batch size compiles nothing');
+    assert.equal(batch1[1].mapAsync, 1, 'one read-back per ε_θ');
+    for (const [i, s] of steps.entries()) assert.ok(s.mapAsync <= 1, `step ${i}: ${s.mapAsync} read-backs`);
+    assert.ok(batch1[1].dispatches <= DISPATCHES_PER_EPS, `${batch1[1].dispatches} dispatches per ε_θ`);
+    assert.ok(batch1[1].submits <= SUBMITS_PER_EPS, `${batch1[1].submits} submits per ε_θ`);
+    assert.ok(batch4[1].dispatches <= DISPATCHES_PER_EPS && batch4[1].submits <= SUBMITS_PER_EPS, `batch 4: ${show(batch4[1])}`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});

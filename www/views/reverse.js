@@ -101,6 +101,13 @@ class ReverseView {
       if (model) {
         this.sampler.useModel(model, backend.kind);
         this.onChange(this.settings);
+        // Timed after the page is ready: the sample count and the estimate follow, unless a run began.
+        model.timing?.then(() => {
+          if (this.model !== model || this.run) return;
+          this.sampler.useTiming(model.info, backend.kind);
+          this.onChange(this.settings);
+          this.status(this.readyText());
+        }, () => {});
       }
       this.modelChanged();
     });
@@ -135,7 +142,8 @@ class ReverseView {
   /** What Play will do and how long it should take here, before it is pressed. */
   readyText() {
     const { batch, sampler: { steps } } = this.sampler.runSettings(this.model.info);
-    return `Press Play (Space) to run ${steps} steps × ${batch} samples (${estimate(this.model.info, steps, batch)} here), or Step (→) to take one step.`;
+    const length = estimate(this.model.info, steps, batch);
+    return `Press Play (Space) to run ${steps} steps × ${batch} samples${length ? ` (${length} here)` : ''}, or Step (→) to take one step.`;
   }
 
   /** Ends the current run and forgets its steps. */

@@ -76,16 +76,22 @@ const CPU_RUN_SECONDS = 25;
 
 /**
  * Samples a run starts with when the link or element names none: 4 on WebGPU; on the CPU path
- * as many (1–4) as finish `steps` within CPU_RUN_SECONDS at the speed measured at load. Sample i
- * has its own noise stream, so a smaller batch shows the same first faces.
+ * as many (1–4) as finish `steps` within CPU_RUN_SECONDS at the speed measured once the model
+ * warmed up (1 until then). Sample i has its own noise stream, so a smaller batch shows the same
+ * first faces.
  */
 export function defaultBatch(backendKind, info, steps) {
   if (backendKind !== 'cpu') return 4;
+  if (info.evalMs === undefined) return 1;
   return Math.max(1, Math.min(4, Math.floor((CPU_RUN_SECONDS * 1000) / (info.evalMs * steps))));
 }
 
-/** "about 12 s": a run's length from the warm evaluation measured at load (`info.evalMs`, one sample). */
+/**
+ * "about 12 s": a run's length from the warm evaluation measured after the load (`info.evalMs`,
+ * one sample); null until it is measured.
+ */
 export function estimate(info, steps, batch) {
+  if (info.evalMs === undefined) return null;
   const seconds = (info.evalMs * batch * steps) / 1000;
   return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s` : `about ${Math.round(seconds / 60)} min`;
 }
@@ -160,6 +166,13 @@ export class SamplerControls {
     if (this.fromModel.steps) this.settings.steps = chosen.steps;
     if (this.fromModel.n) this.settings.n = defaultBatch(backendKind, info, this.settings.steps);
     this.fillClasses(info, entry?.classes ?? []);
+    this.write();
+  }
+
+  /** The model's speed, measured after it loaded: the sample count's default where none was named. */
+  useTiming(info, backendKind) {
+    if (!this.fromModel.n) return;
+    this.settings.n = defaultBatch(backendKind, info, this.settings.steps);
     this.write();
   }
 

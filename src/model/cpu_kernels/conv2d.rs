@@ -3,12 +3,13 @@
 //! input and the weights to channels-last first, allocates each GEMM's result, scatters it into
 //! the output and adds the bias in a pass of its own.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use burn::backend::flex::Flex;
 use burn::tensor::Tensor;
 
-use super::{flex_f32, for_each_slab, slice, tensor};
+use super::{flex_f32, for_each_task, slice, tensor};
 
 /// Bytes of one tile's im2col buffer to aim for: it and the weights stay in L2 while the GEMM runs.
 const COLUMNS_BYTES: usize = 256 * 1024;
@@ -55,55 +56,82 @@ pub fn conv2d(
     // A 1×1 convolution at stride 1 without padding reads its input as it lies: no im2col.
     let direct = kh == 1 && kw == 1 && stride == 1 && padding == [0; 4];
 
-    let mut out = vec![0.0; n * c_out * pixels];
-    if out.is_empty() {
-        return Ok(tensor(out, [n, c_out, geometry.oh, geometry.ow]));
+    if n * c_out * pixels == 0 {
+        return Ok(tensor(Vec::new(), [n, c_out, geometry.oh, geometry.ow]));
     }
-    for (channel, plane) in out.chunks_exact_mut(pixels).enumerate() {
-        plane.fill(bias[channel % c_out]);
-    }
-    let sample_out = c_out * pixels;
-    for_each_slab(&mut out, sample_out, |sample, out| {
-        let input = &input[sample * c_in * h * w..][..c_in * h * w];
-        let mut columns = if direct { Vec::new() } else { vec![0.0; depth * tile_rows * geometry.ow] };
-        for tile in 0..tiles {
-            let rows = tile * tile_rows..((tile + 1) * tile_rows).min(geometry.oh);
-            let (first, len) = (rows.start * geometry.ow, rows.len() * geometry.ow);
-            let (rhs, rhs_rs) = if direct {
-                (&input[first..], pixels)
-            } else {
-                geometry.im2col(input, rows, &mut columns[..depth * len]);
-                (&columns[..], len)
-            };
-            // SAFETY: out[c, first..first + len] for c < c_out lies in this sample's slab
-            // (row stride `pixels`); weight is [c_out, depth] row-major; rhs is [depth, len]
-            // with row stride rhs_rs, inside its slice.
-            unsafe {
-                gemm::gemm(
-                    c_out,
-                    len,
-                    depth,
-                    out[first..].as_mut_ptr(),
-                    1,
-                    pixels as isize,
-                    true,
-                    weight.as_ptr(),
-                    1,
-                    depth as isize,
-                    rhs.as_ptr(),
-                    1,
-                    rhs_rs as isize,
-                    1.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            }
+    // The bias, written once: the GEMMs add onto it.
+    let mut out = Vec::with_capacity(n * c_out * pixels);
+    for _ in 0..n {
+        for &b in bias {
+            out.extend(std::iter::repeat_n(b, pixels));
         }
+    }
+    // One task per sample and tile of output rows (a batch of one still fills the cores); each
+    // writes only its own columns of its sample's c_out output rows.
+    let output = Output(out.as_mut_ptr());
+    for_each_task(n * tiles, |task| {
+        let (sample, tile) = (task / tiles, task % tiles);
+        let input = &input[sample * c_in * h * w..][..c_in * h * w];
+        let rows = tile * tile_rows..((tile + 1) * tile_rows).min(geometry.oh);
+        let (first, len) = (rows.start * geometry.ow, rows.len() * geometry.ow);
+        COLUMNS.with_borrow_mut(|columns| {
+        let (rhs, rhs_rs) = if direct {
+            (&input[first..], pixels)
+        } else {
+            if columns.len() < depth * len {
+                columns.resize(depth * len, 0.0);
+            }
+            geometry.im2col(input, rows, &mut columns[..depth * len]);
+            (&columns[..], len)
+        };
+        // SAFETY: the task's block, out[sample, c, first..first + len] for c < c_out (row stride
+        // `pixels`), lies inside `out` and no other task's; weight is [c_out, depth] row-major;
+        // rhs is [depth, len] with row stride rhs_rs, inside its slice.
+        unsafe {
+            gemm::gemm(
+                c_out,
+                len,
+                depth,
+                output.at(sample * c_out * pixels + first),
+                1,
+                pixels as isize,
+                true,
+                weight.as_ptr(),
+                1,
+                depth as isize,
+                rhs.as_ptr(),
+                1,
+                rhs_rs as isize,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+        });
     });
     Ok(tensor(out, [n, c_out, geometry.oh, geometry.ow]))
+}
+
+thread_local! {
+    /// Each thread's im2col buffer, kept between calls: allocating (and zeroing) one per tile
+    /// cost more than the copy into it.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The output buffer, shared by tasks that write disjoint blocks of it.
+struct Output(*mut f32);
+
+// SAFETY: tasks write disjoint elements (see `conv2d`), and `out` outlives them all.
+unsafe impl Sync for Output {}
+
+impl Output {
+    /// SAFETY: `offset` lies inside the buffer.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
 }
 
 struct Geometry {

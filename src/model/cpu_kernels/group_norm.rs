@@ -1,10 +1,12 @@
 //! GroupNorm with its affine, a ResNet block's timestep conditioning and SiLU, in one pass.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::Tensor;
 
 use super::exp::silu;
-use super::{flex_f32, for_each_slab, slice, tensor, widest};
+use super::{filled, flex_f32, slice, tensor};
 
 /// What a ResNet block does to a norm's input or output with its timestep embedding, per sample
 /// and channel (tensors [n, c]).
@@ -31,6 +33,9 @@ pub fn group_norm(
     let [_, c, h, w] = dims;
     let x = flex_f32(x)?;
     let back = |x: FlexTensor| Tensor::from_primitive::<Flex>(x);
+    if groups == 0 || c % groups != 0 {
+        return Err(back(x));
+    }
     let (Ok(gamma), Ok(beta)) = (flex_f32(gamma.clone()), flex_f32(beta.clone())) else { return Err(back(x)) };
     let per_sample = |t: &Tensor<2>| flex_f32(t.clone()).ok();
     let (shift_in, film) = match conditioning {
@@ -54,14 +59,13 @@ pub fn group_norm(
         silu,
     };
     let input = slice(&x);
-    let mut out = vec![0.0; input.len()];
-    if out.is_empty() {
-        return Ok(tensor(out, dims));
+    if input.is_empty() {
+        return Ok(tensor(Vec::new(), dims));
     }
     let slab = shape.per_group * shape.plane;
-    for_each_slab(&mut out, slab, |index, slab_out| {
+    let out = filled(input.len(), slab, |index, slab_out| {
         let (sample, group) = (index / groups, index % groups);
-        widest(|| normalize_group(&input[index * slab..][..slab], slab_out, sample, group, &shape, &params));
+        normalize_group_widest(&input[index * slab..][..slab], slab_out, sample, group, &shape, &params);
     });
     Ok(tensor(out, dims))
 }
@@ -81,10 +85,25 @@ struct GroupParams<'a> {
     silu: bool,
 }
 
+/// `normalize_group` compiled for AVX2 where the CPU has it (x86-64 builds target SSE2 only);
+/// as it is elsewhere (wasm is built with simd128, see .cargo/config.toml).
+fn normalize_group_widest(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
+            normalize_group(input, out, sample, group, shape, p);
+        }
+        // SAFETY: the features were just detected on this CPU.
+        return unsafe { avx2(input, out, sample, group, shape, p) };
+    }
+    normalize_group(input, out, sample, group, shape, p);
+}
+
 /// One group of one sample: its statistics in two passes (mean, then the centred variance, as
 /// PyTorch and flex's layer_norm compute them), then `y = (x − mean)·a + b` per channel, SiLU'd.
 #[inline(always)]
-fn normalize_group(input: &[f32], out: &mut [f32], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
+fn normalize_group(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
     let first = sample * shape.channels + group * shape.per_group;
     let shift_in = |k: usize| p.shift_in.map_or(0.0, |s| s[first + k]);
     let channels = || input.chunks_exact(shape.plane).enumerate();
@@ -106,11 +125,11 @@ fn normalize_group(input: &[f32], out: &mut [f32], sample: usize, group: usize, 
         }
         if p.silu {
             for (y, &v) in plane_out.iter_mut().zip(plane) {
-                *y = silu((v + shift - mean) * scale + offset);
+                y.write(silu((v + shift - mean) * scale + offset));
             }
         } else {
             for (y, &v) in plane_out.iter_mut().zip(plane) {
-                *y = (v + shift - mean) * scale + offset;
+                y.write((v + shift - mean) * scale + offset);
             }
         }
     }

@@ -15,6 +15,8 @@ mod group_norm;
 pub use conv2d::conv2d;
 pub use group_norm::{group_norm, Conditioning};
 
+use std::mem::MaybeUninit;
+
 use burn::backend::flex::{Flex, FlexTensor, Layout};
 use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
 use burn::tensor::{Bytes, DType, Tensor};
@@ -39,33 +41,31 @@ fn tensor<const D: usize>(data: Vec<f32>, shape: [usize; D]) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(FlexTensor::new(Bytes::from_elems(data), layout, DType::F32))
 }
 
-/// `kernel(i, chunk)` for each `len`-long chunk of `out`: on every core natively (rayon, as flex
-/// does), in order on wasm's one thread.
-fn for_each_slab(out: &mut [f32], len: usize, kernel: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(not(target_arch = "wasm32"))]
+/// A `len`-long output written by `kernel(i, chunk)` for each `slab`-long chunk: on every core
+/// natively and in the threaded wasm module (rayon, as flex does), in order on wasm's one thread.
+/// Not zeroed first: `kernel` must write every element of its chunk.
+fn filled(len: usize, slab: usize, kernel: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync + Send) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(len).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
+        spare.par_chunks_mut(slab).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
     }
-    #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(len).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    spare.chunks_mut(slab).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
+    // SAFETY: the kernels wrote all `len` elements.
+    unsafe { out.set_len(len) };
+    out
 }
 
-/// Runs `f` compiled for AVX2 where the CPU has it (x86-64 builds target SSE2 only); as it is
-/// elsewhere (wasm is built with simd128, see .cargo/config.toml).
-#[inline(always)]
-fn widest<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
+/// `task(i)` for i in 0..count, spread over the cores as `filled`.
+fn for_each_task(count: usize, task: impl Fn(usize) + Sync + Send) {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     {
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the features were just detected on this CPU.
-            return unsafe { avx2(f) };
-        }
+        use rayon::prelude::*;
+        (0..count).into_par_iter().for_each(task);
     }
-    f()
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    (0..count).for_each(task);
 }
-

@@ -1,6 +1,7 @@
-// Counts, in the worker, what crosses to the WebGPU device: buffer maps (read-backs) and
-// shader modules / compute pipelines (compilations). Imported before the real worker.
-export const counts = { mapAsync: 0, shaderModules: 0, pipelines: 0 };
+// Counts, in the worker, what crosses to the WebGPU device: buffer maps (read-backs), shader
+// modules and compute pipelines (compilations), compute dispatches, queue submits, bind groups
+// and buffers created. Imported before the real worker.
+export const counts = { mapAsync: 0, shaderModules: 0, pipelines: 0, dispatches: 0, submits: 0, bindGroups: 0, buffers: 0 };
 
 function count(proto, method, key) {
   const original = proto?.[method];
@@ -15,3 +16,8 @@ count(self.GPUBuffer?.prototype, 'mapAsync', 'mapAsync');
 count(self.GPUDevice?.prototype, 'createShaderModule', 'shaderModules');
 count(self.GPUDevice?.prototype, 'createComputePipeline', 'pipelines');
 count(self.GPUDevice?.prototype, 'createComputePipelineAsync', 'pipelines');
+count(self.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', 'dispatches');
+count(self.GPUComputePassEncoder?.prototype, 'dispatchWorkgroupsIndirect', 'dispatches');
+count(self.GPUQueue?.prototype, 'submit', 'submits');
+count(self.GPUDevice?.prototype, 'createBindGroup', 'bindGroups');
+count(self.GPUDevice?.prototype, 'createBuffer', 'buffers');
