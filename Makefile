@@ -95,18 +95,21 @@ FACES64 := www/models/faces64/unet
 $(ONNX): train/export_onnx.py $(FACES64)/config.json $(FACES64)/diffusion_pytorch_model.safetensors | setup-python-bench
 	$(VENV)/bin/python train/export_onnx.py $(dir $@)
 
-.PHONY: setup-python-bench
+.PHONY: setup-python-bench setup-bench-node
 setup-python-bench:
 	bash scripts/setup.sh python_bench
+
+setup-bench-node:
+	bash scripts/setup.sh bench_node
 
 # Speed in one run (scripts/bench.mjs): native flex against diffusers on the same weights (ε_θ
 # of faces64 at batch 1 and 8, a DDIM-20 × 8 run, the ddpm-cifar10-32 preset), the same ε_θ in
 # the page on the CPU path and on WebGPU, and the page's default reverse run per backend; then
 # the page's CPU path against onnxruntime-web's wasm backend on the same ε_θ (scripts/bench-peer.mjs).
-bench: setup-rust setup-browser setup-python pkg $(ONNX)
+bench: setup-rust setup-browser setup-python setup-bench-node pkg $(ONNX)
 	cargo build --release --locked --bin ddpm
 	DDPM_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/ddpm node scripts/bench.mjs
-	DDPM_ONNX=$(ONNX) node scripts/bench-peer.mjs
+	DDPM_ONNX=$(ONNX) ORT_DIST=$(CACHE)/bench-node/node_modules/onnxruntime-web/dist node scripts/bench-peer.mjs
 
 # Delivery in one run (scripts/delivery.mjs): bytes on the wire for a first and a second visit
 # on each backend, time to ready, an embed from a second origin, the largest file of the site.

@@ -18,7 +18,7 @@ import { ROOT, launch, maxAbsDiff, openPage, serve } from '../tests/e2e/harness.
 
 const CACHE = process.env.DDPM_CACHE ?? join(homedir(), '.cache/ddpm-web');
 const ONNX = process.env.DDPM_ONNX ?? join(CACHE, 'onnx/faces64/model.onnx');
-const ORT_DIST = join(ROOT, 'node_modules/onnxruntime-web/dist');
+const ORT_DIST = process.env.ORT_DIST ?? join(CACHE, 'bench-node/node_modules/onnxruntime-web/dist');
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const BATCHES = [1, 8];
 const T = 500;
@@ -86,11 +86,11 @@ async function ortSide(tab, threads) {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const fmtMs = (ms) => (ms === undefined ? '—' : `${ms.toFixed(1)} ms`);
 const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
-const LABELS = { page: 'the page, 1 thread', ort1: 'ort, 1 thread', ort2: 'ort, 2 threads', pageThreads: 'the page, threads' };
+const LABELS = { page: 'page 1 thread', ort1: 'ort 1 thread', ort2: 'ort 2 threads', pageThreads: 'page threads' };
 
 async function main() {
   if (!existsSync(join(ROOT, 'pkg/cpu/ddpm_web_bg.wasm'))) throw new Error('pkg/cpu is missing: `make pkg` builds it');
-  if (!existsSync(join(ORT_DIST, 'ort.wasm.min.mjs'))) throw new Error('onnxruntime-web is missing: `npm ci` installs it');
+  if (!existsSync(join(ORT_DIST, 'ort.wasm.min.mjs'))) throw new Error(`onnxruntime-web is missing in ${ORT_DIST}: \`bash scripts/setup.sh bench_node\` (or make bench) installs it`);
   if (!existsSync(ONNX)) {
     console.error(`exporting ε_θ to ${ONNX} …`);
     execFileSync(join(CACHE, 'venv/bin/python'), [join(ROOT, 'train/export_onnx.py'), dirname(ONNX)], { stdio: 'inherit' });

@@ -79,6 +79,18 @@ python_env() {
   fi
 }
 
+# `make bench` only: onnxruntime-web, the peer the page is measured against (scripts/bench-peer.mjs),
+# pinned, in the cache rather than in package.json, so `make test`'s npm ci does not fetch its 139 MB.
+ORT_WEB_VERSION=1.30.0
+bench_node() {
+  local dir="$CACHE/bench-node"
+  if ! grep -qs "\"version\": \"$ORT_WEB_VERSION\"" "$dir/node_modules/onnxruntime-web/package.json"; then
+    say "npm install onnxruntime-web@$ORT_WEB_VERSION into $dir"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "onnxruntime-web@$ORT_WEB_VERSION"
+  fi
+}
+
 # `make bench` only: onnx and onnxruntime for the ONNX export of ε_θ that the onnxruntime-web peer
 # runs (train/export_onnx.py), on top of python_env's pins.
 python_bench() {

@@ -101,7 +101,7 @@ test('without a WebGPU adapter the page falls back to the CPU and says why', asy
     const { page, errors } = await openPage(browser, `${server.url}/index.html`);
     await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60_000 });
     const text = await page.textContent('#backend');
-    assert.match(text, /^CPU \(wasm\) — (this browser has no WebGPU|WebGPU is present but offers no adapter|WebGPU could not start)/);
+    assert.match(text, /^CPU \(wasm\), \d+ threads?: [^—]+ — (this browser has no WebGPU|WebGPU is present but offers no adapter|WebGPU could not start)/);
     assert.match(await page.textContent('#model-status'), /parameters/);
     assert.deepEqual(errors, []);
   } finally {

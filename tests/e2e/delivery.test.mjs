@@ -42,7 +42,7 @@ test('make site: every file under 25 MiB, a .br beside each module, and the inde
     const br = files.find((f) => f.path.endsWith(`pkg/${build}/ddpm_web_bg.wasm.br`));
     assert.ok(wasm && br && br.bytes < wasm.bytes / 3, `pkg/${build}: ${wasm?.bytes} B, .br ${br?.bytes} B`);
   }
-  assert.ok(!files.some((f) => /\/(tests|src|train)\//.test(f.path.slice(SITE.length))), 'the site holds only what the page loads');
+  assert.ok(!files.some((f) => /^\/(tests|src|train)\//.test(f.path.slice(SITE.length))), 'the site holds only what the page loads');
   execFileSync('node', [join(ROOT, 'scripts/model-index.mjs'), '--check'], { stdio: 'inherit' });
 });
 

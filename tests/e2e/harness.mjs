@@ -71,12 +71,21 @@ export async function openPage(browser, url, beforeGoto) {
   return { page, errors };
 }
 
-/** Opens the page (`index.html`, with `?cpu=1` for the CPU path) at `hash` and waits until it is ready. */
+/**
+ * Opens the page (`index.html`, with `?cpu=1` for the CPU path) at `hash` and waits until it is
+ * ready and its model has been timed (which happens after ready, and changes the status lines).
+ */
 export async function openIndex(browser, serverUrl, webgpu, hash, beforeGoto) {
   const opened = await openPage(browser, `${serverUrl}/index.html${webgpu ? '' : '?cpu=1'}#${hash}`, beforeGoto);
   await opened.page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
   assert.equal(await opened.page.evaluate(() => document.body.dataset.ready), 'true', await opened.page.textContent('#model-status'));
+  await modelTimed(opened.page);
   return opened;
+}
+
+/** Waits until the picker's model, if one is loaded, has been timed. */
+export async function modelTimed(page) {
+  await page.waitForFunction(() => !document.getElementById('model-status').textContent.includes('timing an evaluation'), null, { timeout: 120_000 });
 }
 
 /**
@@ -91,6 +100,7 @@ export async function followHash(page, hash) {
   }), hash);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 120_000 });
   assert.equal(await page.evaluate(() => document.body.dataset.ready), 'true', await page.textContent('#model-status'));
+  await modelTimed(page);
 }
 
 /**

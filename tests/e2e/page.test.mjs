@@ -71,7 +71,7 @@ for (const webgpu of [true, false]) {
 
     test('forward process: x_t drowns x_0 as t grows, seeded, with the schedule plotted', async () => {
       const { page, errors } = await visit('view=forward&model=fashion32&forward.image=fashion:70&forward.t=0');
-      assert.match(await page.textContent('#backend'), webgpu ? /^WebGPU/ : /^CPU \(wasm\) — CPU forced by the user/);
+      assert.match(await page.textContent('#backend'), webgpu ? /^WebGPU/ : /^CPU \(wasm\), 1 thread: the page is not cross-origin isolated.* — CPU forced by the user$/);
       const settle = () => statusMatches(page, F('status'), /^t = \d+/);
       const at = async (t) => {
         await setRange(page, F('t'), t);

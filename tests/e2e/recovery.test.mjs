@@ -69,7 +69,7 @@ for (const webgpu of [true, false]) {
         await page.waitForFunction((selector) => Number(document.querySelector(selector).textContent.match(/^Step (\d+)/)?.[1]) >= 2, R('status'), { timeout: 120_000 });
         await computeWorker(page).evaluate(() => self.ddpmDevice.destroy());
         await statusMatches(page, R('status'), /the WebGPU device was lost \(destroyed.*restarted its compute worker on the CPU\. Run again\./);
-        await statusMatches(page, '#backend', /^CPU \(wasm\) — The WebGPU device was lost \(destroyed/);
+        await statusMatches(page, '#backend', /^CPU \(wasm\), \d+ threads?: [^—]+ — The WebGPU device was lost \(destroyed/);
         assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
         assert.equal(await page.getAttribute('#backend', 'data-kind'), 'cpu');
         await page.fill(R('steps'), '3');
