@@ -48,7 +48,7 @@ const MAX_THREADS = 8;
  */
 function cpuBuild() {
   const cores = navigator.hardwareConcurrency || 1;
-  if (!self.crossOriginIsolated) return { build: 'cpu', threads: 1, threadsReason: 'the page is not cross-origin isolated (no COOP/COEP headers), so it cannot share memory between threads' };
+  if (!self.crossOriginIsolated) return { build: 'cpu', threads: 1, threadsReason: 'the page is not cross-origin isolated (no COOP/COEP headers)' };
   if (cores < 2) return { build: 'cpu', threads: 1, threadsReason: 'this device reports one core' };
   const threads = Math.min(cores, MAX_THREADS);
   return { build: 'cpu-threads', threads, threadsReason: `one a core (${cores} reported${cores > MAX_THREADS ? `, at most ${MAX_THREADS} used` : ''})` };

@@ -62,7 +62,9 @@ for (const webgpu of [true, false]) {
       // Clicking a quadrant of the image toggles it; so does its button.
       const pressed = () => page.$$eval('#inpaint [data-quadrant]', (bs) => bs.map((b) => b.getAttribute('aria-pressed')).join(''));
       assert.equal(await pressed(), 'truefalsetruefalse');
-      const box = await page.locator(part('inpaint', 'mask-canvas')).boundingBox();
+      const canvas = page.locator(part('inpaint', 'mask-canvas'));
+      await canvas.scrollIntoViewIfNeeded();
+      const box = await canvas.boundingBox();
       await page.mouse.click(box.x + box.width * 0.75, box.y + box.height * 0.25);
       assert.equal(await pressed(), 'truetruetruefalse', 'a click on the top-right quadrant marks it known');
       await page.click('#inpaint [data-quadrant="top-right"]');
