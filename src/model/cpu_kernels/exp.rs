@@ -10,6 +10,7 @@ pub(super) fn silu(x: f32) -> f32 {
 /// a degree-6 polynomial for e^r, 2^n built in the exponent bits); within 2 ulp. The input is
 /// clamped to [−87, 88] (e^88 ≈ 1.7e38), with selects, not `f32::clamp`, so NaN passes through.
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // `f32::clamp` would not pass NaN through as the selects do
 pub(super) fn exp(x: f32) -> f32 {
     // 1.5·2²³: adding it rounds to an integer, which then sits in the low mantissa bits.
     const ROUNDER: f32 = 12_582_912.0;
@@ -30,7 +31,7 @@ pub(super) fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     p = p * r * r + r + 1.0;
     let exponent = (shifted.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32) + 127;
     p * f32::from_bits((exponent << 23) as u32)

@@ -10,6 +10,7 @@ use super::{filled, flex_f32, slice, tensor};
 
 /// What a ResNet block does to a norm's input or output with its timestep embedding, per sample
 /// and channel (tensors [n, c]).
+#[allow(clippy::large_enum_variant)] // one lives per call, on the stack
 pub enum Conditioning {
     None,
     /// Added to the input before the statistics (diffusers' `time_embedding_norm = "default"`).
