@@ -51,7 +51,10 @@ pub fn conv2d(
     let (input, weight, bias) = (slice(&x), slice(&weight), slice(&bias));
     let pixels = geometry.oh * geometry.ow;
     let depth = c_in * kh * kw;
-    let tile_rows = (COLUMNS_BYTES / 4 / depth).max(MIN_TILE_PIXELS).div_ceil(geometry.ow).min(geometry.oh);
+    let tile_rows = (COLUMNS_BYTES / 4 / depth)
+        .max(MIN_TILE_PIXELS)
+        .div_ceil(geometry.ow)
+        .min(geometry.oh);
     let tiles = geometry.oh.div_ceil(tile_rows);
     // A 1×1 convolution at stride 1 without padding reads its input as it lies: no im2col.
     let direct = kh == 1 && kw == 1 && stride == 1 && padding == [0; 4];
@@ -75,41 +78,41 @@ pub fn conv2d(
         let rows = tile * tile_rows..((tile + 1) * tile_rows).min(geometry.oh);
         let (first, len) = (rows.start * geometry.ow, rows.len() * geometry.ow);
         COLUMNS.with_borrow_mut(|columns| {
-        let (rhs, rhs_rs) = if direct {
-            (&input[first..], pixels)
-        } else {
-            if columns.len() < depth * len {
-                columns.resize(depth * len, 0.0);
+            let (rhs, rhs_rs) = if direct {
+                (&input[first..], pixels)
+            } else {
+                if columns.len() < depth * len {
+                    columns.resize(depth * len, 0.0);
+                }
+                geometry.im2col(input, rows, &mut columns[..depth * len]);
+                (&columns[..], len)
+            };
+            // SAFETY: the task's block, out[sample, c, first..first + len] for c < c_out (row stride
+            // `pixels`), lies inside `out` and no other task's; weight is [c_out, depth] row-major;
+            // rhs is [depth, len] with row stride rhs_rs, inside its slice.
+            unsafe {
+                gemm::gemm(
+                    c_out,
+                    len,
+                    depth,
+                    output.at(sample * c_out * pixels + first),
+                    1,
+                    pixels as isize,
+                    true,
+                    weight.as_ptr(),
+                    1,
+                    depth as isize,
+                    rhs.as_ptr(),
+                    1,
+                    rhs_rs as isize,
+                    1.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
             }
-            geometry.im2col(input, rows, &mut columns[..depth * len]);
-            (&columns[..], len)
-        };
-        // SAFETY: the task's block, out[sample, c, first..first + len] for c < c_out (row stride
-        // `pixels`), lies inside `out` and no other task's; weight is [c_out, depth] row-major;
-        // rhs is [depth, len] with row stride rhs_rs, inside its slice.
-        unsafe {
-            gemm::gemm(
-                c_out,
-                len,
-                depth,
-                output.at(sample * c_out * pixels + first),
-                1,
-                pixels as isize,
-                true,
-                weight.as_ptr(),
-                1,
-                depth as isize,
-                rhs.as_ptr(),
-                1,
-                rhs_rs as isize,
-                1.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
         });
     });
     Ok(tensor(out, [n, c_out, geometry.oh, geometry.ow]))
@@ -160,7 +163,10 @@ impl Geometry {
                     // The output columns whose input column lies inside the image.
                     let inside = |ox: usize| (ox * self.stride + kx).checked_sub(self.left).filter(|&ix| ix < self.w);
                     let first = (0..self.ow).find(|&ox| inside(ox).is_some()).unwrap_or(self.ow);
-                    let last = (first..self.ow).take_while(|&ox| inside(ox).is_some()).last().map_or(first, |ox| ox + 1);
+                    let last = (first..self.ow)
+                        .take_while(|&ox| inside(ox).is_some())
+                        .last()
+                        .map_or(first, |ox| ox + 1);
                     for (oy, out_row) in rows.clone().zip(row.chunks_exact_mut(self.ow)) {
                         let iy = (oy * self.stride + ky).checked_sub(self.top).filter(|&iy| iy < self.h);
                         let Some(iy) = iy else {
@@ -174,7 +180,10 @@ impl Geometry {
                         if self.stride == 1 {
                             out_row[first..last].copy_from_slice(&in_row[start..start + (last - first)]);
                         } else {
-                            for (o, &v) in out_row[first..last].iter_mut().zip(in_row[start..].iter().step_by(self.stride)) {
+                            for (o, &v) in out_row[first..last]
+                                .iter_mut()
+                                .zip(in_row[start..].iter().step_by(self.stride))
+                            {
                                 *o = v;
                             }
                         }

@@ -37,7 +37,6 @@ pub(super) fn exp(x: f32) -> f32 {
     p * f32::from_bits((exponent << 23) as u32)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::{exp, silu};

@@ -37,7 +37,9 @@ pub fn group_norm(
     if groups == 0 || c % groups != 0 {
         return Err(back(x));
     }
-    let (Ok(gamma), Ok(beta)) = (flex_f32(gamma.clone()), flex_f32(beta.clone())) else { return Err(back(x)) };
+    let (Ok(gamma), Ok(beta)) = (flex_f32(gamma.clone()), flex_f32(beta.clone())) else {
+        return Err(back(x));
+    };
     let per_sample = |t: &Tensor<2>| flex_f32(t.clone()).ok();
     let (shift_in, film) = match conditioning {
         Conditioning::None => (None, None),
@@ -50,7 +52,11 @@ pub fn group_norm(
             _ => return Err(back(x)),
         },
     };
-    let shape = GroupShape { channels: c, per_group: c / groups, plane: h * w };
+    let shape = GroupShape {
+        channels: c,
+        per_group: c / groups,
+        plane: h * w,
+    };
     let params = GroupParams {
         gamma: slice(&gamma),
         beta: slice(&beta),
@@ -88,11 +94,25 @@ struct GroupParams<'a> {
 
 /// `normalize_group` compiled for AVX2 where the CPU has it (x86-64 builds target SSE2 only);
 /// as it is elsewhere (wasm is built with simd128, see .cargo/config.toml).
-fn normalize_group_widest(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
+fn normalize_group_widest(
+    input: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    sample: usize,
+    group: usize,
+    shape: &GroupShape,
+    p: &GroupParams,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         #[target_feature(enable = "avx2,fma")]
-        fn avx2(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
+        fn avx2(
+            input: &[f32],
+            out: &mut [MaybeUninit<f32>],
+            sample: usize,
+            group: usize,
+            shape: &GroupShape,
+            p: &GroupParams,
+        ) {
             normalize_group(input, out, sample, group, shape, p);
         }
         // SAFETY: the features were just detected on this CPU.
@@ -104,13 +124,26 @@ fn normalize_group_widest(input: &[f32], out: &mut [MaybeUninit<f32>], sample: u
 /// One group of one sample: its statistics in two passes (mean, then the centred variance, as
 /// PyTorch and flex's layer_norm compute them), then `y = (x − mean)·a + b` per channel, SiLU'd.
 #[inline(always)]
-fn normalize_group(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
+fn normalize_group(
+    input: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    sample: usize,
+    group: usize,
+    shape: &GroupShape,
+    p: &GroupParams,
+) {
     let first = sample * shape.channels + group * shape.per_group;
     let shift_in = |k: usize| p.shift_in.map_or(0.0, |s| s[first + k]);
     let channels = || input.chunks_exact(shape.plane).enumerate();
     let count = input.len() as f32;
-    let mean = channels().map(|(k, plane)| sum(plane) + shift_in(k) * shape.plane as f32).sum::<f32>() / count;
-    let variance = channels().map(|(k, plane)| sum_squares(plane, shift_in(k) - mean)).sum::<f32>() / count;
+    let mean = channels()
+        .map(|(k, plane)| sum(plane) + shift_in(k) * shape.plane as f32)
+        .sum::<f32>()
+        / count;
+    let variance = channels()
+        .map(|(k, plane)| sum_squares(plane, shift_in(k) - mean))
+        .sum::<f32>()
+        / count;
     let inv_std = 1.0 / (variance + p.eps).sqrt();
     for ((k, plane), plane_out) in channels().zip(out.chunks_exact_mut(shape.plane)) {
         let channel = group * shape.per_group + k;
@@ -163,4 +196,3 @@ fn sum_squares(xs: &[f32], shift: f32) -> f32 {
     }
     lanes.iter().sum::<f32>() + rest
 }
-

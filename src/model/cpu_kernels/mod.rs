@@ -17,7 +17,7 @@ mod exp;
 mod group_norm;
 
 pub use conv2d::conv2d;
-pub use group_norm::{group_norm, Conditioning};
+pub use group_norm::{Conditioning, group_norm};
 
 use std::mem::MaybeUninit;
 
@@ -27,11 +27,10 @@ use burn::tensor::{Bytes, DType, Tensor};
 /// The contiguous f32 data of a plain flex tensor, or the tensor back.
 fn flex_f32<const D: usize>(x: Tensor<D>) -> Result<FlexTensor, Tensor<D>> {
     match x.into_dispatch() {
-        DispatchTensor { kind: DispatchTensorKind::Flex(BackendTensor::Float(t)), autodiff: DispatchAutodiffContext::Disabled }
-            if t.dtype() == DType::F32 =>
-        {
-            Ok(if t.is_contiguous() { t } else { t.to_contiguous() })
-        }
+        DispatchTensor {
+            kind: DispatchTensorKind::Flex(BackendTensor::Float(t)),
+            autodiff: DispatchAutodiffContext::Disabled,
+        } if t.dtype() == DType::F32 => Ok(if t.is_contiguous() { t } else { t.to_contiguous() }),
         other => Err(Tensor::from_dispatch(other)),
     }
 }
@@ -54,10 +53,16 @@ fn filled(len: usize, slab: usize, kernel: impl Fn(usize, &mut [MaybeUninit<f32>
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     {
         use rayon::prelude::*;
-        spare.par_chunks_mut(slab).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
+        spare
+            .par_chunks_mut(slab)
+            .enumerate()
+            .for_each(|(i, chunk)| kernel(i, chunk));
     }
     #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-    spare.chunks_mut(slab).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
+    spare
+        .chunks_mut(slab)
+        .enumerate()
+        .for_each(|(i, chunk)| kernel(i, chunk));
     // SAFETY: the kernels wrote all `len` elements.
     unsafe { out.set_len(len) };
     out
