@@ -1,5 +1,5 @@
 // Two builds of the wasm core on the CPU (burn-flex), alternated in one page so the ratio comes
-// from one run on a noisy machine: faces64 ε_θ at batch 8, 100 steps of live spiral training, a
+// from one run on a noisy machine: faces64 ε_θ at batch 1 and 8, 100 steps of live spiral training, a
 // 1000-step spiral run of 500 particles. For a change to a profile or to flex itself: copy
 // pkg/<build> aside, rebuild, compare.
 //   node scripts/ab-wasm.mjs DIR_A DIR_B [rounds]   (DIR: a wasm-pack output, e.g. pkg/webgpu)
@@ -28,7 +28,8 @@ try {
     const builds = [await load(a), await load(b)];
     const x = new Float32Array(8 * 64 * 64).map((_, i) => Math.sin(i));
     const tasks = {
-      eps: async ({ faces }) => faces.eps(x, [8, 1, 64, 64], 500),
+      eps1: async ({ faces }) => faces.eps(x.subarray(0, 64 * 64), [1, 1, 64, 64], 500),
+      eps8: async ({ faces }) => faces.eps(x, [8, 1, 64, 64], 500),
       train: async ({ ddpm }) => { const t = new ddpm.SpiralTrainer({ steps: 100, seed: 1 }); await t.train(100); t.free(); },
       sample: async ({ spiral }) => { const s = spiral.sampler({ n: 500, seed: 1 }); while (!s.done) await s.steps(100); s.free(); },
     };

@@ -6,6 +6,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::Tensor;
 
+use super::cpu_kernels;
 use super::layers::{rescale, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;
@@ -44,13 +45,20 @@ impl Attention {
         })
     }
 
+    /// GEMMs on the planes as they lie on the CPU (`cpu_kernels`); burn's ops on other backends.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [n, c, h, w] = x.dims();
-        let (heads, head_dim) = (self.heads, c / self.heads);
         let normed = match &self.group_norm {
             Some(norm) => norm.forward(x.clone()),
             None => x.clone(),
         };
+        let [q, k, v, out] = [&self.to_q, &self.to_k, &self.to_v, &self.to_out[0]].map(|l| (l.weight.val(), l.bias.val()));
+        cpu_kernels::attention(normed, &x, [&q, &k, &v, &out], self.heads, self.rescale_output_factor)
+            .unwrap_or_else(|normed| self.forward_burn(normed, x))
+    }
+
+    fn forward_burn(&self, normed: Tensor<4>, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, h, w] = x.dims();
+        let (heads, head_dim) = (self.heads, c / self.heads);
         let tokens = normed.reshape([n, c, h * w]).swap_dims(1, 2);
         let split = |t: Tensor<3>| t.reshape([n, h * w, heads, head_dim]).swap_dims(1, 2);
         let q = split(self.to_q.forward(tokens.clone()));
@@ -60,5 +68,37 @@ impl Attention {
         let attended = attention(q, k, v, None, None, AttentionModuleOptions::default()).swap_dims(1, 2).reshape([n, h * w, c]);
         let out = self.to_out[0].forward(attended).swap_dims(1, 2).reshape([n, c, h, w]);
         rescale(out.add(x), self.rescale_output_factor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Param;
+    use burn::tensor::{Distribution, Tolerance};
+
+    use super::*;
+    use crate::model::params::RandomParams;
+
+    /// The CPU kernel against burn's ops, one head and several, over several samples, with and
+    /// without a rescale, on two threads.
+    #[test]
+    fn cpu_attention_matches_burns() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a thread pool");
+        pool.install(|| {
+            let device = burn::tensor::Device::flex();
+            for ([n, c, h, w], head_dim, rescale) in [([2, 8, 3, 5], 4, 1.0), ([1, 6, 4, 4], 6, 2.0), ([3, 16, 2, 2], 4, 1.0)] {
+                let mut src = RandomParams::new(7, &device);
+                let mut attention = Attention::load(&mut src, "attn", c, head_dim, Some(2), 1e-5, rescale).expect("random weights");
+                // RandomParams' biases are zero.
+                for linear in [&mut attention.to_q, &mut attention.to_k, &mut attention.to_v, &mut attention.to_out[0]] {
+                    linear.bias = Param::from_tensor(Tensor::random([c], Distribution::Normal(0.0, 1.0), &device));
+                }
+                let x = Tensor::<4>::random([n, c, h, w], Distribution::Normal(0.0, 2.0), &device);
+                let normed = attention.group_norm.as_ref().expect("a norm").forward(x.clone());
+                let ours = attention.forward(x.clone());
+                let reference = attention.forward_burn(normed, x);
+                ours.into_data().assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(2e-5));
+            }
+        });
     }
 }

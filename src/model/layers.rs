@@ -172,18 +172,31 @@ mod tests {
     use super::*;
 
     /// The CPU convolution against burn's conv2d: 3×3 at strides 1 and 2, diffusers' symmetric
-    /// and the original DDPM's bottom-right padding, 1×1, planes split into several tiles.
+    /// and the original DDPM's bottom-right padding, 1×1, planes split into several tiles, and
+    /// single tiles whose output channels are split into blocks (unevenly) over three threads,
+    /// "same" convolutions of other sizes and paddings (the shifted-plane im2col), planes
+    /// narrower than the kernel's reach.
     #[test]
     fn cpu_conv2d_matches_burns() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("a thread pool");
+        pool.install(cpu_conv2d_cases);
+    }
+
+    fn cpu_conv2d_cases() {
         let device = burn::tensor::Device::flex();
         let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-        let cases: [([usize; 4], usize, usize, usize, [usize; 4]); 6] = [
+        let cases: [([usize; 4], usize, usize, usize, [usize; 4]); 11] = [
             ([2, 3, 9, 7], 5, 3, 1, [1; 4]),
             ([1, 4, 8, 8], 4, 3, 2, [1; 4]),
             ([2, 4, 8, 6], 4, 3, 2, [0, 1, 0, 1]),
             ([2, 6, 5, 5], 3, 1, 1, [0; 4]),
             ([1, 64, 40, 40], 8, 3, 1, [1; 4]),
             ([1, 2, 2, 2], 3, 3, 1, [1; 4]),
+            ([1, 8, 6, 6], 37, 3, 1, [1; 4]),
+            ([2, 5, 4, 4], 40, 1, 1, [0; 4]),
+            ([1, 3, 5, 4], 4, 5, 1, [2; 4]),
+            ([2, 3, 5, 6], 4, 2, 1, [0, 1, 0, 1]),
+            ([1, 2, 1, 1], 3, 3, 1, [1; 4]),
         ];
         for (shape, c_out, kernel, stride, padding) in cases {
             let conv = Conv2d {

@@ -9,12 +9,14 @@ use std::ops::Range;
 use burn::backend::flex::Flex;
 use burn::tensor::Tensor;
 
-use super::{flex_f32, for_each_task, slice, tensor};
+use super::{Output, flex_f32, for_each_task, matmul, slice, tensor, workers};
 
 /// Bytes of one tile's im2col buffer to aim for: it and the weights stay in L2 while the GEMM runs.
 const COLUMNS_BYTES: usize = 256 * 1024;
 /// Fewer output pixels than this in a tile and the GEMM runs below its micro-kernel's pace.
 const MIN_TILE_PIXELS: usize = 256;
+/// Fewer output channels than this in a task and the GEMM runs below its micro-kernel's pace.
+const MIN_BLOCK_CHANNELS: usize = 16;
 
 /// `x` [n, c_in, h, w] convolved with `weight` [c_out, c_in, kh, kw] (groups 1, dilation 1),
 /// plus `bias`, at `stride` with `padding` (top, bottom, left, right). Err gives `x` back when an
@@ -56,6 +58,15 @@ pub fn conv2d(
         .div_ceil(geometry.ow)
         .min(geometry.oh);
     let tiles = geometry.oh.div_ceil(tile_rows);
+    // A batch of one at 16×16 or 8×8 is a single tile: its output channels are split into blocks
+    // until every core has a task (each block's task redoes the tile's im2col, a copy against
+    // its GEMM's depth multiply-adds per output value).
+    let blocks = workers()
+        .div_ceil(n * tiles)
+        .min(c_out.div_ceil(MIN_BLOCK_CHANNELS))
+        .max(1);
+    let block_channels = c_out.div_ceil(blocks);
+    let blocks = c_out.div_ceil(block_channels);
     // A 1×1 convolution at stride 1 without padding reads its input as it lies: no im2col.
     let direct = kh == 1 && kw == 1 && stride == 1 && padding == [0; 4];
 
@@ -69,14 +80,15 @@ pub fn conv2d(
             out.extend(std::iter::repeat_n(b, pixels));
         }
     }
-    // One task per sample and tile of output rows (a batch of one still fills the cores); each
-    // writes only its own columns of its sample's c_out output rows.
+    // One task per sample, tile of output rows and block of output channels; each writes only
+    // its own columns of its own rows of its sample's output.
     let output = Output(out.as_mut_ptr());
-    for_each_task(n * tiles, |task| {
-        let (sample, tile) = (task / tiles, task % tiles);
+    for_each_task(n * tiles * blocks, |task| {
+        let (sample, tile, block) = (task / (tiles * blocks), task / blocks % tiles, task % blocks);
         let input = &input[sample * c_in * h * w..][..c_in * h * w];
         let rows = tile * tile_rows..((tile + 1) * tile_rows).min(geometry.oh);
         let (first, len) = (rows.start * geometry.ow, rows.len() * geometry.ow);
+        let channels = block * block_channels..((block + 1) * block_channels).min(c_out);
         COLUMNS.with_borrow_mut(|columns| {
             let (rhs, rhs_rs) = if direct {
                 (&input[first..], pixels)
@@ -87,30 +99,17 @@ pub fn conv2d(
                 geometry.im2col(input, rows, &mut columns[..depth * len]);
                 (&columns[..], len)
             };
-            // SAFETY: the task's block, out[sample, c, first..first + len] for c < c_out (row stride
-            // `pixels`), lies inside `out` and no other task's; weight is [c_out, depth] row-major;
-            // rhs is [depth, len] with row stride rhs_rs, inside its slice.
+            // SAFETY: the task's block, out[sample, c, first..first + len] for c in `channels` (row
+            // stride `pixels`), lies inside `out` and no other task's; weight is [c_out, depth]
+            // row-major; rhs is [depth, len] with row stride rhs_rs, inside its slice.
             unsafe {
-                gemm::gemm(
-                    c_out,
-                    len,
-                    depth,
-                    output.at(sample * c_out * pixels + first),
-                    1,
-                    pixels as isize,
+                matmul(
+                    [channels.len(), len, depth],
+                    (output.at((sample * c_out + channels.start) * pixels + first), pixels, 1),
                     true,
-                    weight.as_ptr(),
-                    1,
-                    depth as isize,
-                    rhs.as_ptr(),
-                    1,
-                    rhs_rs as isize,
-                    1.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
+                    (weight.as_ptr().add(channels.start * depth), depth, 1),
+                    (rhs.as_ptr(), rhs_rs, 1),
+                    1.0,
                 );
             }
         });
@@ -122,19 +121,6 @@ thread_local! {
     /// Each thread's im2col buffer, kept between calls: allocating (and zeroing) one per tile
     /// cost more than the copy into it.
     static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The output buffer, shared by tasks that write disjoint blocks of it.
-struct Output(*mut f32);
-
-// SAFETY: tasks write disjoint elements (see `conv2d`), and `out` outlives them all.
-unsafe impl Sync for Output {}
-
-impl Output {
-    /// SAFETY: `offset` lies inside the buffer.
-    unsafe fn at(&self, offset: usize) -> *mut f32 {
-        unsafe { self.0.add(offset) }
-    }
 }
 
 struct Geometry {
@@ -160,34 +146,78 @@ impl Geometry {
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
                     let row = column_rows.next().expect("depth rows");
-                    // The output columns whose input column lies inside the image.
-                    let inside = |ox: usize| (ox * self.stride + kx).checked_sub(self.left).filter(|&ix| ix < self.w);
-                    let first = (0..self.ow).find(|&ox| inside(ox).is_some()).unwrap_or(self.ow);
-                    let last = (first..self.ow)
-                        .take_while(|&ox| inside(ox).is_some())
-                        .last()
-                        .map_or(first, |ox| ox + 1);
-                    for (oy, out_row) in rows.clone().zip(row.chunks_exact_mut(self.ow)) {
-                        let iy = (oy * self.stride + ky).checked_sub(self.top).filter(|&iy| iy < self.h);
-                        let Some(iy) = iy else {
-                            out_row.fill(0.0);
-                            continue;
-                        };
-                        let in_row = &plane[iy * self.w..][..self.w];
-                        out_row[..first].fill(0.0);
-                        out_row[last..].fill(0.0);
-                        let Some(start) = inside(first) else { continue };
-                        if self.stride == 1 {
-                            out_row[first..last].copy_from_slice(&in_row[start..start + (last - first)]);
-                        } else {
-                            for (o, &v) in out_row[first..last]
-                                .iter_mut()
-                                .zip(in_row[start..].iter().step_by(self.stride))
-                            {
-                                *o = v;
-                            }
-                        }
+                    if self.stride == 1 && self.ow == self.w {
+                        self.shifted_plane(plane, rows.clone(), [ky, kx], row);
+                    } else {
+                        self.gathered_plane(plane, rows.clone(), [ky, kx], row);
                     }
+                }
+            }
+        }
+    }
+
+    /// One column row at stride 1 with as many output as input columns (a "same" convolution):
+    /// the plane's rows shifted by (ky − top, kx − left) are one contiguous run of the input, so
+    /// the tile's valid rows are a single copy whose columns that wrapped round a row's end are
+    /// then zeroed, instead of a copy and two fills per row.
+    fn shifted_plane(&self, plane: &[f32], rows: Range<usize>, [ky, kx]: [usize; 2], out: &mut [f32]) {
+        let w = self.w as isize;
+        let (dy, dx) = (ky as isize - self.top as isize, kx as isize - self.left as isize);
+        let first_row = rows.start as isize;
+        // Output rows of the tile whose input row lies inside the plane, relative to the tile.
+        let valid_from = (-dy - first_row).clamp(0, rows.len() as isize) as usize;
+        let valid_to = (self.h as isize - dy - first_row).clamp(valid_from as isize, rows.len() as isize) as usize;
+        out[..valid_from * self.ow].fill(0.0);
+        out[valid_to * self.ow..].fill(0.0);
+        if valid_from == valid_to {
+            return;
+        }
+        let block = &mut out[valid_from * self.ow..valid_to * self.ow];
+        let source =
+            ((first_row + valid_from as isize + dy) * w + dx).clamp(-(block.len() as isize), plane.len() as isize);
+        // Where the run starts before the plane or ends after it, the elements left out are
+        // wrapped columns, zeroed below.
+        let skip = (-source).max(0) as usize;
+        let source = source.max(0) as usize;
+        let copied = (block.len() - skip).min(plane.len() - source);
+        block[skip..skip + copied].copy_from_slice(&plane[source..source + copied]);
+        let edge = dx.unsigned_abs().min(self.ow);
+        for line in block.chunks_exact_mut(self.ow) {
+            if dx > 0 {
+                line[self.ow - edge..].fill(0.0);
+            } else {
+                line[..edge].fill(0.0);
+            }
+        }
+    }
+
+    /// One column row in general: each output row gathered from its input row.
+    fn gathered_plane(&self, plane: &[f32], rows: Range<usize>, [ky, kx]: [usize; 2], row: &mut [f32]) {
+        // The output columns whose input column lies inside the image.
+        let inside = |ox: usize| (ox * self.stride + kx).checked_sub(self.left).filter(|&ix| ix < self.w);
+        let first = (0..self.ow).find(|&ox| inside(ox).is_some()).unwrap_or(self.ow);
+        let last = (first..self.ow)
+            .take_while(|&ox| inside(ox).is_some())
+            .last()
+            .map_or(first, |ox| ox + 1);
+        for (oy, out_row) in rows.zip(row.chunks_exact_mut(self.ow)) {
+            let iy = (oy * self.stride + ky).checked_sub(self.top).filter(|&iy| iy < self.h);
+            let Some(iy) = iy else {
+                out_row.fill(0.0);
+                continue;
+            };
+            let in_row = &plane[iy * self.w..][..self.w];
+            out_row[..first].fill(0.0);
+            out_row[last..].fill(0.0);
+            let Some(start) = inside(first) else { continue };
+            if self.stride == 1 {
+                out_row[first..last].copy_from_slice(&in_row[start..start + (last - first)]);
+            } else {
+                for (o, &v) in out_row[first..last]
+                    .iter_mut()
+                    .zip(in_row[start..].iter().step_by(self.stride))
+                {
+                    *o = v;
                 }
             }
         }

@@ -12,10 +12,12 @@
 // on every call to save a move.
 #![allow(clippy::result_large_err)]
 
+mod attention;
 mod conv2d;
 mod exp;
 mod group_norm;
 
+pub use attention::attention;
 pub use conv2d::conv2d;
 pub use group_norm::{Conditioning, group_norm};
 
@@ -68,6 +70,14 @@ fn filled(len: usize, slab: usize, kernel: impl Fn(usize, &mut [MaybeUninit<f32>
     out
 }
 
+/// How many threads `for_each_task` spreads over: rayon's pool, or wasm's one thread.
+fn workers() -> usize {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+    return rayon::current_num_threads();
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    1
+}
+
 /// `task(i)` for i in 0..count, spread over the cores as `filled`.
 fn for_each_task(count: usize, task: impl Fn(usize) + Sync + Send) {
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
@@ -77,4 +87,59 @@ fn for_each_task(count: usize, task: impl Fn(usize) + Sync + Send) {
     }
     #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
     (0..count).for_each(task);
+}
+
+/// An output buffer shared by tasks that write disjoint blocks of it.
+struct Output(*mut f32);
+
+// SAFETY: each kernel's tasks write disjoint elements, and the buffer outlives them all.
+unsafe impl Sync for Output {}
+
+impl Output {
+    /// SAFETY: `offset` lies inside the buffer.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// A matrix operand: its first element and its row and column strides.
+type Strided<P> = (P, usize, usize);
+
+/// dst [m, n] = scale·lhs [m, k]·rhs [k, n], added to dst's values if `accumulate`; one
+/// thread (the kernels spread their own tasks).
+///
+/// SAFETY: every operand lies inside its buffer at its strides; dst overlaps neither the other
+/// operands nor any other running task's dst.
+unsafe fn matmul(
+    [m, n, k]: [usize; 3],
+    (dst, dst_rs, dst_cs): Strided<*mut f32>,
+    accumulate: bool,
+    (lhs, lhs_rs, lhs_cs): Strided<*const f32>,
+    (rhs, rhs_rs, rhs_cs): Strided<*const f32>,
+    scale: f32,
+) {
+    let s = |stride: usize| stride as isize;
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            s(dst_cs),
+            s(dst_rs),
+            accumulate,
+            lhs,
+            s(lhs_cs),
+            s(lhs_rs),
+            rhs,
+            s(rhs_cs),
+            s(rhs_rs),
+            1.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
 }
