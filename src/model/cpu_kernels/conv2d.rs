@@ -9,7 +9,7 @@ use std::ops::Range;
 use burn::backend::flex::Flex;
 use burn::tensor::Tensor;
 
-use super::{Output, flex_f32, for_each_task, matmul, slice, tensor, workers};
+use super::{Output, flex_f32, for_each_task, matmul, slice, tensor, winograd, workers};
 
 /// Bytes of one tile's im2col buffer to aim for: it and the weights stay in L2 while the GEMM runs.
 const COLUMNS_BYTES: usize = 256 * 1024;
@@ -51,6 +51,12 @@ pub fn conv2d(
         ow: (w + left + right - kw) / stride + 1,
     };
     let (input, weight, bias) = (slice(&x), slice(&weight), slice(&bias));
+    if kh == 3 && kw == 3 && stride == 1 && padding == [1; 4] && winograd::pays([c_in, c_out], n * h * w) {
+        return Ok(tensor(
+            winograd::conv3x3(input, [n, c_in, h, w], weight, bias),
+            [n, c_out, h, w],
+        ));
+    }
     let pixels = geometry.oh * geometry.ow;
     let depth = c_in * kh * kw;
     let tile_rows = (COLUMNS_BYTES / 4 / depth)

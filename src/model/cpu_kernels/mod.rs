@@ -16,6 +16,7 @@ mod attention;
 mod conv2d;
 mod exp;
 mod group_norm;
+mod winograd;
 
 pub use attention::attention;
 pub use conv2d::conv2d;
