@@ -7,7 +7,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
 
 use super::attention::Attention;
-use super::cpu_kernels::Conditioning;
+use super::cpu_kernels::{Conditioning, upsample_nearest2};
 use super::layers::{rescale, Conv2d, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;
@@ -114,10 +114,14 @@ impl Upsample2D {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [n, c, h, w] = x.dims();
-        let doubled = x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w]);
-        self.conv.forward(doubled)
+        self.conv.forward(upsample_nearest2(x).unwrap_or_else(upsample_nearest2_burn))
     }
+}
+
+/// burn's ops on backends without the CPU kernel.
+fn upsample_nearest2_burn(x: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w])
 }
 
 fn attention<S: ParamSource>(src: &mut S, prefix: &str, channels: usize, s: &BlockSettings, groups: Option<usize>, rescale_output: f64) -> Result<Attention> {
@@ -250,5 +254,24 @@ impl MidBlock {
             x = attn.forward(x);
         }
         self.resnets[1].forward(x, temb.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::{upsample_nearest2, upsample_nearest2_burn};
+
+    /// The CPU kernel against burn's expand and reshape, value for value.
+    #[test]
+    fn cpu_upsample_matches_burns() {
+        let device = burn::tensor::Device::flex();
+        for shape in [[2, 3, 4, 5], [1, 1, 1, 1], [1, 2, 3, 1]] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let ours = upsample_nearest2(x.clone()).expect("a flex f32 tensor");
+            let reference = upsample_nearest2_burn(x);
+            assert_eq!(ours.into_data(), reference.into_data(), "{shape:?}");
+        }
     }
 }

@@ -16,11 +16,13 @@ mod attention;
 mod conv2d;
 mod exp;
 mod group_norm;
+mod upsample;
 mod winograd;
 
 pub use attention::attention;
 pub use conv2d::conv2d;
 pub use group_norm::{Conditioning, group_norm};
+pub use upsample::upsample_nearest2;
 
 use std::mem::MaybeUninit;
 

@@ -10,18 +10,17 @@ use super::{Output, for_each_task, matmul, workers};
 
 /// Bytes of one task's transformed input and products to aim for: they stay in L2.
 const BLOCK_BYTES: usize = 512 * 1024;
-/// Fewer 2×2 blocks than this in a task and its GEMMs run below the micro-kernel's pace.
-const MIN_BLOCKS: usize = 16;
 /// The least channels each way and output pixels (n·h·w) at which `pays`.
-const MIN_CHANNELS: usize = 64;
+const MIN_CHANNELS: usize = 32;
 const MIN_PIXELS: usize = 512;
 
-/// Whether F(2×2, 3×3) beats the im2col GEMM: its transforms cost per channel (and are not
-/// vectorised) what the GEMMs save per pair of channels, so it pays only with many channels and
-/// blocks, and only in wasm, where the GEMM runs 4 lanes wide without fused multiply-adds.
-/// Measured on faces64's ε_θ (scripts/ab-wasm.mjs, native `ddpm bench`, 2 cores): in wasm at
-/// batch 8, 0.91× the im2col's time from 64 channels up, 0.98× from 32, 1.15× for every 3×3;
-/// natively (AVX2, FMA) 1.1–1.25× from 64 channels up.
+/// Whether F(2×2, 3×3) beats the im2col GEMM: its transforms cost per channel what the GEMMs
+/// save per pair of channels, and its filters' transform is paid per call, so it pays with
+/// enough channels and output pixels, and only in wasm, where the GEMM runs 4 lanes wide
+/// without fused multiply-adds. Measured on faces64's ε_θ (scripts/ab-wasm.mjs; native `ddpm
+/// bench`; 2 cores), each against the line before: from 64 channels and 512 pixels up, 0.91× the
+/// im2col's time at batch 8, then 0.94× with the transforms vectorised; from 32 channels, 0.97×
+/// (16: 1.06×); from 64 pixels, 1.10× at batch 1. Natively (AVX2, FMA) 1.1–1.25× the im2col's.
 pub(super) fn pays([c_in, c_out]: [usize; 2], pixels: usize) -> bool {
     cfg!(target_arch = "wasm32") && c_in.min(c_out) >= MIN_CHANNELS && pixels >= MIN_PIXELS
 }
@@ -32,27 +31,30 @@ pub(super) fn conv3x3(input: &[f32], [n, c_in, h, w]: [usize; 4], weight: &[f32]
     let c_out = bias.len();
     let filters = transformed_filters(weight, c_out, c_in);
     let (rows, cols) = (h.div_ceil(2), w.div_ceil(2));
-    let blocks = rows * cols;
-    let per_task = (BLOCK_BYTES / (4 * 16 * (c_in + c_out)))
-        .max(MIN_BLOCKS)
-        .min(blocks.div_ceil(workers().div_ceil(n)).max(MIN_BLOCKS));
-    let tasks = blocks.div_ceil(per_task);
+    // A task takes whole rows of blocks: few enough to stay in L2, enough tasks for every core.
+    let fitting = (BLOCK_BYTES / (4 * 16 * (c_in + c_out)) / cols).max(1);
+    let task_rows = fitting.min(rows.div_ceil(workers().div_ceil(n))).max(1);
+    let tasks = rows.div_ceil(task_rows);
     let plane = h * w;
     let mut out = vec![0.0f32; n * c_out * plane];
     let output = Output(out.as_mut_ptr());
     for_each_task(n * tasks, |task| {
-        let (sample, first) = (task / tasks, task % tasks * per_task);
-        let count = per_task.min(blocks - first);
+        let (sample, first_row) = (task / tasks, task % tasks * task_rows);
+        let block_rows = task_rows.min(rows - first_row);
+        let count = block_rows * cols;
         let input = &input[sample * c_in * plane..][..c_in * plane];
+        // Block b of the task sits at row first_row + b / cols, column b % cols; lanes run along
+        // a row of blocks.
+        let runs =
+            || (0..block_rows).flat_map(|r| (0..cols).step_by(LANES).map(move |x0| (r, x0, LANES.min(cols - x0))));
         BUFFERS.with_borrow_mut(|(v, m)| {
             v.resize(16 * c_in * count, 0.0);
             m.resize(16 * c_out * count, 0.0);
             for (channel, plane_in) in input.chunks_exact(plane).enumerate() {
-                for b in 0..count {
-                    let [y, x] = [(first + b) / cols * 2, (first + b) % cols * 2];
-                    let d = input_block(plane_in, [h, w], [y, x]);
-                    for (xi, value) in input_transform(&d).into_iter().enumerate() {
-                        v[(xi * c_in + channel) * count + b] = value;
+                for (r, x0, lanes) in runs() {
+                    let d = input_blocks(plane_in, [h, w], [2 * (first_row + r), x0]);
+                    for (xi, values) in input_transform(&d).iter().enumerate() {
+                        v[(xi * c_in + channel) * count + r * cols + x0..][..lanes].copy_from_slice(&values[..lanes]);
                     }
                 }
             }
@@ -71,17 +73,25 @@ pub(super) fn conv3x3(input: &[f32], [n, c_in, h, w]: [usize; 4], weight: &[f32]
                 }
             }
             for (channel, &b_out) in bias.iter().enumerate() {
-                let base = (sample * c_out + channel) * plane;
-                for b in 0..count {
-                    let sums: [f32; 16] = std::array::from_fn(|xi| m[(xi * c_out + channel) * count + b]);
-                    let [y, x] = [(first + b) / cols * 2, (first + b) % cols * 2];
-                    for (dy, row) in output_transform(&sums).into_iter().enumerate() {
-                        for (dx, value) in row.into_iter().enumerate() {
-                            if y + dy < h && x + dx < w {
-                                // SAFETY: inside the sample's plane of this channel; each 2×2 block
-                                // belongs to one task.
-                                unsafe { *output.at(base + (y + dy) * w + x + dx) = value + b_out };
-                            }
+                for (r, x0, lanes) in runs() {
+                    let sums: [Lanes; 16] = std::array::from_fn(|xi| {
+                        let mut lane_sums = [0.0; LANES];
+                        lane_sums[..lanes]
+                            .copy_from_slice(&m[(xi * c_out + channel) * count + r * cols + x0..][..lanes]);
+                        lane_sums
+                    });
+                    let y = 2 * (first_row + r);
+                    for (dy, [even, odd]) in output_transform(&sums).into_iter().enumerate().take(h - y) {
+                        let mut line = [0.0f32; 2 * LANES];
+                        for (j, pair) in line.chunks_exact_mut(2).enumerate() {
+                            pair.copy_from_slice(&[even[j] + b_out, odd[j] + b_out]);
+                        }
+                        let written = (2 * lanes).min(w - 2 * x0);
+                        // SAFETY: `written` pixels of row y + dy from column 2·x0 lie inside the
+                        // sample's plane of this channel, and each block belongs to one task.
+                        unsafe {
+                            let at = output.at((sample * c_out + channel) * plane + (y + dy) * w + 2 * x0);
+                            std::ptr::copy_nonoverlapping(line.as_ptr(), at, written);
                         }
                     }
                 }
@@ -94,6 +104,15 @@ pub(super) fn conv3x3(input: &[f32], [n, c_in, h, w]: [usize; 4], weight: &[f32]
 thread_local! {
     /// Each thread's V and M for one task, kept between calls.
     static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Blocks transformed side by side, the lanes the transforms' loops vectorise over.
+const LANES: usize = 8;
+type Lanes = [f32; LANES];
+
+#[inline(always)]
+fn lanewise(f: impl Fn(usize) -> f32) -> Lanes {
+    std::array::from_fn(f)
 }
 
 /// U_ξ = (G·g·Gᵀ)_ξ for every filter g, [16, c_out, c_in]: G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
@@ -112,42 +131,64 @@ fn transformed_filters(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
     u
 }
 
-/// The 4×4 block of a plane whose top-left is (y − 1, x − 1), zero outside the plane.
+/// The 4×4 input blocks d[r][c] of LANES neighbouring output blocks, the first with its top-left
+/// at (y − 1, 2·x0 − 1), zero outside the plane.
 #[inline(always)]
-fn input_block(plane: &[f32], [h, w]: [usize; 2], [y, x]: [usize; 2]) -> [[f32; 4]; 4] {
-    if y >= 1 && x >= 1 && y + 3 <= h && x + 3 <= w {
-        return std::array::from_fn(|r| {
-            let row = &plane[(y - 1 + r) * w + x - 1..][..4];
-            [row[0], row[1], row[2], row[3]]
-        });
+fn input_blocks(plane: &[f32], [h, w]: [usize; 2], [y, x0]: [usize; 2]) -> [[Lanes; 4]; 4] {
+    let mut d = [[[0.0; LANES]; 4]; 4];
+    let start = (2 * x0) as isize - 1;
+    for (r, d_row) in d.iter_mut().enumerate() {
+        let iy = (y + r).wrapping_sub(1);
+        if iy >= h {
+            continue;
+        }
+        let row = &plane[iy * w..][..w];
+        // The row's columns start .. start + 2·LANES + 2.
+        const SEGMENT: usize = 2 * LANES + 2;
+        let mut segment = [0.0f32; SEGMENT];
+        if start >= 0 && start as usize + SEGMENT <= w {
+            segment.copy_from_slice(&row[start as usize..][..SEGMENT]);
+        } else {
+            for (k, value) in segment.iter_mut().enumerate() {
+                let ix = start + k as isize;
+                if ix >= 0 && (ix as usize) < w {
+                    *value = row[ix as usize];
+                }
+            }
+        }
+        for (c, lanes) in d_row.iter_mut().enumerate() {
+            *lanes = lanewise(|j| segment[2 * j + c]);
+        }
     }
-    std::array::from_fn(|r| {
-        std::array::from_fn(|c| {
-            let (iy, ix) = ((y + r).wrapping_sub(1), (x + c).wrapping_sub(1));
-            if iy < h && ix < w { plane[iy * w + ix] } else { 0.0 }
-        })
-    })
+    d
 }
 
 /// V = Bᵀ·d·B, flattened row-major: Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
 #[inline(always)]
-fn input_transform(d: &[[f32; 4]; 4]) -> [f32; 16] {
-    let bt = |[a, b, c, e]: [f32; 4]| [a - c, b + c, c - b, b - e];
-    let columns: [[f32; 4]; 4] = std::array::from_fn(|col| bt([d[0][col], d[1][col], d[2][col], d[3][col]]));
-    let mut v = [0.0; 16];
+fn input_transform(d: &[[Lanes; 4]; 4]) -> [Lanes; 16] {
+    let bt = |[a, b, c, e]: [&Lanes; 4]| {
+        [
+            lanewise(|j| a[j] - c[j]),
+            lanewise(|j| b[j] + c[j]),
+            lanewise(|j| c[j] - b[j]),
+            lanewise(|j| b[j] - e[j]),
+        ]
+    };
+    let columns: [[Lanes; 4]; 4] = std::array::from_fn(|col| bt([&d[0][col], &d[1][col], &d[2][col], &d[3][col]]));
+    let mut v = [[0.0; LANES]; 16];
     for row in 0..4 {
-        let transformed = bt([columns[0][row], columns[1][row], columns[2][row], columns[3][row]]);
+        let transformed = bt([&columns[0][row], &columns[1][row], &columns[2][row], &columns[3][row]]);
         v[row * 4..row * 4 + 4].copy_from_slice(&transformed);
     }
     v
 }
 
-/// Y = Aᵀ·M·A, 2×2: Aᵀ = [1 1 1 0; 0 1 −1 −1].
+/// Y = Aᵀ·M·A, [dy][dx]: Aᵀ = [1 1 1 0; 0 1 −1 −1].
 #[inline(always)]
-fn output_transform(m: &[f32; 16]) -> [[f32; 2]; 2] {
-    let at = |[a, b, c, e]: [f32; 4]| [a + b + c, b - c - e];
-    let columns: [[f32; 2]; 4] = std::array::from_fn(|col| at([m[col], m[4 + col], m[8 + col], m[12 + col]]));
-    std::array::from_fn(|row| at([columns[0][row], columns[1][row], columns[2][row], columns[3][row]]))
+fn output_transform(m: &[Lanes; 16]) -> [[Lanes; 2]; 2] {
+    let at = |[a, b, c, e]: [&Lanes; 4]| [lanewise(|j| a[j] + b[j] + c[j]), lanewise(|j| b[j] - c[j] - e[j])];
+    let columns: [[Lanes; 2]; 4] = std::array::from_fn(|col| at([&m[col], &m[4 + col], &m[8 + col], &m[12 + col]]));
+    std::array::from_fn(|row| at([&columns[0][row], &columns[1][row], &columns[2][row], &columns[3][row]]))
 }
 
 #[cfg(test)]
