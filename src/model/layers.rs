@@ -5,9 +5,9 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::silu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::cpu_kernels::{self, Conditioning};
+use super::cpu_kernels::{self, Conditioning, FilterCache};
 use super::params::{ParamKind, ParamSource};
 use crate::error::Result;
 
@@ -29,6 +29,9 @@ pub struct Conv2d {
     stride: usize,
     /// (top, bottom, left, right); asymmetric for diffusers' `downsample_padding = 0`.
     padding: [usize; 4],
+    /// What the CPU kernel transforms the weight into, kept between calls.
+    #[module(skip)]
+    filters: FilterCache,
 }
 
 impl Conv2d {
@@ -40,17 +43,20 @@ impl Conv2d {
         padding: [usize; 4],
     ) -> Result<Self> {
         let fan_in = c_in * kernel * kernel;
+        let weight = src.take(&key(prefix, "weight"), [c_out, c_in, kernel, kernel], ParamKind::Weight { fan_in })?;
+        let weight = if weight.device() == Device::flex() { weight } else { channels_last(weight) };
         Ok(Self {
-            weight: Param::from_tensor(src.take(&key(prefix, "weight"), [c_out, c_in, kernel, kernel], ParamKind::Weight { fan_in })?),
+            weight: Param::from_tensor(weight),
             bias: Param::from_tensor(src.take(&key(prefix, "bias"), [c_out], ParamKind::Bias)?),
             stride,
             padding,
+            filters: FilterCache::default(),
         })
     }
 
     /// One im2col and GEMM on the CPU (`cpu_kernels`); burn's conv2d on other backends.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        cpu_kernels::conv2d(x, &self.weight.val(), &self.bias.val(), self.stride, self.padding)
+        cpu_kernels::conv2d(x, &self.weight.val(), &self.bias.val(), self.stride, self.padding, &self.filters)
             .unwrap_or_else(|x| self.forward_burn(x))
     }
 
@@ -60,6 +66,21 @@ impl Conv2d {
             ConvOptions::new_with_padding([self.stride; 2], [(top, bottom), (left, right)], [1, 1], 1);
         conv2d(x, self.weight.val(), Some(self.bias.val()), options)
     }
+}
+
+/// The weight [c_out, c_in, kh, kw] as it is, lying channels-last in memory. burn's direct
+/// convolution on WebGPU (what its convolutions run without autotune) reads the weight so and
+/// copies it on every call unless it already lies so (burn-cubecl 0.22 `conv/direct.rs`): laid
+/// out once at load, each convolution is one dispatch fewer. The CPU kernel reads [c_out, depth]
+/// rows, so flex weights stay as they are.
+fn channels_last(weight: Tensor<4>) -> Tensor<4> {
+    let [c_out, c_in, kh, kw] = weight.dims();
+    // The reshape of the permuted view is what copies; the rest only sets strides.
+    weight
+        .permute([0, 2, 3, 1])
+        .reshape([c_out, kh * kw * c_in])
+        .reshape([c_out, kh, kw, c_in])
+        .permute([0, 3, 1, 2])
 }
 
 /// `torch.nn.Linear` (weight stored [out, in] as in PyTorch).
@@ -204,6 +225,7 @@ mod tests {
                 bias: Param::from_tensor(random([1, 1, 1, c_out]).reshape([c_out])),
                 stride,
                 padding,
+                filters: FilterCache::default(),
             };
             let x = random(shape);
             let ours = conv.forward(x.clone());
@@ -213,6 +235,14 @@ mod tests {
             let depth = shape[1] * kernel * kernel;
             ours.into_data().assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(2e-6 * depth as f64));
         }
+    }
+
+    /// A weight laid out channels-last for WebGPU holds the same values at the same indices.
+    #[test]
+    fn channels_last_keeps_every_value() {
+        let device = burn::tensor::Device::flex();
+        let weight = Tensor::<4>::random([5, 3, 3, 2], Distribution::Normal(0.0, 1.0), &device);
+        assert_eq!(channels_last(weight.clone()).into_data(), weight.into_data());
     }
 
     /// The fused CPU kernel against the same GroupNorm in burn's ops, for every conditioning,

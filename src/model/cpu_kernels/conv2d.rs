@@ -9,7 +9,8 @@ use std::ops::Range;
 use burn::backend::flex::Flex;
 use burn::tensor::Tensor;
 
-use super::{Output, flex_f32, for_each_task, matmul, slice, tensor, winograd, workers};
+use super::winograd::{self, FilterCache};
+use super::{Output, flex_f32, for_each_task, matmul, slice, tensor, workers};
 
 /// Bytes of one tile's im2col buffer to aim for: it and the weights stay in L2 while the GEMM runs.
 const COLUMNS_BYTES: usize = 256 * 1024;
@@ -19,14 +20,16 @@ const MIN_TILE_PIXELS: usize = 256;
 const MIN_BLOCK_CHANNELS: usize = 16;
 
 /// `x` [n, c_in, h, w] convolved with `weight` [c_out, c_in, kh, kw] (groups 1, dilation 1),
-/// plus `bias`, at `stride` with `padding` (top, bottom, left, right). Err gives `x` back when an
-/// operand is not a plain f32 flex tensor.
+/// plus `bias`, at `stride` with `padding` (top, bottom, left, right); `filters` keeps what the
+/// layer's weight transforms into between calls. Err gives `x` back when an operand is not a
+/// plain f32 flex tensor.
 pub fn conv2d(
     x: Tensor<4>,
     weight: &Tensor<4>,
     bias: &Tensor<1>,
     stride: usize,
     padding: [usize; 4],
+    filters: &FilterCache,
 ) -> Result<Tensor<4>, Tensor<4>> {
     let [n, c_in, h, w] = x.dims();
     let [c_out, _, kh, kw] = weight.dims();
@@ -50,13 +53,11 @@ pub fn conv2d(
         oh: (h + top + bottom - kh) / stride + 1,
         ow: (w + left + right - kw) / stride + 1,
     };
-    let (input, weight, bias) = (slice(&x), slice(&weight), slice(&bias));
     if kh == 3 && kw == 3 && stride == 1 && padding == [1; 4] && winograd::pays([c_in, c_out], n * h * w) {
-        return Ok(tensor(
-            winograd::conv3x3(input, [n, c_in, h, w], weight, bias),
-            [n, c_out, h, w],
-        ));
+        let out = winograd::conv3x3(slice(&x), [n, c_in, h, w], &weight, slice(&bias), filters);
+        return Ok(tensor(out, [n, c_out, h, w]));
     }
+    let (input, weight, bias) = (slice(&x), slice(&weight), slice(&bias));
     let pixels = geometry.oh * geometry.ow;
     let depth = c_in * kh * kw;
     let tile_rows = (COLUMNS_BYTES / 4 / depth)

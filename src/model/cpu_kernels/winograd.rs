@@ -5,31 +5,68 @@
 //! GEMMs over channels, and each output block is Aᵀ·M·A of its 16 sums, plus the bias.
 
 use std::cell::RefCell;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Output, for_each_task, matmul, workers};
+use burn::backend::flex::FlexTensor;
+
+use super::{Output, for_each_task, matmul, slice, workers};
 
 /// Bytes of one task's transformed input and products to aim for: they stay in L2.
 const BLOCK_BYTES: usize = 512 * 1024;
 /// The least channels each way and output pixels (n·h·w) at which `pays`.
 const MIN_CHANNELS: usize = 32;
-const MIN_PIXELS: usize = 512;
+const MIN_PIXELS: usize = 64;
 
 /// Whether F(2×2, 3×3) beats the im2col GEMM: its transforms cost per channel what the GEMMs
-/// save per pair of channels, and its filters' transform is paid per call, so it pays with
-/// enough channels and output pixels, and only in wasm, where the GEMM runs 4 lanes wide
-/// without fused multiply-adds. Measured on faces64's ε_θ (scripts/ab-wasm.mjs; native `ddpm
-/// bench`; 2 cores), each against the line before: from 64 channels and 512 pixels up, 0.91× the
-/// im2col's time at batch 8, then 0.94× with the transforms vectorised; from 32 channels, 0.97×
-/// (16: 1.06×); from 64 pixels, 1.10× at batch 1. Natively (AVX2, FMA) 1.1–1.25× the im2col's.
+/// save per pair of channels, so it pays with enough channels, and only in wasm, where the GEMM
+/// runs 4 lanes wide without fused multiply-adds. Measured on faces64's ε_θ (scripts/ab-wasm.mjs;
+/// native `ddpm bench`; 2 cores), each against the line before: from 64 channels and 512 output
+/// pixels up, 0.91× the im2col's time at batch 8; the transforms vectorised, 0.94×; from 32
+/// channels, 0.97× (16: 1.06×); U cached per layer and from 64 pixels up, 0.83× at batch 1.
+/// Natively (AVX2, FMA) it took 1.1–1.25× the im2col's time.
 pub(super) fn pays([c_in, c_out]: [usize; 2], pixels: usize) -> bool {
     cfg!(target_arch = "wasm32") && c_in.min(c_out) >= MIN_CHANNELS && pixels >= MIN_PIXELS
 }
 
+/// A layer's transformed filters U, kept between calls with the weight they came from, so a layer
+/// whose weight is replaced by another tensor transforms again. Holding the weight keeps its
+/// buffer alive (and, shared, unwritable: flex copies on write), so no other tensor can lie at
+/// its address while the two are compared.
+#[derive(Clone, Default)]
+pub struct FilterCache(Arc<Mutex<Option<(FlexTensor, Arc<Vec<f32>>)>>>);
+
+impl std::fmt::Debug for FilterCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FilterCache")
+    }
+}
+
+impl FilterCache {
+    fn filters(&self, weight: &FlexTensor, [c_out, c_in]: [usize; 2]) -> Arc<Vec<f32>> {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let same = |kept: &FlexTensor| std::ptr::eq(slice(kept), slice(weight));
+        if let Some((kept, filters)) = &*slot
+            && same(kept)
+        {
+            return filters.clone();
+        }
+        let filters = Arc::new(transformed_filters(slice(weight), c_out, c_in));
+        *slot = Some((weight.clone(), filters.clone()));
+        filters
+    }
+}
+
 /// `input` [n, c_in, h, w] convolved with `weight` [c_out, c_in, 3, 3] at stride 1 with zero
-/// padding 1, plus `bias`: [n, c_out, h, w].
-pub(super) fn conv3x3(input: &[f32], [n, c_in, h, w]: [usize; 4], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+/// padding 1, plus `bias`: [n, c_out, h, w]; U from `cache` when it holds this weight's.
+pub(super) fn conv3x3(
+    input: &[f32],
+    [n, c_in, h, w]: [usize; 4],
+    weight: &FlexTensor,
+    bias: &[f32],
+    cache: &FilterCache,
+) -> Vec<f32> {
     let c_out = bias.len();
-    let filters = transformed_filters(weight, c_out, c_in);
+    let filters = cache.filters(weight, [c_out, c_in]);
     let (rows, cols) = (h.div_ceil(2), w.div_ceil(2));
     // A task takes whole rows of blocks: few enough to stay in L2, enough tasks for every core.
     let fitting = (BLOCK_BYTES / (4 * 16 * (c_in + c_out)) / cols).max(1);
@@ -200,7 +237,7 @@ mod tests {
     use super::super::{flex_f32, slice};
 
     /// F(2×2, 3×3) against burn's conv2d whatever `pays` decides: odd and even sizes, planes
-    /// smaller than a block, one channel, blocks split over tasks on three threads.
+    /// smaller than a block, one channel, blocks split over tasks on three threads; U cached.
     #[test]
     fn winograd_matches_burns_conv2d() {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -210,6 +247,8 @@ mod tests {
         pool.install(|| {
             let device = burn::tensor::Device::flex();
             let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            // One cache for every case: each new weight must be transformed again.
+            let cache = super::FilterCache::default();
             for ([n, c_in, h, w], c_out) in [
                 ([2, 3, 9, 7], 5),
                 ([1, 1, 1, 1], 1),
@@ -222,7 +261,12 @@ mod tests {
                 let reference = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
                 let [x, weight, bias] =
                     [x, weight, bias.reshape([1, 1, 1, c_out])].map(|t| flex_f32(t).expect("flex f32"));
-                let ours = super::conv3x3(slice(&x), [n, c_in, h, w], slice(&weight), slice(&bias));
+                let ours = super::conv3x3(slice(&x), [n, c_in, h, w], &weight, slice(&bias), &cache);
+                // A second call takes U from the cache.
+                assert_eq!(
+                    super::conv3x3(slice(&x), [n, c_in, h, w], &weight, slice(&bias), &cache),
+                    ours
+                );
                 let ours = Tensor::<1>::from_floats(ours.as_slice(), &device).reshape([n, c_out, h, w]);
                 // The transforms scale values by up to 4 each way before the sums.
                 let depth = (c_in * 9) as f64;
