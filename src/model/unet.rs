@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 use super::blocks::{BlockSettings, DownBlock, DownBlockShape, MidBlock, UpBlock, UpBlockShape};
 use super::config::UNet2DConfig;
 use super::embedding::timestep_embedding;
-use super::cpu_kernels::Conditioning;
+use super::cpu_kernels::{self, Conditioning};
 use super::layers::{Conv2d, Embedding, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::{Error, Result};
@@ -174,7 +174,12 @@ impl UNet2DModel {
     /// ε_θ(x_t, t[, y]) for a batch: `timesteps` and `class_labels` have one entry per sample;
     /// no labels on a class-conditional model means unconditional, the null class.
     /// Call `check_input` first on untrusted shapes, `class_labels` on untrusted classes.
+    /// Runs on rayon's pool as a whole (`cpu_kernels::on_pool`).
     pub fn forward(&self, x: Tensor<4>, timesteps: &[f32], class_labels: Option<&[usize]>) -> Tensor<4> {
+        cpu_kernels::on_pool(|| self.forward_here(x, timesteps, class_labels))
+    }
+
+    fn forward_here(&self, x: Tensor<4>, timesteps: &[f32], class_labels: Option<&[usize]>) -> Tensor<4> {
         let device = x.device();
         let x = if self.center_input_sample { x.mul_scalar(2.0).sub_scalar(1.0) } else { x };
         let t_emb = timestep_embedding(timesteps, self.embedding_dim, self.flip_sin_to_cos, self.freq_shift, &device);

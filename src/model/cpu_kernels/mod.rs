@@ -74,6 +74,18 @@ fn filled(len: usize, slab: usize, kernel: impl Fn(usize, &mut [MaybeUninit<f32>
     out
 }
 
+/// `f` run on a thread of rayon's pool (natively, and in the threaded wasm module), so that every
+/// parallel loop inside it (the kernels' and flex's) starts from a pool thread: a push onto a
+/// deque that the pool's other threads, still spinning from the last op, steal from. Started
+/// from outside the pool, each loop is a hand-off that wakes a thread and blocks the caller (in
+/// the page, an `Atomics.wait` round trip per op), which at batch 1 cost two threads their gain.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
+    return rayon::scope(|_| f());
+    #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
+    f()
+}
+
 /// How many threads `for_each_task` spreads over: rayon's pool, or wasm's one thread.
 fn workers() -> usize {
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
