@@ -3,7 +3,6 @@
 //! down/up blocks (with attention or without) and `UNetMidBlock2D`.
 
 use burn::module::Module;
-use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
 
 use super::attention::Attention;
@@ -66,9 +65,11 @@ impl ResnetBlock2D {
         })
     }
 
-    pub fn forward(&self, x: Tensor<4>, temb: Tensor<2>) -> Tensor<4> {
+    /// `silu_temb` is SiLU of the time embedding, which diffusers applies in every block and
+    /// `UNet2DModel::forward` once for all.
+    pub fn forward(&self, x: Tensor<4>, silu_temb: Tensor<2>) -> Tensor<4> {
         let h = self.conv1.forward(self.norm1.forward_silu(x.clone(), &Conditioning::None));
-        let temb = self.time_emb_proj.forward(silu(temb));
+        let temb = self.time_emb_proj.forward(silu_temb);
         let conditioning = if self.scale_shift {
             let [scale, shift]: [Tensor<2>; 2] = temb.chunk(2, 1).try_into().expect("two halves");
             Conditioning::ScaleShift(scale, shift)
@@ -162,9 +163,9 @@ impl DownBlock {
     }
 
     /// The block's output and every intermediate state the up path will concatenate back.
-    pub fn forward(&self, mut x: Tensor<4>, temb: &Tensor<2>, skips: &mut Vec<Tensor<4>>) -> Tensor<4> {
+    pub fn forward(&self, mut x: Tensor<4>, silu_temb: &Tensor<2>, skips: &mut Vec<Tensor<4>>) -> Tensor<4> {
         for (i, resnet) in self.resnets.iter().enumerate() {
-            x = resnet.forward(x, temb.clone());
+            x = resnet.forward(x, silu_temb.clone());
             if let Some(attn) = self.attentions.get(i) {
                 x = attn.forward(x);
             }
@@ -213,10 +214,10 @@ impl UpBlock {
         Ok(block)
     }
 
-    pub fn forward(&self, mut x: Tensor<4>, temb: &Tensor<2>, skips: &mut Vec<Tensor<4>>) -> Tensor<4> {
+    pub fn forward(&self, mut x: Tensor<4>, silu_temb: &Tensor<2>, skips: &mut Vec<Tensor<4>>) -> Tensor<4> {
         for (i, resnet) in self.resnets.iter().enumerate() {
             let skip = skips.pop().expect("one skip connection per up-block resnet");
-            x = resnet.forward(Tensor::cat(vec![x, skip], 1), temb.clone());
+            x = resnet.forward(Tensor::cat(vec![x, skip], 1), silu_temb.clone());
             if let Some(attn) = self.attentions.get(i) {
                 x = attn.forward(x);
             }
@@ -248,12 +249,12 @@ impl MidBlock {
         Ok(Self { resnets: vec![first, second], attentions })
     }
 
-    pub fn forward(&self, x: Tensor<4>, temb: &Tensor<2>) -> Tensor<4> {
-        let mut x = self.resnets[0].forward(x, temb.clone());
+    pub fn forward(&self, x: Tensor<4>, silu_temb: &Tensor<2>) -> Tensor<4> {
+        let mut x = self.resnets[0].forward(x, silu_temb.clone());
         if let Some(attn) = self.attentions.first() {
             x = attn.forward(x);
         }
-        self.resnets[1].forward(x, temb.clone())
+        self.resnets[1].forward(x, silu_temb.clone())
     }
 }
 

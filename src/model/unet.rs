@@ -188,6 +188,8 @@ impl UNet2DModel {
             let unconditional = vec![null; timesteps.len()];
             emb = emb.add(table.forward(class_labels.unwrap_or(&unconditional)));
         }
+        // Every ResNet block takes SiLU(emb) (diffusers applies it in each): once here.
+        let emb = silu(emb);
 
         let mut x = self.conv_in.forward(x);
         let mut skips = vec![x.clone()];
