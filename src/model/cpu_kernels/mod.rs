@@ -1,9 +1,11 @@
-//! Fused kernels for the CPU backend (burn-flex), where profiles of ε_θ found its time: burn runs
-//! a GroupNorm, its affine, the ResNet block's timestep conditioning and the SiLU after it as six
-//! or seven passes over the activations, each allocating, flex's sigmoid calls a scalar `expf`
-//! per element, and its convolution copies input and weights to channels-last before an im2col.
-//! Here a norm is one pass that LLVM vectorises (wasm simd128; SSE2, or AVX2 picked at run time
-//! natively) and a convolution an im2col from NCHW into a GEMM that writes the output in place.
+//! Kernels for the CPU backend (burn-flex), where profiles of ε_θ found its time: burn runs a
+//! GroupNorm, its affine, the ResNet block's timestep conditioning and the SiLU after it as six
+//! or seven passes over the activations, each allocating, with a scalar `expf` per element; its
+//! convolution copies input and weights to channels-last before an im2col; its attention
+//! transposes the tokens and splits the heads with copies. Here a norm is one pass that LLVM
+//! vectorises (wasm simd128; SSE2, or AVX2 picked at run time natively), a convolution an im2col
+//! from NCHW into GEMMs that write the output in place (or, in wasm, Winograd's F(2×2, 3×3)),
+//! attention GEMMs on the planes as they lie, and ε_θ runs on rayon's pool as a whole.
 //!
 //! A kernel runs only on plain f32 flex tensors; anything else (WebGPU, f16, autodiff) gets its
 //! input back and takes burn's ops, so the two paths compute the same function.
