@@ -206,7 +206,9 @@ mod tests {
     fn cpu_conv2d_cases() {
         let device = burn::tensor::Device::flex();
         let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-        let cases: [([usize; 4], usize, usize, usize, [usize; 4]); 11] = [
+        // (input shape, c_out, kernel size, stride, padding)
+        type Case = ([usize; 4], usize, usize, usize, [usize; 4]);
+        let cases: [Case; 11] = [
             ([2, 3, 9, 7], 5, 3, 1, [1; 4]),
             ([1, 4, 8, 8], 4, 3, 2, [1; 4]),
             ([2, 4, 8, 6], 4, 3, 2, [0, 1, 0, 1]),

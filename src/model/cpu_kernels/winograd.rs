@@ -33,7 +33,10 @@ pub(super) fn pays([c_in, c_out]: [usize; 2], pixels: usize) -> bool {
 /// buffer alive (and, shared, unwritable: flex copies on write), so no other tensor can lie at
 /// its address while the two are compared.
 #[derive(Clone, Default)]
-pub struct FilterCache(Arc<Mutex<Option<(FlexTensor, Arc<Vec<f32>>)>>>);
+pub struct FilterCache(Arc<Mutex<Option<KeptFilters>>>);
+
+/// A weight and its transformed filters.
+type KeptFilters = (FlexTensor, Arc<Vec<f32>>);
 
 impl std::fmt::Debug for FilterCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
