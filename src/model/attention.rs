@@ -7,6 +7,8 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::Tensor;
 
 use super::cpu_kernels;
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
+use super::gpu_kernels;
 use super::layers::{rescale, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;
@@ -56,18 +58,28 @@ impl Attention {
             .unwrap_or_else(|normed| self.forward_burn(normed, x))
     }
 
+    /// burn's ops, but for the attention itself on the GPU (`attend`).
     fn forward_burn(&self, normed: Tensor<4>, x: Tensor<4>) -> Tensor<4> {
         let [n, c, h, w] = x.dims();
-        let (heads, head_dim) = (self.heads, c / self.heads);
         let tokens = normed.reshape([n, c, h * w]).swap_dims(1, 2);
-        let split = |t: Tensor<3>| t.reshape([n, h * w, heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.to_q.forward(tokens.clone()));
-        let k = split(self.to_k.forward(tokens.clone()));
-        let v = split(self.to_v.forward(tokens));
-        // burn's fused scaled dot-product attention (softmax(QKᵀ/√d)V, no score tensor kept).
-        let attended = attention(q, k, v, None, None, AttentionModuleOptions::default()).swap_dims(1, 2).reshape([n, h * w, c]);
-        let out = self.to_out[0].forward(attended).swap_dims(1, 2).reshape([n, c, h, w]);
+        let [q, k, v] = [&self.to_q, &self.to_k, &self.to_v].map(|linear| linear.forward(tokens.clone()));
+        let out = self.to_out[0].forward(self.attend(q, k, v)).swap_dims(1, 2).reshape([n, c, h, w]);
         rescale(out.add(x), self.rescale_output_factor)
+    }
+
+    /// softmax(QKᵀ/√d)·V per head of `q`, `k`, `v` [n, tokens, c]: one dispatch on the GPU
+    /// (`gpu_kernels`), burn's fused scaled dot-product attention otherwise.
+    fn attend(&self, q: Tensor<3>, k: Tensor<3>, v: Tensor<3>) -> Tensor<3> {
+        #[cfg(any(feature = "wgpu", feature = "webgpu"))]
+        let [q, k, v] = match gpu_kernels::attention(q, k, v, self.heads) {
+            Ok(attended) => return attended,
+            Err(operands) => operands,
+        };
+        let [n, tokens, c] = q.dims();
+        let split = |t: Tensor<3>| t.reshape([n, tokens, self.heads, c / self.heads]).swap_dims(1, 2);
+        attention(split(q), split(k), split(v), None, None, AttentionModuleOptions::default())
+            .swap_dims(1, 2)
+            .reshape([n, tokens, c])
     }
 }
 

@@ -6,7 +6,8 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 
 use super::attention::Attention;
-use super::cpu_kernels::{Conditioning, upsample_nearest2};
+use super::conditioning::Conditioning;
+use super::cpu_kernels::upsample_nearest2;
 use super::layers::{rescale, Conv2d, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::Result;

@@ -7,7 +7,10 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::cpu_kernels::{self, Conditioning, FilterCache};
+use super::conditioning::Conditioning;
+use super::cpu_kernels::{self, FilterCache};
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
+use super::gpu_kernels;
 use super::params::{ParamKind, ParamSource};
 use crate::error::Result;
 
@@ -132,11 +135,15 @@ impl GroupNorm {
         self.forward_with(x, conditioning, true)
     }
 
-    /// One fused pass on the CPU (`cpu_kernels`); burn's ops on other backends.
+    /// One fused pass on the CPU (`cpu_kernels`), one dispatch on the GPU (`gpu_kernels`);
+    /// burn's ops otherwise.
+    #[allow(clippy::result_large_err)] // the kernels hand the input back for the next one
     fn forward_with(&self, x: Tensor<4>, conditioning: &Conditioning, then_silu: bool) -> Tensor<4> {
         let params = [&self.weight.val(), &self.bias.val()];
-        cpu_kernels::group_norm(x, params, self.groups, self.eps, conditioning, then_silu)
-            .unwrap_or_else(|x| self.forward_burn(x, conditioning, then_silu))
+        let fused = cpu_kernels::group_norm(x, params, self.groups, self.eps, conditioning, then_silu);
+        #[cfg(any(feature = "wgpu", feature = "webgpu"))]
+        let fused = fused.or_else(|x| gpu_kernels::group_norm(x, params, self.groups, self.eps, conditioning, then_silu));
+        fused.unwrap_or_else(|x| self.forward_burn(x, conditioning, then_silu))
     }
 
     fn forward_burn(&self, x: Tensor<4>, conditioning: &Conditioning, then_silu: bool) -> Tensor<4> {

@@ -2,9 +2,12 @@
 
 pub mod attention;
 pub mod blocks;
+pub mod conditioning;
 pub mod config;
 mod cpu_kernels;
 pub mod embedding;
+#[cfg(any(feature = "wgpu", feature = "webgpu"))]
+mod gpu_kernels;
 pub mod layers;
 pub mod mlp;
 pub mod params;

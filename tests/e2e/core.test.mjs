@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ARTIFACTS, ROOT, launch, maxAbsDiff, npyBytes, openPage, readNpy, readSafetensors, serve } from './harness.mjs';
 
 const DDPM = process.env.DDPM_BIN ?? join(ROOT, 'target/debug/ddpm');
-const CASES = ['f16_grey', 'padding0_old_keys', 'class_cond'];
+const CASES = ['f16_grey', 'padding0_old_keys', 'class_cond', 'scale_shift'];
 let server;
 
 /** Native ε_θ of the fixture's first sample, by the `ddpm` CLI. */
@@ -69,33 +69,34 @@ for (const webgpu of [true, false]) {
       });
     }
 
-    if (!webgpu) {
-      // The fixtures have at most 16 channels; faces64 has 32 to 128, where the page's 3×3
-      // convolutions take Winograd's F(2×2, 3×3) and native's take the im2col GEMM.
-      test('faces64 ε_θ at batch 2 within 1e-4 of native (Winograd in the page, im2col natively)', async () => {
-        const shape = [2, 1, 64, 64];
-        const x = Array.from({ length: 2 * 64 * 64 }, (_, i) => Math.sin(i * 0.37) * 1.5);
-        await mkdir(join(ARTIFACTS, 'native'), { recursive: true });
-        const [xPath, outPath] = ['faces64-x.npy', 'faces64-eps.npy'].map((file) => join(ARTIFACTS, 'native', file));
-        await writeFile(xPath, npyBytes(shape, x));
-        execFileSync(DDPM, ['eps', '--model', join(ROOT, 'www/models/faces64/unet'), '--x', xPath, '--t', '500', '--out', outPath]);
-        const native = (await readNpy(outPath)).values;
-        const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
-        const eps = await page.evaluate(async ({ x, shape }) => {
-          const { DdpmClient } = await import('/www/client.js');
-          const client = new DdpmClient();
-          await client.init(true);
-          const { key } = await client.load('/www/models/faces64/unet');
-          return Array.from(await client.eps(key, new Float32Array(x), shape, 500));
-        }, { x, shape });
-        const diff = maxAbsDiff(eps, native);
-        console.log(`faces64 batch 2 on cpu: max |browser − native| = ${diff.toExponential(2)}`);
-        assert.equal(eps.length, native.length);
-        assert.ok(diff < 1e-4, `max abs diff ${diff}`);
-        assert.deepEqual(errors, []);
-        await page.close();
-      });
-    }
+    // The fixtures have at most 16 channels; faces64 has 32 to 128 and groups of 4 channels of
+    // 64×64 pixels. In the page its 3×3 convolutions take Winograd's F(2×2, 3×3) on the CPU and
+    // its norms the GPU kernel's loops over channels-last activations on WebGPU; natively the
+    // im2col GEMM and the fused CPU norm.
+    test('faces64 ε_θ at batch 2 within 1e-4 of native', async () => {
+      const shape = [2, 1, 64, 64];
+      const x = Array.from({ length: 2 * 64 * 64 }, (_, i) => Math.sin(i * 0.37) * 1.5);
+      await mkdir(join(ARTIFACTS, 'native'), { recursive: true });
+      const [xPath, outPath] = ['faces64-x.npy', 'faces64-eps.npy'].map((file) => join(ARTIFACTS, 'native', `${webgpu}-${file}`));
+      await writeFile(xPath, npyBytes(shape, x));
+      execFileSync(DDPM, ['eps', '--model', join(ROOT, 'www/models/faces64/unet'), '--x', xPath, '--t', '500', '--out', outPath]);
+      const native = (await readNpy(outPath)).values;
+      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const { backend, eps } = await page.evaluate(async ({ x, shape, forceCpu }) => {
+        const { DdpmClient } = await import('/www/client.js');
+        const client = new DdpmClient();
+        const backend = await client.init(forceCpu);
+        const { key } = await client.load('/www/models/faces64/unet');
+        return { backend, eps: Array.from(await client.eps(key, new Float32Array(x), shape, 500)) };
+      }, { x, shape, forceCpu: !webgpu });
+      assert.equal(backend.kind, webgpu ? 'webgpu' : 'cpu', JSON.stringify(backend));
+      const diff = maxAbsDiff(eps, native);
+      console.log(`faces64 batch 2 on ${backend.kind}: max |browser − native| = ${diff.toExponential(2)}`);
+      assert.equal(eps.length, native.length);
+      assert.ok(diff < 1e-4, `max abs diff ${diff}`);
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
 
     test('seeded sampling gives the native numbers (same noise in wasm)', async () => {
       const model = join(ROOT, 'tests/reference/fixtures/unet/f16_grey');

@@ -6,11 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, serve } from './harness.mjs';
 
-// The device work one faces64 ε_θ may ask for at most (see the last test): 472 dispatches and 3
-// submits with burn's fusion, 256 tasks a submit, GroupNorm written for fusion and convolution
-// weights laid out channels-last at load, SiLU of the time embedding once (1 018 and 33 before);
-// issue 37 aims at 250 dispatches.
-const DISPATCHES_PER_EPS = 490;
+// The device work one faces64 ε_θ may ask for at most (see the last test): 205 dispatches and 2
+// submits with burn's fusion, 256 tasks a submit, convolution weights laid out channels-last at
+// load, SiLU of the time embedding once, and our own kernels for GroupNorm (with its affine,
+// conditioning and SiLU) and for attention, one dispatch each (1 018 and 33 with none of it).
+const DISPATCHES_PER_EPS = 215;
 const SUBMITS_PER_EPS = 4;
 
 let server;
@@ -105,7 +105,10 @@ async function faces64Work(page) {
       await client.eps(key, x, shape, 500);
       return delta(before, await counts());
     };
-    const batch1 = [await eps(1), await eps(1)];
+    const batch1 = [await eps(1)];
+    const kernelsBefore = await client.request('byKernel');
+    batch1.push(await eps(1));
+    const kernels = delta(kernelsBefore, await client.request('byKernel'));
     const batch4 = [await eps(4), await eps(4)];
     const settings = { seed: 1, batch: 1, sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 3, spacing: 'leading', stepsOffset: 0, clipSample: 1 } };
     const { runId, timesteps } = await client.start(key, settings);
@@ -117,7 +120,7 @@ async function faces64Work(page) {
     }
     await client.stop(runId);
     client.worker.terminate();
-    return { load: delta(beforeLoad, afterLoad), batch1, batch4, steps };
+    return { load: delta(beforeLoad, afterLoad), batch1, batch4, steps, kernels };
   });
 }
 
@@ -130,10 +133,16 @@ describe('WebGPU (SwiftShader): the device work of one faces64 ε_θ', () => {
 
   test('dispatches, submits and read-backs per evaluation and per step; pipelines only for a new batch size', async () => {
     const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
-    const { load, batch1, batch4, steps } = await faces64Work(page);
+    const { load, batch1, batch4, steps, kernels } = await faces64Work(page);
     const show = (c) => `${c.dispatches} dispatches, ${c.submits} submits, ${c.mapAsync} read-backs, ${c.pipelines} pipelines, ${c.bindGroups} bind groups, ${c.buffers} buffers`;
     console.log(`faces64 on WebGPU: load and warm-up ${show(load)}`);
     for (const [name, c] of [['ε_θ batch 1', batch1[1]], ['ε_θ batch 4, first', batch4[0]], ['ε_θ batch 4', batch4[1]], ['reverse step', steps.at(-1)]]) console.log(`  ${name}: ${show(c)}`);
+    const byKind = {};
+    for (const [label, n] of Object.entries(kernels)) {
+      const kind = label.replace(/_[0-9a-f]{8}$/, '').replace(/_(t|e|c|f|lhs|in)_f32.*$/, '');
+      byKind[kind] = (byKind[kind] ?? 0) + n;
+    }
+    console.log(`  ε_θ batch 1 by kernel: ${Object.entries(byKind).filter(([, n]) => n).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     assert.ok(load.pipelines > 0, 'the load compiles the model\'s kernels');
     assert.equal(batch1[1].pipelines, 0, 'a warm ε_θ compiles nothing');
     assert.equal(batch4[1].pipelines, 0, 'a second ε_θ at a new batch size compiles nothing');

@@ -6,18 +6,9 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::Tensor;
 
 use super::exp::silu;
+use crate::model::conditioning::Conditioning;
 use super::{filled, flex_f32, slice, tensor};
 
-/// What a ResNet block does to a norm's input or output with its timestep embedding, per sample
-/// and channel (tensors [n, c]).
-#[allow(clippy::large_enum_variant)] // one lives per call, on the stack
-pub enum Conditioning {
-    None,
-    /// Added to the input before the statistics (diffusers' `time_embedding_norm = "default"`).
-    Shift(Tensor<2>),
-    /// `y·(1 + scale) + shift` after the affine (`"scale_shift"`, FiLM).
-    ScaleShift(Tensor<2>, Tensor<2>),
-}
 
 /// `torch.nn.GroupNorm` of `x` [n, c, h, w] with its affine, conditioned, then SiLU if `silu`:
 /// one read of `x` for the statistics and one for the output. Err gives `x` back when any

@@ -23,7 +23,7 @@ mod winograd;
 
 pub use attention::attention;
 pub use conv2d::conv2d;
-pub use group_norm::{Conditioning, group_norm};
+pub use group_norm::group_norm;
 pub use upsample::upsample_nearest2;
 pub use winograd::FilterCache;
 

@@ -21,3 +21,21 @@ count(self.GPUComputePassEncoder?.prototype, 'dispatchWorkgroupsIndirect', 'disp
 count(self.GPUQueue?.prototype, 'submit', 'submits');
 count(self.GPUDevice?.prototype, 'createBindGroup', 'bindGroups');
 count(self.GPUDevice?.prototype, 'createBuffer', 'buffers');
+
+// Dispatches per kernel (the pipeline's label: cubecl names it after the kernel's entry point).
+export const byKernel = {};
+const shaders = new Map();
+const pass = self.GPUComputePassEncoder?.prototype;
+if (pass) {
+  const setPipeline = pass.setPipeline;
+  pass.setPipeline = function kernel(pipeline) {
+    this.kernelLabel = pipeline.label;
+    return setPipeline.call(this, pipeline);
+  };
+  const dispatch = pass.dispatchWorkgroups;
+  pass.dispatchWorkgroups = function tallied(...args) {
+    byKernel[this.kernelLabel] = (byKernel[this.kernelLabel] ?? 0) + 1;
+    return dispatch.apply(this, args);
+  };
+}
+
