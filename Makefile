@@ -46,6 +46,7 @@ test-train: setup-python test-rust
 BROWSER_TESTS := tests/e2e/views.test.mjs tests/e2e/page.test.mjs
 BROWSER_TESTS += $(filter-out $(BROWSER_TESTS),$(sort $(wildcard tests/e2e/*.test.mjs)))
 test-browser: setup-browser
+	node scripts/assets.mjs --check
 	DDPM_BIN=$(DDPM) DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) node --test --test-concurrency=2 $(BROWSER_TESTS)
 
 # pkg/webgpu, pkg/cpu and pkg/cpu-threads: the cargo compile of each (side by side under -j), then wasm-pack and

@@ -35,6 +35,12 @@ export const XT_ONLY: Readonly<Wanted>;
 /** A shipped model's weight files and their SHA-256, the weights cache's keys (www/models/index.json). */
 export type WeightHashes = Record<string, { sha256: string; bytes: number }>;
 
+/**
+ * A model's files for `load`: where each is when not in the folder (a bundler's copy), and the
+ * hashes of shipped ones, which let them come from the weights cache.
+ */
+export type FileManifest = Record<string, { url?: string; sha256?: string; bytes?: number }>;
+
 /** What the weights cache did with one file of a load. */
 export interface CacheOutcome {
   file: string;
@@ -86,7 +92,7 @@ export class DdpmClient extends EventTarget {
    * Resolves as soon as the model is built; `timing` once it has warmed up (WebGPU compiles its
    * shaders then), which also fills `info.warmupMs` and `info.evalMs`.
    */
-  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet', hashes?: WeightHashes): Promise<{ key: string; info: ModelInfo; cache: CacheOutcome[]; timing: Promise<ModelTiming> }>;
+  load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet', manifest?: FileManifest): Promise<{ key: string; info: ModelInfo; cache: CacheOutcome[]; timing: Promise<ModelTiming> }>;
   /** What the weights cache (Cache API) holds, or why this browser keeps nothing. */
   cacheContents(): Promise<CacheContents>;
   /** Empties the weights cache → the number of files removed. */
@@ -102,7 +108,7 @@ export class DdpmClient extends EventTarget {
     cancel(): void;
   };
   inpaintStart(key: string, settings: InpaintSettings): Promise<{ runId: string; total: number; xt: Float32Array }>;
-  spiralLoad(source: string | Record<string, Uint8Array>, hashes?: WeightHashes): Promise<{ key: string }>;
+  spiralLoad(source: string | Record<string, Uint8Array>, manifest?: FileManifest): Promise<{ key: string }>;
   spiralStart(key: string, settings: SpiralRun): Promise<{ runId: string; timesteps: number[]; x: Float32Array }>;
   spiralSteps(runId: string, k: number): Promise<{ t: number; next: number; x: Float32Array }>;
   /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
@@ -139,11 +145,19 @@ export interface ModelEntry {
 
 /** The shipped models, each loaded once and shared. */
 export class ModelStore {
-  constructor(client: DdpmClient);
+  /** `filesBase`: as `setFilesBase`. */
+  constructor(client: DdpmClient, options?: { filesBase?: string | null });
   entries(): Promise<ModelEntry[]>;
   image(id: string, onProgress?: (p: LoadProgress) => void): Promise<{ key: string; info: ModelInfo; entry: ModelEntry; cache: CacheOutcome[]; timing: Promise<ModelTiming> }>;
   spiral(id: string): Promise<{ key: string; entry: ModelEntry }>;
 }
+
+/**
+ * Fetch the shipped files (www/models/…, www/samples/…) from under `base`, a folder laid out as
+ * the package is (it holds www/), instead of from where the page loaded the package; null: back
+ * to the default.
+ */
+export function setFilesBase(base: string | null): void;
 
 /** What each attribute of <ddpm-demo> does. */
 export const ATTRIBUTES: Record<string, string>;

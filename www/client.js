@@ -1,19 +1,31 @@
 // The page's handle on the worker: one promise per request, an optional callback for progress.
+import { whyNotLoaded } from './load-failure.js';
 
 /** `wanted` of a step whose x̂_0 and ε̂ will not be drawn: the device sends back x_t only. */
 export const XT_ONLY = Object.freeze({ x0: false, eps: false });
 
 /**
- * A module worker for `url` (absolute). A page may only start workers from its own origin, so
- * when this package is served from elsewhere (a CDN, another host of a blog) the worker starts
- * from a same-origin blob: module that imports the real one, which CORS lets through. Where the
- * embedding page's CSP forbids blob: workers, it passes `workerUrl`: a file on its own origin
- * containing `import 'https://…/www/worker.js';`.
+ * The module worker: the package's own (./worker.js, written as the literal bundlers follow and
+ * emit) or `workerUrl`. A page may only start workers from its own origin, so when the script is
+ * served from elsewhere (a CDN, another host of a blog) the worker starts from a same-origin
+ * blob: module that imports the real one, which CORS lets through. Where the embedding page's
+ * CSP forbids blob: workers, it passes `workerUrl`: a file on its own origin containing
+ * `import 'https://…/www/worker.js';`.
  */
-function startWorker(url, name) {
-  if (url.origin === location.origin) return { worker: new Worker(url, { type: 'module', name }), revoke: () => {} };
-  const trampoline = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
-  return { worker: new Worker(trampoline, { type: 'module', name }), revoke: () => URL.revokeObjectURL(trampoline) };
+function startWorker(workerUrl, name) {
+  const trampoline = (url) => {
+    const module = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
+    return { url, worker: new Worker(module, { type: 'module', name }), revoke: () => URL.revokeObjectURL(module) };
+  };
+  if (workerUrl) return workerUrl.origin === location.origin ? { url: workerUrl, worker: new Worker(workerUrl, { type: 'module', name }), revoke: () => {} } : trampoline(workerUrl);
+  // As published this module has an http(s) URL; a bundler's copy is same-origin, or has a
+  // file: URL written in (webpack). Not `new URL('./worker.js', import.meta.url)` here: bundlers
+  // would emit a second, raw copy of the worker for it.
+  const here = new URL(import.meta.url);
+  const published = /^https?:$/.test(here.protocol) && here.pathname.endsWith('/www/client.js');
+  if (published && here.origin !== location.origin) return trampoline(new URL('worker.js', here));
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
+  return { url: published ? new URL('worker.js', here) : null, worker, revoke: () => {} };
 }
 
 /** More crashes than this with no request answered in between, and the client stops restarting. */
@@ -30,7 +42,7 @@ export class DdpmClient extends EventTarget {
   /** `workerUrl`: a module worker to run instead of ./worker.js (one that imports or wraps it). */
   constructor({ workerUrl } = {}) {
     super();
-    this.scriptUrl = new URL(workerUrl ?? './worker.js', workerUrl ? document.baseURI : import.meta.url);
+    this.workerUrl = workerUrl ? new URL(workerUrl, document.baseURI) : undefined;
     this.pending = new Map();
     this.nextId = 1;
     // Model keys are the client's: {op, args (null: cannot be loaded again), lost, workerKey, generation}.
@@ -45,7 +57,7 @@ export class DdpmClient extends EventTarget {
   spawn() {
     this.generation += 1;
     // The name prefixes the worker's run ids, so a run of a replaced worker is never mistaken for a new one.
-    const { worker, revoke } = startWorker(this.scriptUrl, `ddpm-${this.generation}`);
+    const { url, worker, revoke } = startWorker(this.workerUrl, `ddpm-${this.generation}`);
     this.worker = worker;
     worker.onmessage = ({ data }) => {
       revoke();
@@ -71,9 +83,11 @@ export class DdpmClient extends EventTarget {
         entry.reject(new Error(data.error));
       }
     };
-    worker.onerror = (event) => {
-      // A worker whose script cannot be fetched reports no message of its own.
-      const error = new Error(`worker failed: ${event.message || 'its script could not be loaded (a CSP without worker-src for it, or a host that does not send CORS: see the README, "From a CDN")'}`);
+    worker.onerror = async (event) => {
+      // A worker whose script cannot be loaded reports no message of its own: fetched again, the
+      // script says why (a bundled copy's own URL is the bundler's, not this one).
+      const why = event.message || (url ? await whyNotLoaded(url.href, 'JavaScript') : 'its script did not load');
+      const error = new Error(`the compute worker did not start: ${why} (see the README, "Troubleshooting")`);
       for (const entry of this.pending.values()) entry.reject(error);
       this.pending.clear();
     };
@@ -157,15 +171,16 @@ export class DdpmClient extends EventTarget {
   /**
    * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info, cache, timing}, as soon
    * as the model is built. onProgress gets {phase: 'download', file, loaded, total}. layout:
-   * 'pipeline' or 'unet' when known (saves probing the folder). hashes: {file: {sha256, bytes}}
-   * (a shipped model's, from www/models/index.json) lets those files come from the weights cache;
+   * 'pipeline' or 'unet' when known (saves probing the folder). manifest: {file: {url?, sha256?,
+   * bytes?}}: where a file is when not in the folder (a bundler's copy), and a shipped model's
+   * hashes (www/models/index.json), which let those files come from the weights cache;
    * `cache` says for each what the cache did: [{file, source: 'cache'|'network', stored, reason?}].
    * `timing` resolves once the model has warmed up (WebGPU compiles its shaders then) with
    * {warmupMs, evalMs}, which it also writes into `info` for run estimates.
    */
-  async load(source, onProgress, layout, hashes) {
+  async load(source, onProgress, layout, manifest) {
     // Folder URLs are relative to the page, not to the worker's script.
-    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout, hashes } : { files: source };
+    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, layout, manifest } : { files: source };
     const loaded = await this.request('load', args, onProgress);
     // Files are not kept for a restart: a second copy of a user's weights is too much to hold.
     const key = this.remember('load', args.url ? args : null, loaded.key, 'your model (from files)');
@@ -214,9 +229,9 @@ export class DdpmClient extends EventTarget {
     return this.withModel('inpaintStart', key, { settings });
   }
 
-  /** A 2-D (Mlp2D) model folder URL or files → {key}; hashes as in `load`. */
-  async spiralLoad(source, hashes) {
-    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, hashes } : { files: source };
+  /** A 2-D (Mlp2D) model folder URL or files → {key}; manifest as in `load`. */
+  async spiralLoad(source, manifest) {
+    const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, manifest } : { files: source };
     const { key } = await this.request('spiralLoad', args);
     return { key: this.remember('spiralLoad', args.url ? args : null, key, 'the 2-D model (from files)') };
   }

@@ -7,11 +7,11 @@
 // weights; an element starts (downloads, compiles) only once it is scrolled into view.
 // Attributes are listed in ATTRIBUTES and documented in the README.
 import { backendLabel, DdpmClient, describeAdapter, restartLabel, XT_ONLY } from './client.js';
-import { ModelSlot, ModelStore } from './models.js';
+import { ModelSlot, ModelStore, setFilesBase } from './models.js';
 import { showStatus } from './status.js';
 import { attributeName, onViewKey, viewNamed, VIEWS } from './views/index.js';
 
-export { DdpmClient, describeAdapter, ModelStore, XT_ONLY };
+export { DdpmClient, describeAdapter, ModelStore, setFilesBase, XT_ONLY };
 
 export const ATTRIBUTES = {
   view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork; "compare" is "fork")',
@@ -36,16 +36,21 @@ export const ATTRIBUTES = {
   autorun: 'run once ready, without waiting for a click',
   cpu: 'present on the first element to start: use the CPU even where WebGPU works',
   'worker-url': 'on the first element to start: a module worker on the page\'s own origin that imports www/worker.js, for pages whose CSP forbids blob: workers',
+  'files-base': 'on the first element to start: the URL of a folder laid out as the package (it holds www/) to fetch the shipped models and images from, for authors who host them elsewhere',
 };
+
+// Files (a strict CSP's style-src 'self' takes them), as literals bundlers emit; `?no-inline`
+// keeps Vite from inlining the small one as a data: URL, and other hosts ignore it.
+const STYLES = [new URL('./style.css?no-inline', import.meta.url).href, new URL('./element.css?no-inline', import.meta.url).href].map((url) => url.replace(/\?no-inline$/, ''));
 
 let shared = null;
 
 /** The one client, model store and backend of this page. */
-function services(forceCpu, workerUrl) {
+function services(forceCpu, workerUrl, filesBase) {
   shared ??= (async () => {
     const client = new DdpmClient({ workerUrl: workerUrl || undefined });
     const [backend, adapter] = await Promise.all([client.init(forceCpu), describeAdapter()]);
-    return { client, models: new ModelStore(client), adapter, forceCpu, backend: { ...backend, label: backendLabel(backend, adapter, forceCpu) } };
+    return { client, models: new ModelStore(client, { filesBase: filesBase || undefined }), adapter, forceCpu, backend: { ...backend, label: backendLabel(backend, adapter, forceCpu) } };
   })();
   shared.catch(() => { shared = null; });
   return shared;
@@ -62,8 +67,8 @@ export class DdpmDemo extends HTMLElement {
   build() {
     const shadow = this.attachShadow({ mode: 'open' });
     shadow.innerHTML = `
-      <link rel="stylesheet" href="${new URL('./style.css', import.meta.url).href}">
-      <link rel="stylesheet" href="${new URL('./element.css', import.meta.url).href}">
+      <link rel="stylesheet" href="${STYLES[0]}">
+      <link rel="stylesheet" href="${STYLES[1]}">
       <div class="head"><span part="backend" data-part="backend" role="status">Waiting to be scrolled into view…</span>
         <span data-part="model-status" role="status" aria-live="polite"></span></div>
       <progress data-part="model-progress" hidden></progress>
@@ -102,7 +107,7 @@ export class DdpmDemo extends HTMLElement {
     const view = VIEWS[name];
     this.dataset.state = 'starting';
     try {
-      const { client, models, backend, adapter, forceCpu } = await services(attr('cpu') !== null, attr('worker-url'));
+      const { client, models, backend, adapter, forceCpu } = await services(attr('cpu') !== null, attr('worker-url'), attr('files-base'));
       showStatus(part('backend'), backend.label, backend.kind);
       client.addEventListener('restart', ({ detail }) => {
         const { text, kind } = restartLabel(detail, adapter, forceCpu);

@@ -6,6 +6,7 @@
 // pool of workers, where the page is cross-origin isolated). `init` picks one before anything
 // is downloaded. Everything is resolved against this module's URL, so the worker runs the same
 // when a page on another origin starts it (see client.js).
+import { whyNotLoaded } from './load-failure.js';
 import { cachedBytes, cacheContents, clearCache } from './weights-cache.js';
 
 const models = new Map();
@@ -38,6 +39,11 @@ if (self.GPUAdapter) {
   };
 }
 
+// Whether this file runs as published (a CDN, a static host, `make demo`) rather than as a
+// bundler's copy (renamed, or a file: URL written in by webpack).
+const PUBLISHED = /^https?:.*\/www\/worker\.js$/.test(import.meta.url);
+const PKG = '../pkg/';
+
 // The threaded CPU build's pool: one worker a core, at most this many (each holds an instance).
 const MAX_THREADS = 8;
 
@@ -49,15 +55,33 @@ const MAX_THREADS = 8;
 function cpuBuild() {
   const cores = navigator.hardwareConcurrency || 1;
   if (!self.crossOriginIsolated) return { build: 'cpu', threads: 1, threadsReason: 'the page is not cross-origin isolated (no COOP/COEP headers)' };
+  // The pool's workers start from wasm-bindgen-rayon's helper as published (it fetches its own
+  // URL); a bundler renames this file and moves the helper.
+  if (!PUBLISHED) return { build: 'cpu', threads: 1, threadsReason: 'this copy of the package was bundled, and the threaded build runs only as published' };
   if (cores < 2) return { build: 'cpu', threads: 1, threadsReason: 'this device reports one core' };
   const threads = Math.min(cores, MAX_THREADS);
   return { build: 'cpu-threads', threads, threadsReason: `one a core (${cores} reported${cores > MAX_THREADS ? `, at most ${MAX_THREADS} used` : ''})` };
 }
 
+// Each build's module as a literal import, which bundlers follow (and emit its .wasm, which
+// wasm-bindgen's glue names by `new URL(…, import.meta.url)`); only the one chosen is fetched.
+const BUILDS = {
+  webgpu: () => import('../pkg/webgpu/ddpm_web.js'),
+  cpu: () => import('../pkg/cpu/ddpm_web.js'),
+  'cpu-threads': () => import('../pkg/cpu-threads/ddpm_web.js'),
+};
+
 function loadBuild({ build, threads, threadsReason }) {
   const loaded = { build, threads, threadsReason };
-  loaded.module = import(new URL(`../pkg/${build}/ddpm_web.js`, import.meta.url).href).then(async (wasm) => {
-    loaded.memory = (await wasm.default()).memory;
+  loaded.module = BUILDS[build]().then(async (wasm) => {
+    try {
+      loaded.memory = (await wasm.default()).memory;
+    } catch (error) {
+      // As published, the .wasm lies next to its module (not a literal: bundlers would emit
+      // copies); a bundler's copy says where it looked in its own message.
+      const why = PUBLISHED ? await whyNotLoaded(new URL(PKG + build + '/ddpm_web_bg.wasm', import.meta.url).href, 'WebAssembly') : error.message;
+      throw new Error(`the ${build} core did not load: ${why} (${error.message})`);
+    }
     // Before any other export: a tensor op first would fix the pool at one thread.
     if (wasm.initThreadPool) await wasm.initThreadPool(threads);
     return wasm;
@@ -120,36 +144,38 @@ async function download(url, required, post, expectedBytes) {
 
 /**
  * layout: 'pipeline' (model_index.json, unet/, scheduler/), 'unet' (config.json), or unknown.
- * hashes: {file: {sha256, bytes}} of a shipped model (www/models/index.json): those files come
- * from the weights cache when it holds them; what the cache did is pushed to `cacheReport`.
+ * manifest: {file: {url?, sha256?, bytes?}}: where a file is when not at `url`/file (a bundler's
+ * copy of a shipped model's), and a shipped file's hash, which lets it come from the weights
+ * cache when it holds it; what the cache did is pushed to `cacheReport`.
  */
-async function fetchFolder(url, post, layout, hashes = {}, cacheReport = []) {
+async function fetchFolder(url, post, layout, manifest = {}, cacheReport = []) {
   const base = url.endsWith('/') ? url : url + '/';
   const get = async (name, required, withProgress = false) => {
-    const known = hashes[name];
-    const fetchIt = () => download(base + name, required, withProgress ? post : null, known?.bytes);
-    if (!known) return fetchIt();
-    const { bytes, ...outcome } = await cachedBytes(base + name, known.sha256, fetchIt);
+    const known = manifest[name];
+    const where = known?.url ?? base + name;
+    const fetchIt = () => download(where, required, withProgress ? post : null, known?.bytes);
+    if (!known?.sha256) return fetchIt();
+    const { bytes, ...outcome } = await cachedBytes(where, known.sha256, fetchIt);
     cacheReport.push({ file: name, ...outcome });
     return bytes;
   };
-  const files = {};
+  const fetched = {};
   // An unknown folder is probed for config.json first: a UNet folder never 404s, a pipeline
   // folder once (the page's own models say their layout and are never probed).
   const config = layout === 'pipeline' ? null : await get('config.json', layout === 'unet');
   if (config) {
-    files['config.json'] = config;
-    files['diffusion_pytorch_model.safetensors'] = await get('diffusion_pytorch_model.safetensors', true, true);
-    return files;
+    fetched['config.json'] = config;
+    fetched['diffusion_pytorch_model.safetensors'] = await get('diffusion_pytorch_model.safetensors', true, true);
+    return fetched;
   }
   const index = await get('model_index.json', false);
   if (!index) throw new Error(`${base}config.json: HTTP 404 (not a diffusers model or pipeline folder)`);
-  files['model_index.json'] = index;
+  fetched['model_index.json'] = index;
   const scheduler = await get('scheduler/scheduler_config.json', false);
-  if (scheduler) files['scheduler/scheduler_config.json'] = scheduler;
-  files['unet/config.json'] = await get('unet/config.json', true);
-  files['unet/diffusion_pytorch_model.safetensors'] = await get('unet/diffusion_pytorch_model.safetensors', true, true);
-  return files;
+  if (scheduler) fetched['scheduler/scheduler_config.json'] = scheduler;
+  fetched['unet/config.json'] = await get('unet/config.json', true);
+  fetched['unet/diffusion_pytorch_model.safetensors'] = await get('unet/diffusion_pytorch_model.safetensors', true, true);
+  return fetched;
 }
 
 // Pixels move to the page without a copy.
@@ -208,9 +234,9 @@ const ops = {
    * → {key, info, cache: [{file, source: 'cache' | 'network', stored, reason?}]}, as soon as the
    * model is built: its first evaluations are `warmUp`'s, after the page is ready.
    */
-  async load({ url, files, layout, hashes }, post) {
+  async load({ url, files, layout, manifest }, post) {
     const cache = [];
-    const [ddpm, fetched] = await Promise.all([wasm(), files ?? fetchFolder(url, post, layout, hashes, cache)]);
+    const [ddpm, fetched] = await Promise.all([wasm(), files ?? fetchFolder(url, post, layout, manifest, cache)]);
     const model = ddpm.Model.fromFiles(fetched);
     let info;
     try {
@@ -270,9 +296,9 @@ const ops = {
     return { runId, total: session.totalSteps, xt: await session.current() };
   },
   /** A 2-D model folder (Mlp2D) → its key. */
-  async spiralLoad({ url, files, hashes }) {
+  async spiralLoad({ url, files, manifest }) {
     const ddpm = await wasm();
-    const model = ddpm.SpiralModel.fromFiles(files ?? (await fetchFolder(url, null, 'unet', hashes)));
+    const model = ddpm.SpiralModel.fromFiles(files ?? (await fetchFolder(url, null, 'unet', manifest)));
     const key = newKey();
     models.set(key, model);
     return { key };

@@ -11,15 +11,15 @@ export const ARTIFACTS = join(ROOT, 'test-results');
 
 const TYPES = {
   '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
-  '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.npy': 'application/octet-stream',
+  '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png', '.svg': 'image/svg+xml', '.npy': 'application/octet-stream',
 };
 
 /**
  * A static server for `root` (the repository by default); `extraRoots` maps URL prefixes such as
  * '/bench/' to other folders; `isolated` sends COOP/COEP, as ddpm-serve does, so pages are
- * cross-origin isolated (the threaded CPU build).
+ * cross-origin isolated (the threaded CPU build); `headers` are sent with every file.
  */
-export async function serve(root = ROOT, { extraRoots = {}, isolated = false } = {}) {
+export async function serve(root = ROOT, { extraRoots = {}, isolated = false, headers = {} } = {}) {
   const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
@@ -28,7 +28,7 @@ export async function serve(root = ROOT, { extraRoots = {}, isolated = false } =
     try {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...isolation });
+      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...isolation, ...headers });
       response.end(body);
     } catch {
       response.writeHead(404);

@@ -3,10 +3,10 @@
 // compile a consumer's TypeScript.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT, launch, openPage, serve } from './harness.mjs';
 
 let tarball;
@@ -105,5 +105,154 @@ test('the installed element runs from node_modules, with no console errors', asy
   } finally {
     await browser.close();
     server.close();
+  }
+});
+
+// The package in the bundlers blogs and docs sites are built with, as their authors use it:
+// `import 'ddpm-web'`, a <ddpm-demo>, and DdpmClient on a shipped model, with no configuration.
+// Each built app is served under the README's strict CSP, on the CPU path.
+const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'";
+const APP_MAIN = `import { DdpmClient, ModelStore } from 'ddpm-web';
+const client = new DdpmClient();
+await client.init(true);
+const { key, info } = await new ModelStore(client).image('faces64');
+const { last } = await client.sample(key, { seed: 3, batch: 1, sampler: { ...info.defaultSettings, steps: 2 } }).done;
+document.body.dataset.sampled = String(last.xt.length);
+`;
+const FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>';
+const APP_ELEMENT = '<ddpm-demo view="reverse" model="faces64" sampler="ddim" steps="3" n="1" cpu autorun></ddpm-demo>';
+
+/** A fresh app folder with the packed package installed and `files` written. */
+async function bundlerApp(name, files) {
+  const app = await mkdtemp(join(tmpdir(), `ddpm-web-${name}-`));
+  await writeFile(join(app, 'package.json'), JSON.stringify({ name: `${name}-app`, private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', join(ROOT, tarball)], { cwd: app });
+  for (const [file, text] of Object.entries(files)) {
+    await mkdir(dirname(join(app, file)), { recursive: true });
+    await writeFile(join(app, file), text);
+  }
+  return app;
+}
+
+/** Bytes under `dir`, for the report. */
+async function folderBytes(dir) {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+/** Opens `url`: the element samples and DdpmClient samples, with no console error and no request elsewhere. */
+async function samplesIn(url, label) {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, url, (page) => {
+      page.on('request', (request) => {
+        if (new URL(request.url()).origin !== new URL(url).origin && !/^(blob|data):/.test(request.url())) errors.push(`request to another host: ${request.url()}`);
+      });
+    });
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.querySelector('ddpm-demo')?.dataset.state), null, { timeout: 300_000 });
+    const text = (selector) => page.evaluate((s) => document.querySelector('ddpm-demo').shadowRoot.querySelector(s)?.textContent, selector);
+    assert.equal(await page.evaluate(() => document.querySelector('ddpm-demo').dataset.state), 'ready', `${label}: ${await text('[data-part="model-status"]')} ${errors.join('\n')}`);
+    await page.waitForFunction(() => /^Done/.test(document.querySelector('ddpm-demo').shadowRoot.querySelector('[data-part="status"]').textContent), null, { timeout: 300_000 });
+    await page.waitForFunction(() => document.body.dataset.sampled, null, { timeout: 300_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.sampled), String(64 * 64), `${label}: DdpmClient's sample`);
+    assert.deepEqual(errors, [], label);
+  } finally {
+    await browser.close();
+  }
+}
+
+test('a Vite app: vite build, served under a strict CSP, samples with the element and DdpmClient', { timeout: 900_000 }, async () => {
+  const app = await bundlerApp('vite', {
+    'index.html': `<!doctype html><meta charset="utf-8"><title>vite app</title><link rel="icon" href="/favicon.svg">\n${APP_ELEMENT}\n<script type="module" src="./main.js"></script>\n`,
+    'main.js': APP_MAIN,
+    'public/favicon.svg': FAVICON,
+  });
+  try {
+    const output = execFileSync('node', [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build'], { cwd: app, encoding: 'utf8' });
+    assert.doesNotMatch(output, /warn/i, output);
+    console.log(`vite build: dist/ holds ${(await folderBytes(join(app, 'dist')) / 1e6).toFixed(1)} MB`);
+    const server = await serve(join(app, 'dist'), { headers: { 'content-security-policy': STRICT_CSP } });
+    try {
+      await samplesIn(`${server.url}/index.html`, 'vite build');
+    } finally {
+      server.close();
+    }
+  } finally {
+    await rm(app, { recursive: true, force: true });
+  }
+});
+
+test('a Vite app on the dev server (vite) samples with the element and DdpmClient', { timeout: 900_000 }, async () => {
+  const app = await bundlerApp('vite-dev', {
+    'index.html': `<!doctype html><meta charset="utf-8"><title>vite app</title><link rel="icon" href="/favicon.svg">\n${APP_ELEMENT}\n<script type="module" src="./main.js"></script>\n`,
+    'main.js': APP_MAIN,
+    'public/favicon.svg': FAVICON,
+  });
+  const dev = spawn('node', [join(ROOT, 'node_modules/vite/bin/vite.js'), '--host', '127.0.0.1', '--port', '0'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let seen = '';
+      dev.stdout.on('data', (chunk) => {
+        seen += chunk;
+        const found = seen.replace(/\x1b\[[0-9;]*m/g, '').match(/Local:\s+(http:\/\/\S+)/);
+        if (found) resolve(found[1]);
+      });
+      dev.on('exit', (code) => reject(new Error(`vite exited (${code}): ${seen}`)));
+    });
+    await samplesIn(url, 'vite dev server');
+  } finally {
+    dev.kill();
+    await rm(app, { recursive: true, force: true });
+  }
+});
+
+test('a webpack 5 app on the dev server (webpack-dev-server) samples with the element and DdpmClient', { timeout: 900_000 }, async () => {
+  const app = await bundlerApp('webpack-dev', {
+    'main.js': APP_MAIN,
+    'public/index.html': `<!doctype html><meta charset="utf-8"><title>webpack app</title><link rel="icon" href="/favicon.svg">\n${APP_ELEMENT}\n<script src="main.js"></script>\n`,
+    'public/favicon.svg': FAVICON,
+  });
+  const { default: webpack } = await import(join(ROOT, 'node_modules/webpack/lib/index.js'));
+  const { default: DevServer } = await import(join(ROOT, 'node_modules/webpack-dev-server/lib/Server.js'));
+  const compiler = webpack({ mode: 'development', context: app, entry: './main.js', output: { path: join(app, 'dist') } });
+  const dev = new DevServer({ host: '127.0.0.1', port: 'auto', static: { directory: join(app, 'public') }, client: { overlay: false } }, compiler);
+  try {
+    await dev.start();
+    await samplesIn(`http://127.0.0.1:${dev.options.port}/index.html`, 'webpack-dev-server');
+  } finally {
+    await dev.stop();
+    await rm(app, { recursive: true, force: true });
+  }
+});
+
+test('a webpack 5 app: a production build, served under a strict CSP, samples with the element and DdpmClient', { timeout: 900_000 }, async () => {
+  const app = await bundlerApp('webpack', { 'main.js': APP_MAIN });
+  try {
+    const { default: webpack } = await import(join(ROOT, 'node_modules/webpack/lib/index.js'));
+    const stats = await new Promise((resolve, reject) => {
+      webpack({ mode: 'production', context: app, entry: './main.js', output: { path: join(app, 'dist'), clean: true } }, (error, result) => (error ? reject(error) : resolve(result)));
+    });
+    const { errors, warnings } = stats.toJson({ all: false, errors: true, warnings: true });
+    assert.deepEqual(errors, []);
+    // webpack warns about assets over 244 KiB (the wasm, the weights), which is what they are,
+    // and about the threaded build's pool helper importing a URL it is sent (wasm-bindgen-rayon's
+    // no-bundler helper), which a bundled copy never loads (www/worker.js, cpuBuild).
+    const expected = (w) => /asset size limit|entrypoint size limit|webpack performance/.test(w.message)
+      || (/Critical dependency/.test(w.message) && /workerHelpers\.no-bundler\.js$/.test(w.moduleName));
+    assert.deepEqual(warnings.filter((w) => !expected(w)), []);
+    await writeFile(join(app, 'dist/favicon.svg'), FAVICON);
+    await writeFile(join(app, 'dist/index.html'), `<!doctype html><meta charset="utf-8"><title>webpack app</title><link rel="icon" href="/favicon.svg">\n${APP_ELEMENT}\n<script src="main.js"></script>\n`);
+    console.log(`webpack build: dist/ holds ${(await folderBytes(join(app, 'dist')) / 1e6).toFixed(1)} MB`);
+    const server = await serve(join(app, 'dist'), { headers: { 'content-security-policy': STRICT_CSP } });
+    try {
+      await samplesIn(`${server.url}/index.html`, 'webpack build');
+    } finally {
+      server.close();
+    }
+  } finally {
+    await rm(app, { recursive: true, force: true });
   }
 });

@@ -82,3 +82,38 @@ for (const webgpu of [true, false]) {
     }
   });
 }
+
+// A worker script or a core that does not load: the message names the file and what came back,
+// which is what the README's troubleshooting keys on.
+describe('files that do not load say which and why', () => {
+  let browser;
+  before(async () => {
+    browser = await launch({ webgpu: false });
+  });
+  after(() => browser.close());
+
+  const html = { status: 200, contentType: 'text/html', body: '<!doctype html><title>index</title>' };
+  const cases = [
+    { name: 'a worker script that is not there', workerUrl: '/tests/e2e/workers/missing.js', expected: /workers\/missing\.js answered HTTP 404: the file is not where the package expects it/ },
+    { name: 'a host answering the worker script with its HTML page', route: ['**/tests/e2e/workers/counting-worker.js', html], workerUrl: '/tests/e2e/workers/counting-worker.js', expected: /counting-worker\.js answered with an HTML page instead of JavaScript/ },
+    { name: 'a host answering the core\'s wasm with its HTML page', route: ['**/pkg/cpu/ddpm_web_bg.wasm', html], expected: /the cpu core did not load: .*pkg\/cpu\/ddpm_web_bg\.wasm answered with an HTML page instead of WebAssembly/ },
+  ];
+  for (const { name, route, workerUrl, expected } of cases) {
+    test(name, async () => {
+      const page = await browser.newPage();
+      if (route) await page.route(route[0], (r) => r.fulfill(route[1]));
+      await page.goto(`${server.url}/tests/e2e/blank.html`);
+      const message = await page.evaluate(async (workerUrl) => {
+        const { DdpmClient } = await import('/www/client.js');
+        try {
+          await new DdpmClient({ workerUrl }).init(true);
+          return 'started';
+        } catch (error) {
+          return error.message;
+        }
+      }, workerUrl);
+      assert.match(message, expected);
+      await page.close();
+    });
+  }
+});
