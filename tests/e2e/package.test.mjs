@@ -108,6 +108,26 @@ test('the installed element runs from node_modules, with no console errors', asy
   }
 });
 
+test('files-base: the shipped models come from where the author hosts them', async () => {
+  await writeFile(join(consumer, 'elsewhere.html'), `<!doctype html><meta charset="utf-8"><title>consumer</title><link rel="icon" href="data:,">
+<script type="module" src="node_modules/ddpm-web/www/ddpm-web.js"></script>
+<ddpm-demo view="spiral" n="300" cpu files-base="/mirror/"></ddpm-demo>`);
+  const server = await serve(consumer, { extraRoots: { '/mirror/': join(consumer, 'node_modules/ddpm-web') } });
+  const browser = await launch({ webgpu: false });
+  try {
+    const requested = [];
+    const { page, errors } = await openPage(browser, `${server.url}/elsewhere.html`, (page) => page.on('request', (r) => requested.push(new URL(r.url()).pathname)));
+    await page.waitForFunction(() => document.querySelector('ddpm-demo').dataset.state === 'ready', null, { timeout: 120_000 });
+    const models = requested.filter((path) => path.includes('/www/models/'));
+    assert.ok(models.includes('/mirror/www/models/spiral2d/diffusion_pytorch_model.safetensors'), models.join('\n'));
+    assert.deepEqual(models.filter((path) => !path.startsWith('/mirror/')), [], 'nothing of the models from beside the script');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
 // The package in the bundlers blogs and docs sites are built with, as their authors use it:
 // `import 'ddpm-web'`, a <ddpm-demo>, and DdpmClient on a shipped model, with no configuration.
 // Each built app is served under the README's strict CSP, on the CPU path.
