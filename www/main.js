@@ -111,6 +111,14 @@ function buildTabs() {
   });
 }
 
+/** Scrolls the one-row tab strip sideways (never the page) until `tab` is in it. */
+function revealTab(tab) {
+  const strip = tab.parentElement;
+  const [left, right] = [tab.offsetLeft - strip.offsetLeft, tab.offsetLeft - strip.offsetLeft + tab.offsetWidth];
+  if (left < strip.scrollLeft) strip.scrollLeft = left;
+  else if (right > strip.scrollLeft + strip.clientWidth) strip.scrollLeft = right - strip.clientWidth;
+}
+
 function showView(view, focus = false) {
   state.view = VIEWS[view] ? view : NAMES[0];
   for (const name of NAMES) {
@@ -120,6 +128,7 @@ function showView(view, focus = false) {
     tab.tabIndex = name === state.view ? 0 : -1;
   }
   if (focus) $(`tab-${state.view}`).focus();
+  revealTab($(`tab-${state.view}`));
   document.body.dataset.view = state.view;
   document.body.dataset.modelKind = VIEWS[state.view].model;
   saveHash();

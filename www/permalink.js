@@ -4,7 +4,11 @@
 export function readHash(defaults) {
   const params = new URLSearchParams(location.hash.slice(1));
   const state = { ...defaults };
-  for (const [key, value] of params) {
+  const view = params.get('view');
+  for (const [name, value] of params) {
+    // Links from before the settings were the view's own (#view=reverse&sampler=ddim) still
+    // open what they named: a bare setting is the named view's.
+    const key = name in defaults ? name : `${view}.${name}`;
     if (!(key in defaults)) continue;
     state[key] = typeof defaults[key] === 'number' ? Number(value) : value;
     if (typeof defaults[key] === 'number' && !Number.isFinite(state[key])) state[key] = defaults[key];

@@ -306,6 +306,10 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
     await statusMatches(second.page, R('status'), /^Done: 6 steps/);
     assert.deepEqual(await greys(second.page, R('xt')), pixels, 'the permalink reproduces the pixels');
 
+    // A link from before the settings had the view's prefix still opens what it named.
+    await followHash(second.page, 'view=reverse&model=fashion32&sampler=ddpm-large&steps=4&seed=5');
+    assert.deepEqual(await Promise.all(['sampler', 'steps', 'seed'].map((name) => second.page.inputValue(R(name)))), ['ddpm-large', '4', '5']);
+
     // A link pasted into the same tab changes only the hash: the page follows it (view, model,
     // settings) without a reload. Then back to the reverse view with other settings.
     const forward = second;

@@ -139,9 +139,11 @@ class SpiralView {
     const job = this.begin();
     try {
       const begun = performance.now();
+      this.status(`Running the reverse process: ${this.settings.n} particles, 1000 steps…`, 'progress');
       const frames = await this.sampleParticles(this.key, this.settings.n, 1000, job, (fs, done, total) => {
         this.part('progress').max = total;
         this.part('progress').value = done;
+        this.status(`Reverse process: step ${Math.min(done, total)} of ${total}…`, 'progress');
         this.frames = fs;
         this.showFrame(fs[fs.length - 1].t);
       });
