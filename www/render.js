@@ -35,6 +35,7 @@ export function drawTiles(canvas, { width, height, channels, tiles }, columns = 
   const rows = Math.ceil(tiles.length / columns);
   canvas.width = columns * (width + gap) - gap;
   canvas.height = rows * (height + gap) - gap;
+  canvas.dataset.drawn = '';
   const context = canvas.getContext('2d');
   context.fillStyle = '#888';
   context.fillRect(0, 0, canvas.width, canvas.height);

@@ -69,6 +69,10 @@ for (const webgpu of [true, false]) {
       assert.equal(await pressed(), 'truetruetruefalse', 'a click on the top-right quadrant marks it known');
       await page.click('#inpaint [data-quadrant="top-right"]');
       assert.equal(await pressed(), 'truefalsetruefalse');
+      // Before a run its output shows no empty box; after it, the samples.
+      const outputs = ['live', 'results'].map((name) => page.locator(part('inpaint', name)));
+      const seen = () => Promise.all(outputs.map((o) => o.isVisible()));
+      assert.deepEqual(await seen(), [false, false], 'no empty boxes before the first run');
       const fill = async () => {
         await page.$eval(part('inpaint', 'status'), (p) => { p.textContent = ''; });
         await page.click(part('inpaint', 'run'));
@@ -77,6 +81,7 @@ for (const webgpu of [true, false]) {
       };
       const [original, ...results] = await fill();
       assert.equal(results.length, 2);
+      assert.deepEqual(await seen(), [true, true], 'the run drew its output');
       const half = (tile, left) => tile.filter((_, i) => (i % 64 < 32) === left);
       for (const result of results) {
         const moved = half(result, true).reduce((m, v, i) => Math.max(m, Math.abs(v - half(original, true)[i])), 0);

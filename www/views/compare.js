@@ -31,7 +31,7 @@ ${samplerTemplate(false)}
   </div>
   <progress data-part="progress" value="0" max="1"></progress>
   <p data-part="status" role="status" aria-live="polite"></p>
-  <canvas role="img" data-part="grid" class="wide" aria-label="samples of p(x_0|x_t), one row per t"></canvas>
+  <canvas role="img" data-part="grid" class="wide" data-until-drawn aria-label="samples of p(x_0|x_t), one row per t"></canvas>
   <table data-part="table" aria-label="spread of the samples per t">
     <thead><tr><th scope="col">t</th><th scope="col">spread (mean per-pixel std across samples)</th></tr></thead>
     <tbody></tbody>

@@ -57,13 +57,13 @@ export const template = `
   </fieldset>
   ${runControls('Fill')}
   <div class="panels">
-    <figure><canvas role="img" data-part="live" aria-label="the fill in progress, x_t"></canvas><figcaption data-part="live-caption">x<sub>t</sub> while filling</figcaption></figure>
+    <figure><canvas role="img" data-part="live" data-until-drawn aria-label="the fill in progress, x_t"></canvas><figcaption data-part="live-caption">x<sub>t</sub> while filling</figcaption></figure>
   </div>
   <h3>Results beside the original</h3>
-  <canvas role="img" data-part="results" class="wide" aria-label="the original, then the inpainted samples"></canvas>
+  <canvas role="img" data-part="results" class="wide" data-until-drawn aria-label="the original, then the inpainted samples"></canvas>
   <div data-part="mean-block" hidden>
     <h3>Their mean</h3>
-    <canvas role="img" data-part="mean" class="wide" aria-label="the pixel mean of the fills"></canvas>
+    <canvas role="img" data-part="mean" class="wide" data-until-drawn aria-label="the pixel mean of the fills"></canvas>
     <p class="hint" data-part="mean-caption"></p>
   </div>
 `;
