@@ -12,3 +12,19 @@ pub enum Conditioning {
     /// `y·(1 + scale) + shift` after the affine (`"scale_shift"`, FiLM).
     ScaleShift(Tensor<2>, Tensor<2>),
 }
+
+/// The conditioning's operands as a kernel takes them: the shift before the statistics, and the
+/// FiLM pair after.
+pub type Operands<T> = (Option<T>, Option<(T, T)>);
+
+impl Conditioning {
+    /// Its tensors, each converted by `operand`; None when `operand` refuses one (a tensor the
+    /// kernel cannot take), which sends the whole norm to burn's ops.
+    pub fn operands<T>(&self, operand: impl Fn(&Tensor<2>) -> Option<T>) -> Option<Operands<T>> {
+        Some(match self {
+            Conditioning::None => (None, None),
+            Conditioning::Shift(shift) => (Some(operand(shift)?), None),
+            Conditioning::ScaleShift(scale, shift) => (None, Some((operand(scale)?, operand(shift)?))),
+        })
+    }
+}

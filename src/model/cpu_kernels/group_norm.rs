@@ -31,17 +31,8 @@ pub fn group_norm(
     let (Ok(gamma), Ok(beta)) = (flex_f32(gamma.clone()), flex_f32(beta.clone())) else {
         return Err(back(x));
     };
-    let per_sample = |t: &Tensor<2>| flex_f32(t.clone()).ok();
-    let (shift_in, film) = match conditioning {
-        Conditioning::None => (None, None),
-        Conditioning::Shift(shift) => match per_sample(shift) {
-            Some(shift) => (Some(shift), None),
-            None => return Err(back(x)),
-        },
-        Conditioning::ScaleShift(scale, shift) => match (per_sample(scale), per_sample(shift)) {
-            (Some(scale), Some(shift)) => (None, Some((scale, shift))),
-            _ => return Err(back(x)),
-        },
+    let Some((shift_in, film)) = conditioning.operands(|t| flex_f32(t.clone()).ok()) else {
+        return Err(back(x));
     };
     let shape = GroupShape {
         channels: c,

@@ -116,17 +116,8 @@ pub fn group_norm(
     }
     let x = cube_f32(x)?;
     let back = |x: DispatchTensor| Err(Tensor::from_dispatch(x));
-    let operand = |t: &Tensor<2>| cube_f32(t.clone()).ok();
-    let (shift_in, film) = match conditioning {
-        Conditioning::None => (None, None),
-        Conditioning::Shift(shift) => match operand(shift) {
-            Some(shift) => (Some(shift), None),
-            None => return back(x),
-        },
-        Conditioning::ScaleShift(scale, shift) => match (operand(scale), operand(shift)) {
-            (Some(scale), Some(shift)) => (None, Some((scale, shift))),
-            _ => return back(x),
-        },
+    let Some((shift_in, film)) = conditioning.operands(|t| cube_f32(t.clone()).ok()) else {
+        return back(x);
     };
     let (Ok(gamma), Ok(beta)) = (cube_f32(gamma.clone()), cube_f32(beta.clone())) else {
         return back(x);
