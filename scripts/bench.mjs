@@ -49,21 +49,20 @@ async function pageEps(page, forceCpu, model, batches) {
 async function defaultRun(browser, url, webgpu) {
   const { page, errors } = await openPage(browser, `${url}/index.html${webgpu ? '' : '?cpu=1'}#view=reverse`);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 300_000 });
-  const settings = await page.evaluate(() => ({
-    sampler: document.getElementById('sampler').value,
-    steps: Number(document.getElementById('steps').value),
-    batch: Number(document.getElementById('batch').value),
-    estimate: document.getElementById('sample-status').textContent,
-  }));
+  // The reverse view's parts (www/views/reverse.js); the page's own ids went when views got their prefixes.
+  const settings = await page.evaluate(() => {
+    const part = (name) => document.querySelector(`#reverse [data-part="${name}"]`);
+    return { sampler: part('sampler').value, steps: Number(part('steps').value), batch: Number(part('n').value), estimate: part('status').textContent };
+  });
   const started = Date.now();
-  await page.click('#play');
+  await page.click('#reverse [data-part="play"]');
   let steps = settings.steps;
   if (webgpu && steps > GPU_DEFAULT_RUN_STEPS) {
-    await page.waitForFunction((n) => /^Step (\d+)/.exec(document.getElementById('sample-status').textContent)?.[1] >= n, GPU_DEFAULT_RUN_STEPS, { timeout: 600_000, polling: 50 });
-    await page.click('#play'); // pause
+    await page.waitForFunction((n) => /^Step (\d+)/.exec(document.querySelector('#reverse [data-part="status"]').textContent)?.[1] >= n, GPU_DEFAULT_RUN_STEPS, { timeout: 600_000, polling: 50 });
+    await page.click('#reverse [data-part="play"]'); // pause
     steps = GPU_DEFAULT_RUN_STEPS;
   } else {
-    await page.waitForFunction(() => /^Done/.test(document.getElementById('sample-status').textContent), null, { timeout: 900_000, polling: 100 });
+    await page.waitForFunction(() => /^Done/.test(document.querySelector('#reverse [data-part="status"]').textContent), null, { timeout: 900_000, polling: 100 });
   }
   const seconds = (Date.now() - started) / 1000;
   await page.close();
