@@ -12,8 +12,8 @@ SERVE := $(CARGO_TARGET_DIR)/debug/ddpm-serve
 # What a static host serves: the page, both wasm builds, the models, with .br/.gz beside.
 SITE ?= dist/site
 
-.PHONY: demo test test-rust test-train test-browser pkg compile-wasm-cpu compile-wasm-cpu-threads compile-wasm-webgpu site serve-bin package \
-	setup-rust setup-wasm-target setup-wasm-tools setup-browser setup-node setup-python fixtures bench delivery fuzz
+.PHONY: demo test lint test-rust test-train test-browser pkg compile-wasm-cpu compile-wasm-cpu-threads compile-wasm-webgpu site serve-bin package \
+	setup-rust setup-wasm-target setup-wasm-tools setup-browser setup-node setup-python fixtures bench delivery fuzz lighthouse
 
 # The site as a static host would serve it (precompressed, revalidated, CORS, COOP/COEP, strict CSP).
 demo: setup-rust site serve-bin
@@ -26,8 +26,23 @@ demo: setup-rust site serve-bin
 # WebGPU module is the longest compile and what the browser suites wait for: the tools, needed
 # only after it, build at a lower priority. The browser suites then run on their own.
 test:
-	$(MAKE) --no-print-directory -j8 --output-sync=target test-rust test-train site setup-browser
+	$(MAKE) --no-print-directory -j8 --output-sync=target lint test-rust test-train site setup-browser
 	$(MAKE) --no-print-directory test-browser
+
+# Formatters and linters, the quick ones first: rustfmt (rustfmt.toml), eslint (eslint.config.js)
+# on www/, scripts/ and tests/e2e/, tsc on the package's modules from their JSDoc (tsconfig.json),
+# the element's attribute tables (scripts/attributes.mjs), ruff (ruff.toml) on the Python, then
+# clippy natively (every crate and target) and on the page's WebGPU module (src/web and the GPU
+# kernels exist only there).
+lint: setup-wasm-target setup-node setup-python
+	cargo fmt --all -- --check
+	npx eslint
+	npx tsc -p tsconfig.json
+	node scripts/attributes.mjs --check
+	$(VENV)/bin/ruff format --check train tests
+	$(VENV)/bin/ruff check train tests
+	nice -n 5 cargo clippy --locked --workspace --all-targets -- -D warnings
+	CARGO_BUILD_TARGET=wasm32-unknown-unknown nice -n 5 cargo clippy --locked --lib --no-default-features --features webgpu -- -D warnings
 
 # The core, then serve/ (ddpm-serve, whose binary the browser tests use): two runs, not
 # --workspace, which would unify their dependencies' features and rebuild burn for the pair.
@@ -57,7 +72,7 @@ pkg: compile-wasm-webgpu compile-wasm-cpu compile-wasm-cpu-threads setup-wasm-to
 compile-wasm-cpu compile-wasm-cpu-threads compile-wasm-webgpu: compile-wasm-%: setup-wasm-target
 	bash scripts/build-wasm.sh compile $*
 
-# One folder any static host serves as it is (scripts/site.mjs): see the README, "Publishing".
+# One folder any static host serves as it is (scripts/site.mjs): see docs/delivery.md.
 site: pkg
 	node scripts/site.mjs $(SITE)
 
@@ -111,6 +126,12 @@ bench: setup-rust setup-browser setup-python setup-bench-node pkg $(ONNX)
 	cargo build --release --locked --bin ddpm
 	DDPM_RELEASE_BIN=$(CARGO_TARGET_DIR)/release/ddpm node scripts/bench.mjs
 	DDPM_ONNX=$(ONNX) ORT_DIST=$(CACHE)/bench-node/node_modules/onnxruntime-web/dist node scripts/bench-peer.mjs
+
+# Lighthouse (mobile) on every view of make site's folder, CPU path (scripts/lighthouse.mjs):
+# cumulative layout shift, accessibility and best practices, against the goals.
+lighthouse: setup-rust setup-browser site serve-bin
+	bash scripts/setup.sh lighthouse_node
+	DDPM_SERVE_BIN=$(SERVE) DDPM_SITE=$(SITE) LIGHTHOUSE_NODE_MODULES=$(CACHE)/lighthouse-node/node_modules node scripts/lighthouse.mjs
 
 # Delivery in one run (scripts/delivery.mjs): bytes on the wire for a first and a second visit
 # on each backend, time to ready, an embed from a second origin, the largest file of the site.

@@ -22,10 +22,21 @@ fn main() {
     });
     let mut errors: Vec<_> = report.errors.iter().collect();
     errors.sort_by(|a, b| b.1.cmp(a.1));
-    println!("cases {start}..{}: {} loaded and stepped, {} refused with an error, {} panics, {} hangs (> 10 s)",
-        start + cases, report.loaded, report.refused, report.panics.len(), report.slow.len());
-    println!("slowest case {:?}; {:.1} s in all ({:.0} cases/s); {} kinds of error, the commonest:",
-        report.slowest, began.elapsed().as_secs_f64(), report.cases as f64 / began.elapsed().as_secs_f64(), errors.len());
+    println!(
+        "cases {start}..{}: {} loaded and stepped, {} refused with an error, {} panics, {} hangs (> 10 s)",
+        start + cases,
+        report.loaded,
+        report.refused,
+        report.panics.len(),
+        report.slow.len()
+    );
+    println!(
+        "slowest case {:?}; {:.1} s in all ({:.0} cases/s); {} kinds of error, the commonest:",
+        report.slowest,
+        began.elapsed().as_secs_f64(),
+        report.cases as f64 / began.elapsed().as_secs_f64(),
+        errors.len()
+    );
     for (words, count) in errors.iter().take(15) {
         println!("  {count:>8}  {words} …");
     }

@@ -87,10 +87,11 @@ export class DdpmClient extends EventTarget {
    * the page is cross-origin isolated and the device has cores to spare; `threadsReason` says why.
    */
   init(forceCpu?: boolean): Promise<Backend & { build: 'webgpu' | 'cpu' | 'cpu-threads'; threads?: number; threadsReason?: string }>;
-  /** A diffusers folder URL (or `{name: bytes}` files) → a key for the other calls. */
   /**
-   * Resolves as soon as the model is built; `timing` once it has warmed up (WebGPU compiles its
-   * shaders then), which also fills `info.warmupMs` and `info.evalMs`.
+   * A diffusers folder URL (or `{name: bytes}` files), its weights safetensors or PyTorch's
+   * `diffusion_pytorch_model.bin`, → a key for the other calls. Resolves as soon as the model is
+   * built; `timing` once it has warmed up (WebGPU compiles its shaders then), which also fills
+   * `info.warmupMs` and `info.evalMs`.
    */
   load(source: string | Record<string, Uint8Array>, onProgress?: (p: LoadProgress) => void, layout?: 'pipeline' | 'unet', manifest?: FileManifest): Promise<{ key: string; info: ModelInfo; cache: CacheOutcome[]; timing: Promise<ModelTiming> }>;
   /** What the weights cache (Cache API) holds, or why this browser keeps nothing. */
@@ -99,23 +100,26 @@ export class DdpmClient extends EventTarget {
   clearCache(): Promise<number>;
   unload(key: string): Promise<boolean>;
   eps(key: string, x: Float32Array, shape: number[], t: number, labels?: number[]): Promise<Float32Array>;
-  start(key: string, settings: RunSettings): Promise<{ runId: string; timesteps: number[]; xt: Float32Array }>;
-  step(runId: string, wanted?: Wanted): Promise<StepOutput | Renoise>;
+  /** Opens a run of the core; then `step` until done, and `stop`. `run` does all three. */
+  open<K extends RunKind>(spec: RunSpec<K>): Promise<{ runId: string } & RunStart[K]>;
+  /** One step of an open run: `wanted` ({x0, eps}) for the image runs, `{k}` steps at once for 'spiral' and 'train'. */
+  step<K extends RunKind = 'sample'>(runId: string, wanted?: Partial<Wanted>): Promise<RunStep[K]>;
   stop(runId: string): Promise<boolean>;
-  /** Runs to the end unless cancelled. */
+  /**
+   * A run stepped to its end: yields `{step: 0, total, ...start}`, then `{step, total, ...output}`
+   * after each step. `signal` cancels it between steps; the run is stopped in the worker however
+   * the loop ends.
+   */
+  run<K extends RunKind>(spec: RunSpec<K>, options?: { signal?: AbortSignal; wanted?: Partial<Wanted> | ((step: number) => Partial<Wanted>) }): AsyncGenerator<{ step: number; total: number } & (RunStart[K] | RunStep[K])>;
+  /** A sampling run to its end (the shortcut `run` makes). */
   sample(key: string, settings: RunSettings, onStep?: (out: StepOutput & { step: number; total: number }) => void, wanted?: Wanted): {
     done: Promise<{ cancelled: boolean; steps: number; last: StepOutput | null }>;
     cancel(): void;
   };
-  inpaintStart(key: string, settings: InpaintSettings): Promise<{ runId: string; total: number; xt: Float32Array }>;
   spiralLoad(source: string | Record<string, Uint8Array>, manifest?: FileManifest): Promise<{ key: string }>;
-  spiralStart(key: string, settings: SpiralRun): Promise<{ runId: string; timesteps: number[]; x: Float32Array }>;
-  spiralSteps(runId: string, k: number): Promise<{ t: number; next: number; x: Float32Array }>;
   /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
   spiralDrift(key: string, points: Float32Array, t: number, prev: number): Promise<Float32Array>;
   spiralTarget(n: number, seed: number, points?: Float32Array): Promise<{ target: Float32Array; distance: number | null }>;
-  trainStart(settings: TrainerSettings): Promise<{ runId: string }>;
-  trainSteps(runId: string, k: number): Promise<{ step: number; loss: number }>;
   trainSnapshot(runId: string): Promise<{ key: string }>;
   curves(scheduler?: SchedulerConfig): Promise<{ betas: Float32Array; alphasCumprod: Float32Array; logSnr: Float32Array }>;
   noised(scheduler: SchedulerConfig | undefined, x0: Float32Array, shape: number[], t: number, seed: number): Promise<Float32Array>;
@@ -128,6 +132,30 @@ export class DdpmClient extends EventTarget {
   encodeGif(frames: (Uint8ClampedArray | Uint8Array)[], width: number, height: number): Promise<Uint8Array>;
   /** What the core holds now: its wasm memory's size (it never shrinks) and the models, runs and schedules alive. */
   memory(): Promise<{ wasmBytes: number; models: number; runs: number; schedules: number }>;
+}
+
+/** The core's runs: what each opens with (`settings`), starts from, and gives back each step. */
+export type RunKind = 'sample' | 'inpaint' | 'spiral' | 'train';
+export type RunSpec<K extends RunKind> = K extends 'train'
+  ? { kind: K; settings: RunSettingsOf[K] }
+  : { kind: K; key: string; settings: RunSettingsOf[K] };
+interface RunSettingsOf {
+  sample: RunSettings;
+  inpaint: InpaintSettings;
+  spiral: SpiralRun;
+  train: TrainerSettings;
+}
+interface RunStart {
+  sample: { total: number; timesteps: number[]; current: Float32Array };
+  inpaint: { total: number; current: Float32Array };
+  spiral: { total: number; timesteps: number[]; current: Float32Array };
+  train: { total: number; current: { step: number } };
+}
+interface RunStep {
+  sample: StepOutput;
+  inpaint: StepOutput | Renoise;
+  spiral: { t: number; next: number; x: Float32Array };
+  train: { step: number; loss: number };
 }
 
 export function describeAdapter(): Promise<{ available: true; name: string; fallback: boolean } | { available: false; reason: string }>;

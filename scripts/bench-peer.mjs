@@ -131,15 +131,15 @@ async function main() {
     const results = {};
     for (const batch of BATCHES) {
       console.error(`batch ${batch}: a warm-up each, then ${ROUNDS} rounds of ${names.map((n) => LABELS[n]).join(', ')} …`);
-      for (const name of names) await sides[name].tab.evaluate((b) => side.time(b), batch);
-      const reference = await sides.page.tab.evaluate((b) => side.output(b), batch);
+      for (const name of names) await sides[name].tab.evaluate((b) => globalThis.side.time(b), batch);
+      const reference = await sides.page.tab.evaluate((b) => globalThis.side.output(b), batch);
       const delta = {};
-      for (const name of names.slice(1)) delta[name] = maxAbsDiff(await sides[name].tab.evaluate((b) => side.output(b), batch), reference);
+      for (const name of names.slice(1)) delta[name] = maxAbsDiff(await sides[name].tab.evaluate((b) => globalThis.side.output(b), batch), reference);
       const times = Object.fromEntries(names.map((name) => [name, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const name of round % 2 ? [...names].reverse() : names) {
           await new Promise((ok) => setTimeout(ok, GAP_MS));
-          times[name].push(await sides[name].tab.evaluate((b) => side.time(b), batch));
+          times[name].push(await sides[name].tab.evaluate((b) => globalThis.side.time(b), batch));
         }
       }
       results[batch] = { ms: Object.fromEntries(names.map((name) => [name, median(times[name])])), delta };

@@ -30,7 +30,7 @@ async function pageEps(page, forceCpu, model, batches) {
     for (const batch of batches) {
       const shape = [batch, info.inChannels, size, size];
       const x = new Float32Array(shape.reduce((a, b) => a * b)).map((_, i) => Math.sin(i));
-      const labels = info.numClasses ? Array(batch).fill(info.numClasses - 1) : undefined;
+      const labels = info.nullClass === undefined ? undefined : Array(batch).fill(info.nullClass);
       await client.eps(key, x, shape, 500, labels);
       const times = [];
       for (let i = 0; i < repeats; i++) {

@@ -79,17 +79,22 @@ python_env() {
   fi
 }
 
-# `make bench` only: onnxruntime-web, the peer the page is measured against (scripts/bench-peer.mjs),
-# pinned, in the cache rather than in package.json, so `make test`'s npm ci does not fetch its 139 MB.
-ORT_WEB_VERSION=1.30.0
-bench_node() {
-  local dir="$CACHE/bench-node"
-  if ! grep -qs "\"version\": \"$ORT_WEB_VERSION\"" "$dir/node_modules/onnxruntime-web/package.json"; then
-    say "npm install onnxruntime-web@$ORT_WEB_VERSION into $dir"
+# A pinned npm package in its own folder of the cache, for a make target that needs it, rather
+# than in package.json, so that `make test`'s npm ci does not fetch it: cached_npm DIR NAME VERSION.
+cached_npm() {
+  local dir="$CACHE/$1"
+  if ! grep -qs "\"version\": \"$3\"" "$dir/node_modules/$2/package.json"; then
+    say "npm install $2@$3 into $dir"
     mkdir -p "$dir"
-    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "onnxruntime-web@$ORT_WEB_VERSION"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$2@$3"
   fi
 }
+
+# `make bench`: onnxruntime-web (139 MB), the peer the page is measured against (scripts/bench-peer.mjs).
+bench_node() { cached_npm bench-node onnxruntime-web 1.30.0; }
+
+# `make lighthouse`: Lighthouse 12.2.3 (110 MB).
+lighthouse_node() { cached_npm lighthouse-node lighthouse 12.2.3; }
 
 # `make bench` only: onnx and onnxruntime for the ONNX export of ε_θ that the onnxruntime-web peer
 # runs (train/export_onnx.py), on top of python_env's pins.

@@ -1,5 +1,5 @@
-//! diffusers model folders ↔ ε_θ: `config.json` + `diffusion_pytorch_model.safetensors` (a UNet
-//! folder), or a pipeline folder (`model_index.json`, `unet/`, `scheduler/`). Weights may be f32,
+//! diffusers model folders ↔ ε_θ: `config.json` + `diffusion_pytorch_model.safetensors` or `.bin` (a
+//! UNet folder), or a pipeline folder (`model_index.json`, `unet/`, `scheduler/`). Weights may be f32,
 //! f16 or bf16, and attention keys old (`query/key/value/proj_attn`) or new
 //! (`to_q/to_k/to_v/to_out.0`). Every defect of a file is an `Error` naming the file and the key.
 //!
@@ -76,27 +76,69 @@ pub struct Weights {
     pub dtypes: BTreeSet<String>,
 }
 
+/// The float widths either weight format stores, little-endian.
+#[derive(Clone, Copy)]
+enum Stored {
+    F32,
+    F16,
+    Bf16,
+    F64,
+}
+
+fn le_floats(bytes: &[u8], stored: Stored) -> Vec<f32> {
+    match stored {
+        Stored::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Stored::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Stored::Bf16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Stored::F64 => bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")) as f32).collect(),
+    }
+}
+
 fn to_f32(view: &TensorView<'_>, file: &str, key: &str) -> Result<Vec<f32>> {
-    let bytes = view.data();
-    let values = match view.dtype() {
-        Dtype::F32 => bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-        Dtype::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+    let stored = match view.dtype() {
+        Dtype::F32 => Stored::F32,
+        Dtype::F16 => Stored::F16,
+        Dtype::BF16 => Stored::Bf16,
         other => return Err(Error::checkpoint(file, format!("{key}: dtype {other:?} is not a float type (expected F32, F16 or BF16)"))),
     };
-    Ok(values)
+    Ok(le_floats(view.data(), stored))
 }
 
 impl Weights {
     pub fn from_safetensors(bytes: &[u8], file: &str, device: &Device) -> Result<Self> {
-        let parsed = SafeTensors::deserialize(bytes)
-            .map_err(|e| Error::checkpoint(file, format!("not a valid safetensors file ({e})")))?;
+        let parsed = SafeTensors::deserialize(bytes).map_err(|e| Error::checkpoint(file, format!("not a valid safetensors file ({e})")))?;
         let mut tensors = BTreeMap::new();
         let mut dtypes = BTreeSet::new();
         for (key, view) in parsed.tensors() {
             dtypes.insert(format!("{:?}", view.dtype()));
             let values = to_f32(&view, file, &key)?;
             tensors.insert(modern_key(&key), HostTensor { shape: view.shape().to_vec(), values });
+        }
+        Ok(Self { file: file.to_string(), device: device.clone(), tensors, dtypes })
+    }
+
+    /// A PyTorch checkpoint (the zip container of `torch.save`, or a plain pickle) holding a
+    /// state dict. The pickle is parsed by pytorch-reader, which runs none of its code.
+    pub fn from_pickle(bytes: Vec<u8>, file: &str, device: &Device) -> Result<Self> {
+        use pytorch_reader::{DType, PytorchReader};
+        let reader = PytorchReader::from_bytes(bytes, None)
+            .map_err(|e| Error::checkpoint(file, format!("not a readable PyTorch checkpoint ({e})")))?;
+        let mut tensors = BTreeMap::new();
+        let mut dtypes = BTreeSet::new();
+        for (key, tensor) in reader.into_tensors() {
+            // Its errors name the tensor.
+            let bytes = tensor.read().map_err(|e| Error::checkpoint(file, e.to_string()))?;
+            // Storages are little-endian in every container pytorch-reader accepts.
+            let stored = match tensor.dtype() {
+                DType::F32 => Stored::F32,
+                DType::F16 => Stored::F16,
+                DType::BF16 => Stored::Bf16,
+                DType::F64 => Stored::F64,
+                other => return Err(Error::checkpoint(file, format!("{key}: dtype {other:?} is not a float type"))),
+            };
+            let values = le_floats(&bytes, stored);
+            dtypes.insert(format!("{:?}", tensor.dtype()));
+            tensors.insert(modern_key(&key), HostTensor { shape: tensor.shape().to_vec(), values });
         }
         Ok(Self { file: file.to_string(), device: device.clone(), tensors, dtypes })
     }
@@ -144,12 +186,14 @@ impl ParamSource for Weights {
 
 /// A network whose architecture is read from its config.json.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "one per loaded model, matched often: a box would only add a hop")]
 pub enum Network {
     UNet(UNet2DModel),
     Mlp2D(Mlp2D),
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant, reason = "one per loaded model, matched often: a box would only add a hop")]
 pub enum NetworkConfig {
     UNet(UNet2DConfig),
     Mlp2D(Mlp2DConfig),
@@ -208,86 +252,43 @@ pub struct LoadedModel {
 /// Where the UNet lives: the folder itself, or `unet/` of a pipeline.
 fn unet_dir(files: &impl FileSource) -> Result<(&'static str, Option<String>)> {
     if files.read("model_index.json")?.is_some() {
-        let scheduler = files
-            .read("scheduler/scheduler_config.json")?
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let scheduler = files.read("scheduler/scheduler_config.json")?.map(|b| String::from_utf8_lossy(&b).into_owned());
         return Ok(("unet/", scheduler));
     }
     Ok(("", None))
 }
 
-/// Loads a diffusers model or pipeline folder from safetensors weights.
+/// Loads a diffusers model or pipeline folder, its weights as safetensors or, where a folder
+/// has only those, PyTorch's `diffusion_pytorch_model.bin` (as google/ddpm-celebahq-256 ships).
+/// The CLI and the page read every checkpoint through here.
 pub fn load(files: &impl FileSource, device: &Device) -> Result<LoadedModel> {
     let (dir, scheduler_config) = unet_dir(files)?;
     let config_path = format!("{dir}config.json");
     let config_bytes = files.read(&config_path)?.ok_or_else(|| {
-        Error::checkpoint(files.describe(&config_path), "not found: a diffusers model folder has config.json (or model_index.json and unet/config.json)")
+        Error::checkpoint(
+            files.describe(&config_path),
+            "not found: a diffusers model folder has config.json (or model_index.json and unet/config.json)",
+        )
     })?;
     let config = NetworkConfig::parse(&config_bytes, &files.describe(&config_path))?;
     let weights_path = format!("{dir}{WEIGHTS_FILE}");
-    let weights = match files.read(&weights_path)? {
-        Some(bytes) => Weights::from_safetensors(&bytes, &files.describe(&weights_path), device)?,
-        None => {
-            let pickle = format!("{dir}{PICKLE_WEIGHTS_FILE}");
-            let hint = if files.read(&pickle)?.is_some() {
-                " (this folder has PyTorch pickle weights: `ddpm convert` turns them into safetensors)"
-            } else {
-                ""
-            };
-            return Err(Error::checkpoint(files.describe(&weights_path), format!("not found{hint}")));
-        }
+    let pickle_path = format!("{dir}{PICKLE_WEIGHTS_FILE}");
+    let mut weights = if let Some(bytes) = files.read(&weights_path)? {
+        Weights::from_safetensors(&bytes, &files.describe(&weights_path), device)?
+    } else if let Some(bytes) = files.read(&pickle_path)? {
+        Weights::from_pickle(bytes, &files.describe(&pickle_path), device)?
+    } else {
+        return Err(Error::checkpoint(files.describe(&weights_path), format!("not found (nor {PICKLE_WEIGHTS_FILE})")));
     };
-    finish_load(config, weights, scheduler_config)
-}
-
-fn finish_load(config: NetworkConfig, mut weights: Weights, scheduler_config: Option<String>) -> Result<LoadedModel> {
     let network = config.build(&mut weights)?;
     let dtypes = weights.dtypes.iter().cloned().collect();
     weights.finish()?;
     Ok(LoadedModel { network, config, scheduler_config, dtypes })
 }
 
-/// Natively, a folder whose weights are PyTorch's `diffusion_pytorch_model.bin` (as
-/// google/ddpm-celebahq-256 ships) loads too: the pickle is parsed, never executed.
-#[cfg(feature = "cli")]
+#[cfg(not(target_arch = "wasm32"))]
 pub fn load_dir(path: &std::path::Path, device: &Device) -> Result<LoadedModel> {
-    let files = Directory(path.to_path_buf());
-    let (dir, scheduler_config) = unet_dir(&files)?;
-    if files.read(&format!("{dir}{WEIGHTS_FILE}"))?.is_some() {
-        return load(&files, device);
-    }
-    let pickle = path.join(dir).join(PICKLE_WEIGHTS_FILE);
-    if !pickle.exists() {
-        return load(&files, device);
-    }
-    let config_path = format!("{dir}config.json");
-    let config_bytes = files
-        .read(&config_path)?
-        .ok_or_else(|| Error::checkpoint(files.describe(&config_path), "not found"))?;
-    let config = NetworkConfig::parse(&config_bytes, &files.describe(&config_path))?;
-    let mut weights = Weights::from_host(read_pickle(&pickle)?, &pickle.display().to_string(), device);
-    weights.dtypes = BTreeSet::from(["pickle".to_string()]);
-    finish_load(config, weights, scheduler_config)
-}
-
-#[cfg(feature = "cli")]
-fn read_pickle(path: &std::path::Path) -> Result<BTreeMap<String, HostTensor>> {
-    use pytorch_reader::{DType, PytorchReader};
-    let file = path.display().to_string();
-    let reader = PytorchReader::new(path).map_err(|e| Error::checkpoint(&file, format!("not a readable PyTorch checkpoint ({e})")))?;
-    let mut out = BTreeMap::new();
-    for (key, tensor) in reader.into_tensors() {
-        let bytes = tensor.read().map_err(|e| Error::checkpoint(&file, e.to_string()))?;
-        let values = match tensor.dtype() {
-            DType::F32 => bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            DType::F16 => bytes.chunks_exact(2).map(|b| half::f16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
-            DType::BF16 => bytes.chunks_exact(2).map(|b| half::bf16::from_ne_bytes([b[0], b[1]]).to_f32()).collect(),
-            DType::F64 => bytes.chunks_exact(8).map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")) as f32).collect(),
-            other => return Err(Error::checkpoint(&file, format!("{key}: dtype {other:?} is not a float type"))),
-        };
-        out.insert(key, HostTensor { shape: tensor.shape().to_vec(), values });
-    }
-    Ok(out)
+    load(&Directory(path.to_path_buf()), device)
 }
 
 /// Serialises tensors as safetensors, f32 or f16, keys sorted (as diffusers writes them).

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::sampler::{check_clip, check_eta, check_run_shape, ddim, Sampler, StepOutput};
+use crate::sampler::{Sampler, StepOutput, check_clip, check_eta, check_run_shape, ddim};
 use crate::schedule::Schedule;
 
 /// Which quadrants of the image are known (the rest is filled in).
@@ -153,13 +153,13 @@ pub fn repaint_timesteps(num_train: usize, num_steps: usize, jump_length: usize,
     while t >= 1 {
         t -= 1;
         out.push(t);
-        if let Some(left) = jumps.get_mut(&t) {
-            if *left > 0 {
-                *left -= 1;
-                for _ in 0..jump_length {
-                    t += 1;
-                    out.push(t);
-                }
+        if let Some(left) = jumps.get_mut(&t)
+            && *left > 0
+        {
+            *left -= 1;
+            for _ in 0..jump_length {
+                t += 1;
+                out.push(t);
             }
         }
     }
@@ -203,7 +203,13 @@ pub fn repaint_step(
 
 /// RePaint's jump back up: `stride` forward steps q(x_{s+1} | x_s) from `t`, with the i-th
 /// noise draw from `noise(i)`.
-pub fn repaint_renoise(schedule: &Schedule, stride: usize, t: usize, mut x: Tensor<4>, mut noise: impl FnMut(usize) -> Tensor<4>) -> Tensor<4> {
+pub fn repaint_renoise(
+    schedule: &Schedule,
+    stride: usize,
+    t: usize,
+    mut x: Tensor<4>,
+    mut noise: impl FnMut(usize) -> Tensor<4>,
+) -> Tensor<4> {
     for i in 0..stride {
         let beta = schedule.betas[(t + i).min(schedule.num_train_timesteps() - 1)];
         let z = noise(i);
@@ -285,7 +291,15 @@ impl RePaint {
                 let eps = model.eps(self.x.clone(), t, None);
                 let z = self.noise.draw(self.x.dims(), &self.x.device());
                 let (sample, pred_x0) = repaint_step(
-                    &self.schedule, self.settings.eta, self.settings.clip_sample, self.stride, eps.clone(), t, self.x.clone(), &self.known, z,
+                    &self.schedule,
+                    self.settings.eta,
+                    self.settings.clip_sample,
+                    self.stride,
+                    eps.clone(),
+                    t,
+                    self.x.clone(),
+                    &self.known,
+                    z,
                 );
                 self.x = sample.clone();
                 Ok(Some(StepOutput { t, sample, next_t: t.checked_sub(self.stride), pred_x0, pred_eps: eps }))

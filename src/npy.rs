@@ -17,17 +17,18 @@ pub fn read_f32(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
         v => return Err(bad(format!("unsupported .npy version {v}"))),
     };
     let data_start = header_start + header_len;
-    let header = bytes
-        .get(header_start..data_start)
-        .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| bad("truncated header".into()))?;
+    let header =
+        bytes.get(header_start..data_start).and_then(|h| std::str::from_utf8(h).ok()).ok_or_else(|| bad("truncated header".into()))?;
     let field = |key: &str| -> Option<&str> {
         let at = header.find(&format!("'{key}'"))? + key.len() + 2;
         Some(header[at..].trim_start_matches([':', ' ']))
     };
     let descr = field("descr").ok_or_else(|| bad("header has no descr".into()))?;
     if !(descr.starts_with("'<f4'") || descr.starts_with("'=f4'")) {
-        return Err(bad(format!("dtype {} is not float32 little-endian ('<f4'): save with .astype(np.float32)", descr.split(',').next().unwrap_or(""))));
+        return Err(bad(format!(
+            "dtype {} is not float32 little-endian ('<f4'): save with .astype(np.float32)",
+            descr.split(',').next().unwrap_or("")
+        )));
     }
     if field("fortran_order").is_some_and(|f| f.starts_with("True")) {
         return Err(bad("Fortran-ordered arrays are not supported: save np.ascontiguousarray(x)".into()));
@@ -75,7 +76,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let bytes = write_f32(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.5]);
-        assert_eq!(bytes.len() % 64, (6 * 4) % 64);
+        assert_eq!(bytes.len() % 64, 6 * 4);
         let (shape, values) = read_f32(&bytes, "x").unwrap();
         assert_eq!(shape, vec![2, 3]);
         assert_eq!(values[5], 6.5);

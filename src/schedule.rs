@@ -33,9 +33,7 @@ fn linspace_f32(start: f32, end: f32, steps: usize) -> Vec<f32> {
     }
     let step = (end - start) / (steps - 1) as f32;
     let halfway = steps / 2;
-    (0..steps)
-        .map(|i| if i < halfway { start + step * i as f32 } else { end - step * (steps - i - 1) as f32 })
-        .collect()
+    (0..steps).map(|i| if i < halfway { start + step * i as f32 } else { end - step * (steps - i - 1) as f32 }).collect()
 }
 
 impl BetaSchedule {
@@ -44,10 +42,7 @@ impl BetaSchedule {
         let betas = match self {
             BetaSchedule::Linear { start, end } => linspace_f32(*start as f32, *end as f32, t_count),
             BetaSchedule::ScaledLinear { start, end } => {
-                linspace_f32(libm::sqrt(*start) as f32, libm::sqrt(*end) as f32, t_count)
-                    .into_iter()
-                    .map(|b| b * b)
-                    .collect()
+                linspace_f32(libm::sqrt(*start) as f32, libm::sqrt(*end) as f32, t_count).into_iter().map(|b| b * b).collect()
             }
             BetaSchedule::Cosine => {
                 let alpha_bar = |t: f64| {
@@ -63,10 +58,7 @@ impl BetaSchedule {
             }
             BetaSchedule::Given(betas) => {
                 if betas.len() != t_count {
-                    return Err(Error::Config(format!(
-                        "trained_betas has {} entries but num_train_timesteps is {t_count}",
-                        betas.len()
-                    )));
+                    return Err(Error::Config(format!("trained_betas has {} entries but num_train_timesteps is {t_count}", betas.len())));
                 }
                 betas.iter().map(|&b| b as f32).collect()
             }

@@ -81,6 +81,10 @@ impl Train2d {
         self.step >= self.settings.steps
     }
 
+    pub fn total(&self) -> usize {
+        self.settings.steps
+    }
+
     /// The trained network without autodiff, for sampling.
     pub fn model(&self) -> Mlp2D {
         self.model.as_ref().expect("model present between steps").valid()

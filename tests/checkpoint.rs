@@ -9,7 +9,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use common::*;
-use ddpm_web::checkpoint::{self, Directory, HostTensor, Network, WEIGHTS_FILE};
+use ddpm_web::checkpoint::{self, HostTensor, Network, WEIGHTS_FILE};
 use ddpm_web::sampler::{Method, SchedulerConfig, Variance};
 
 const CASE: &str = "padding1_new_keys";
@@ -159,23 +159,79 @@ fn saved_folders_load_back_f32_exactly_and_f16_closely() {
     }
 }
 
+/// The pipeline folder as the page hands it over: every file by its path in the folder.
+fn folder_files(dir: &Path) -> HashMap<String, Vec<u8>> {
+    ["model_index.json", "scheduler/scheduler_config.json", "unet/config.json", "unet/diffusion_pytorch_model.bin"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+        .collect()
+}
+
 #[test]
 fn pickle_pipeline_folder_loads_with_its_scheduler() {
     let dir = fixtures().join("pipeline_pickle");
-    // The page cannot read pickles: it is told to convert.
-    let files = Directory(dir.clone());
-    let err = checkpoint::load(&files, &Device::flex()).unwrap_err().to_string();
-    assert!(err.contains("ddpm convert"), "{err}");
+    let from_disk = checkpoint::load_dir(&dir, &Device::flex()).unwrap();
+    let in_memory = checkpoint::load(&folder_files(&dir), &Device::flex()).unwrap();
+    for loaded in [from_disk, in_memory] {
+        let scheduler = SchedulerConfig::parse(loaded.scheduler_config.as_deref().unwrap()).unwrap();
+        let settings = scheduler.default_settings().unwrap();
+        assert_eq!(settings.method, Method::Ddpm { variance: Variance::FixedLarge });
+        assert_eq!(settings.clip_sample, None);
+        assert_eq!(loaded.dtypes, ["F32"]);
 
-    let loaded = checkpoint::load_dir(&dir, &Device::flex()).unwrap();
-    let scheduler = SchedulerConfig::parse(loaded.scheduler_config.as_deref().unwrap()).unwrap();
-    let settings = scheduler.default_settings().unwrap();
-    assert_eq!(settings.method, Method::Ddpm { variance: Variance::FixedLarge });
-    assert_eq!(settings.clip_sample, None);
+        let Network::UNet(model) = loaded.network else { panic!() };
+        let io = read_arrays(&fixtures().join("unet/padding0_old_keys/io.safetensors"));
+        let t: Vec<f32> = io["timesteps"].values.iter().map(|&v| v as f32).collect();
+        let out = host(model.forward(io["sample"].tensor(&Device::flex()), &t, None));
+        assert!(max_abs_diff(&out, &io["output"].values) < 1e-4);
+    }
+}
 
-    let Network::UNet(model) = loaded.network else { panic!() };
-    let io = read_arrays(&fixtures().join("unet/padding0_old_keys/io.safetensors"));
-    let t: Vec<f32> = io["timesteps"].values.iter().map(|&v| v as f32).collect();
-    let out = host(model.forward(io["sample"].tensor(&Device::flex()), &t, None));
-    assert!(max_abs_diff(&out, &io["output"].values) < 1e-4);
+/// Every way a `.bin` can be broken is an error naming the file, never a panic: cut short
+/// anywhere, any byte flipped (a sample of positions across the zip headers, the pickle and
+/// the storages), not a checkpoint at all, or a checkpoint that is not a state dict.
+#[test]
+fn broken_pickle_weights_are_errors() {
+    let dir = fixtures().join("pipeline_pickle");
+    let good = folder_files(&dir);
+    let bin = "unet/diffusion_pytorch_model.bin";
+    let bytes = &good[bin];
+    let with = |weights: Vec<u8>| {
+        let mut files = good.clone();
+        files.insert(bin.to_string(), weights);
+        files
+    };
+    let mut broken: Vec<(String, Vec<u8>)> = vec![
+        ("empty".into(), vec![]),
+        ("text".into(), b"version https://git-lfs.github.com/spec/v1\n".to_vec()),
+        ("safetensors under the .bin name".into(), std::fs::read(fixtures().join("unet/padding0_old_keys").join(WEIGHTS_FILE)).unwrap()),
+    ];
+    for cut in [4, 30, 200, bytes.len() / 2, bytes.len() - 100, bytes.len() - 1] {
+        broken.push((format!("cut at {cut}"), bytes[..cut].to_vec()));
+    }
+    let mut seed = 0x2545f491u64;
+    for _ in 0..300 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let at = (seed % bytes.len() as u64) as usize;
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0xff;
+        broken.push((format!("byte {at} flipped"), flipped));
+    }
+    let mut errors = 0;
+    for (what, weights) in broken {
+        // A flipped byte in a storage's middle is data, not structure: it may load (the zip's
+        // CRC catches most), and must then still be finite or refused.
+        match std::panic::catch_unwind(|| checkpoint::load(&with(weights), &Device::flex())) {
+            Err(_) => panic!("{what}: panicked"),
+            Ok(Err(e)) => {
+                let message = e.to_string();
+                assert!(message.contains(bin) || message.contains("config.json"), "{what}: {message}");
+                errors += 1;
+            }
+            Ok(Ok(_)) => assert!(what.contains("flipped"), "{what}: loaded"),
+        }
+    }
+    assert!(errors > 250, "only {errors} of the broken files were refused");
 }

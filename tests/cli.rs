@@ -69,7 +69,19 @@ fn eps_errors_are_clear() {
     assert_eq!(std::fs::read(&unconditional).unwrap(), std::fs::read(&null).unwrap());
     let run = ddpm(&["eps", "--model", p(&cond), "--x", p(&x), "--t", "3", "--class", "11", "--out", p(&temp("never.npy"))]);
     assert!(String::from_utf8_lossy(&run.stderr).contains("class 11 is outside this model's classes 0..11"));
-    let run = ddpm(&["eps", "--model", p(&model), "--x", p(&first_sample("padding1_new_keys").0), "--t", "3", "--class", "0", "--out", p(&temp("never.npy"))]);
+    let run = ddpm(&[
+        "eps",
+        "--model",
+        p(&model),
+        "--x",
+        p(&first_sample("padding1_new_keys").0),
+        "--t",
+        "3",
+        "--class",
+        "0",
+        "--out",
+        p(&temp("never.npy")),
+    ]);
     assert!(String::from_utf8_lossy(&run.stderr).contains("not class-conditional"));
 
     let run = ddpm(&["eps", "--model", "/nonexistent", "--x", p(&x), "--t", "3", "--out", p(&temp("never.npy"))]);
@@ -131,6 +143,55 @@ fn sample_writes_a_grid_and_is_reproducible() {
     assert_eq!((reader.info().width, reader.info().height), (38, 38));
 }
 
+/// `--sampler` takes the page's names; without it the checkpoint's scheduler config decides (the
+/// fixture has none: diffusers' default, σ_t² = β̃_t).
+#[test]
+fn sampler_names_are_the_pages() {
+    let model = fixtures().join("unet/f16_grey");
+    let run = |sampler: &[&str], name: &str| {
+        let (out, npy_path) = (temp(&format!("{name}.png")), temp(&format!("{name}.npy")));
+        let mut args =
+            vec!["sample", "--model", p(&model), "--steps", "4", "--seed", "5", "--n", "2", "--out", p(&out), "--npy", p(&npy_path)];
+        args.extend_from_slice(sampler);
+        let output = ddpm(&args);
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        npy::read_f32(&std::fs::read(npy_path).unwrap(), name).unwrap().1
+    };
+    let default = run(&[], "default");
+    assert_eq!(run(&["--sampler", "ddpm-small"], "small"), default);
+    assert_ne!(run(&["--sampler", "ddpm-large"], "large"), default);
+    assert_ne!(run(&["--sampler", "ddim", "--eta", "1"], "ddim"), default);
+    let old = ddpm(&["sample", "--model", p(&model), "--sampler", "ddpm", "--out", p(&temp("old.png"))]);
+    let message = String::from_utf8_lossy(&old.stderr);
+    assert!(!old.status.success() && message.contains("ddpm-small") && message.contains("ddpm-large"), "{message}");
+}
+
+/// What train/ asks the core: a folder's class rules (`info --json`) and the quadrant masks.
+#[test]
+fn info_json_and_mask_answer_trains_questions() {
+    let model = fixtures().join("unet/class_cond");
+    let info = ddpm(&["info", "--model", p(&model), "--json"]);
+    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    let classes = report["config"]["num_class_embeds"].as_u64().unwrap();
+    assert_eq!(report["num_classes"].as_u64(), Some(classes));
+    assert_eq!(report["null_class"].as_u64(), Some(classes - 1), "the null class is the last");
+    assert!(report["parameters"].as_u64().unwrap() > 0);
+    let unconditional = ddpm(&["info", "--model", p(&fixtures().join("unet/f16_grey")), "--json"]);
+    assert!(serde_json::from_slice::<serde_json::Value>(&unconditional.stdout).unwrap()["null_class"].is_null());
+
+    let out = temp("mask.npy");
+    assert!(ddpm(&["mask", "--known", "0111", "--size", "4", "--out", p(&out)]).status.success());
+    let (shape, mask) = npy::read_f32(&std::fs::read(&out).unwrap(), "mask").unwrap();
+    assert_eq!(shape, [4, 4]);
+    #[rustfmt::skip]
+    assert_eq!(mask, [0., 0., 1., 1., 0., 0., 1., 1., 1., 1., 1., 1., 1., 1., 1., 1.], "top-left unknown");
+    for bad in [["--known", "01", "--size", "4"], ["--known", "0111", "--size", "0"], ["--known", "0111", "--size", "99999"]] {
+        let run = ddpm(&["mask", bad[0], bad[1], bad[2], bad[3], "--out", p(&out)]);
+        assert!(!run.status.success() && !String::from_utf8_lossy(&run.stderr).contains("panicked"), "{bad:?}");
+    }
+}
+
 /// A GIF's frames as (delay in centiseconds, grey values: the red channel).
 fn gif_frames(bytes: &[u8]) -> (u16, u16, Vec<(u16, Vec<u8>)>) {
     let mut options = gif::DecodeOptions::new();
@@ -149,8 +210,27 @@ fn sample_animates_x_t_and_x0_as_t_falls() {
     let model = fixtures().join("unet/f16_grey");
     let animate = |of: &str, frames: &str| {
         let (out, gif) = (temp(&format!("anim-{of}.png")), temp(&format!("anim-{of}.gif")));
-        let run = ddpm(&["sample", "--model", p(&model), "--sampler", "ddim", "--steps", "12", "--seed", "3", "--n", "4", "--out", p(&out),
-            "--animate", p(&gif), "--animate-of", of, "--frames", frames]);
+        let run = ddpm(&[
+            "sample",
+            "--model",
+            p(&model),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "12",
+            "--seed",
+            "3",
+            "--n",
+            "4",
+            "--out",
+            p(&out),
+            "--animate",
+            p(&gif),
+            "--animate-of",
+            of,
+            "--frames",
+            frames,
+        ]);
         assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
         let mut reader = png::Decoder::new(std::io::Cursor::new(std::fs::read(out).unwrap())).read_info().unwrap();
         let mut grid = vec![0; reader.output_buffer_size().unwrap()];
@@ -172,7 +252,8 @@ fn sample_animates_x_t_and_x0_as_t_falls() {
     assert!(late < early, "x̂_0 changes {early:.2} early, {late:.2} late");
 
     let gif = temp("never.gif");
-    let run = ddpm(&["sample", "--model", p(&model), "--steps", "3", "--out", p(&temp("never.png")), "--animate", p(&gif), "--frames", "0"]);
+    let run =
+        ddpm(&["sample", "--model", p(&model), "--steps", "3", "--out", p(&temp("never.png")), "--animate", p(&gif), "--frames", "0"]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && err.contains("--frames 0: give 1..=2000"), "{err}");
 }
@@ -226,8 +307,29 @@ fn inpaint_keeps_the_known_half_and_fills_the_rest() {
     for method in ["replacement", "repaint"] {
         let (out, fills) = (temp(&format!("inpaint-{method}.png")), temp(&format!("inpaint-{method}.npy")));
         let run = ddpm(&[
-            "inpaint", "--model", p(&model), "--image", p(&face), "--known", "1100", "--method", method, "--steps", "10",
-            "--jump", "2", "--resample", "2", "--n", "2", "--seed", "3", "--out", p(&out), "--npy", p(&fills),
+            "inpaint",
+            "--model",
+            p(&model),
+            "--image",
+            p(&face),
+            "--known",
+            "1100",
+            "--method",
+            method,
+            "--steps",
+            "10",
+            "--jump",
+            "2",
+            "--resample",
+            "2",
+            "--n",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+            p(&out),
+            "--npy",
+            p(&fills),
         ]);
         assert!(run.status.success(), "{method}: {}", String::from_utf8_lossy(&run.stderr));
         let (shape, values) = npy::read_f32(&std::fs::read(&fills).unwrap(), "fills").unwrap();

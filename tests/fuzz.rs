@@ -11,8 +11,14 @@ fn malformed_folders_never_panic() {
     let report = fuzzing::run(0..cases, Duration::from_secs(30), |_| {});
     let mut errors: Vec<_> = report.errors.iter().collect();
     errors.sort_by(|a, b| b.1.cmp(a.1));
-    eprintln!("{} cases: {} loaded and stepped, {} refused; slowest {:?}; commonest errors: {:?}",
-        report.cases, report.loaded, report.refused, report.slowest, &errors[..errors.len().min(8)]);
+    eprintln!(
+        "{} cases: {} loaded and stepped, {} refused; slowest {:?}; commonest errors: {:?}",
+        report.cases,
+        report.loaded,
+        report.refused,
+        report.slowest,
+        &errors[..errors.len().min(8)]
+    );
     for (number, seed, mutations, message) in report.panics.iter().take(20) {
         eprintln!("case {number} ({seed}; {}): panicked: {message}", mutations.join(", "));
     }
@@ -31,5 +37,3 @@ fn cases_replay_by_number() {
     assert_eq!((a, mutations_a), (b, mutations_b));
     assert_eq!(files_a, files_b);
 }
-
-

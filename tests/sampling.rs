@@ -56,7 +56,9 @@ fn same_seed_same_numbers_other_seed_other_numbers() {
 fn ddim_image_runs_start_on_the_sphere_and_ddpm_as_written() {
     let device = Device::flex();
     let ddim = SamplerSettings { method: Method::Ddim { eta: 0.0, use_clipped_model_output: false }, steps: 10, ..Default::default() };
-    let start = |settings: &SamplerSettings, shape: [usize; 4]| host_any(Sampler::new(Schedule::ho_linear(), settings.clone(), shape, 9, &device).unwrap().current().clone());
+    let start = |settings: &SamplerSettings, shape: [usize; 4]| {
+        host_any(Sampler::new(Schedule::ho_linear(), settings.clone(), shape, 9, &device).unwrap().current().clone())
+    };
     let squares = |v: &[f32]| v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>();
     let (d, batch) = (3 * 32 * 32, 8);
     let on_sphere = start(&ddim, [batch, 3, 32, 32]);
@@ -65,7 +67,8 @@ fn ddim_image_runs_start_on_the_sphere_and_ddpm_as_written() {
     for (sphere, gaussian) in on_sphere.chunks(d).zip(as_written.chunks(d)) {
         assert!((squares(sphere) / d as f64 - 1.0).abs() < 1e-5, "|x_T|² = d");
         // The same direction: DDIM and DDPM runs of one seed start from one x_T up to its length.
-        let cosine = sphere.iter().zip(gaussian).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>() / (squares(sphere) * squares(gaussian)).sqrt();
+        let cosine = sphere.iter().zip(gaussian).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>()
+            / (squares(sphere) * squares(gaussian)).sqrt();
         assert!(cosine > 1.0 - 1e-6, "cosine {cosine}");
         radii_as_written.push(squares(gaussian) / d as f64);
     }

@@ -5,8 +5,8 @@ mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::*;
-use ddpm_web::inpaint::{repaint_renoise, repaint_step, repaint_timesteps, Known};
-use ddpm_web::sampler::{ddim, ddpm, timesteps, SchedulerConfig, Spacing, Variance};
+use ddpm_web::inpaint::{Known, repaint_renoise, repaint_step, repaint_timesteps};
+use ddpm_web::sampler::{SchedulerConfig, Spacing, Variance, ddim, ddpm, timesteps};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-5;
@@ -53,7 +53,16 @@ fn schedulers_match_diffusers() {
                     let index = step["index"].as_u64().unwrap() as usize;
                     let prev = ts.get(index + 1).copied();
                     let variance = if config.variance_type == "fixed_large" { Variance::FixedLarge } else { Variance::FixedSmall };
-                    let out = ddpm::step(&schedule, variance, clip, get("model_output").tensor(&device), t, prev, x_t, get("noise").tensor(&device));
+                    let out = ddpm::step(
+                        &schedule,
+                        variance,
+                        clip,
+                        get("model_output").tensor(&device),
+                        t,
+                        prev,
+                        x_t,
+                        get("noise").tensor(&device),
+                    );
                     (out.prev_sample, Some(out.pred_original_sample))
                 }
                 ("ddim", _) => {
@@ -62,13 +71,34 @@ fn schedulers_match_diffusers() {
                     // set_alpha_to_one is read from the config into the schedule.
                     assert_eq!(schedule.final_alpha_cumprod as f32 as f64, case["final_alpha_cumprod"].as_f64().unwrap(), "{name}");
                     let clipped_eps = case["use_clipped_model_output"].as_bool().unwrap_or(false);
-                    let out = ddim::step(&schedule, eta, schedule.final_alpha_cumprod, clip, clipped_eps, get("model_output").tensor(&device), t, prev, x_t, get("noise").tensor(&device));
+                    let out = ddim::step(
+                        &schedule,
+                        eta,
+                        schedule.final_alpha_cumprod,
+                        clip,
+                        clipped_eps,
+                        get("model_output").tensor(&device),
+                        t,
+                        prev,
+                        x_t,
+                        get("noise").tensor(&device),
+                    );
                     (out.prev_sample, Some(out.pred_original_sample))
                 }
                 ("repaint", "step") => {
                     let known = Known { image: get("original_image").tensor(&device), mask: get("mask").tensor(&device) };
                     let stride = schedule.num_train_timesteps() / n;
-                    let (sample, x0) = repaint_step(&schedule, eta, clip, stride, get("model_output").tensor(&device), t, x_t, &known, get("noise").tensor(&device));
+                    let (sample, x0) = repaint_step(
+                        &schedule,
+                        eta,
+                        clip,
+                        stride,
+                        get("model_output").tensor(&device),
+                        t,
+                        x_t,
+                        &known,
+                        get("noise").tensor(&device),
+                    );
                     (sample, Some(x0))
                 }
                 ("repaint", "undo") => {

@@ -51,8 +51,7 @@ fn scale_shift() {
 
 #[test]
 fn fixture_parameter_counts_match_diffusers() {
-    let cases: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("unet/cases.json")).unwrap()).unwrap();
+    let cases: serde_json::Value = serde_json::from_slice(&std::fs::read(fixtures().join("unet/cases.json")).unwrap()).unwrap();
     for case in cases["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let loaded = checkpoint::load(&Directory(fixtures().join("unet").join(name)), &Device::flex()).unwrap();
@@ -62,8 +61,7 @@ fn fixture_parameter_counts_match_diffusers() {
 
 #[test]
 fn real_ddpm_presets_have_diffusers_parameter_counts() {
-    let counts: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures().join("unet/param_counts.json")).unwrap()).unwrap();
+    let counts: serde_json::Value = serde_json::from_slice(&std::fs::read(fixtures().join("unet/param_counts.json")).unwrap()).unwrap();
     for (key, preset) in [("cifar10", UNet2DConfig::ddpm_cifar10_32()), ("celebahq256", UNet2DConfig::ddpm_celebahq_256())] {
         // The preset must be the config diffusers used, and build to the same size.
         let theirs: UNet2DConfig = serde_json::from_value(counts[key]["config"].clone()).unwrap();

@@ -10,6 +10,7 @@
 Writes DIR/faces64.npz (train, test: uint8 [N,64,64]; train_person, test_person) and
 DIR/fashion32.npz (train, test: uint8 [N,32,32]; train_labels, test_labels).
 """
+
 import argparse
 import gzip
 import io
@@ -65,7 +66,7 @@ def read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         data = f.read()
     dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 

@@ -27,24 +27,24 @@
 Prints every figure and writes them to <model>/evaluation.json (+ PNGs); the inpainting and
 sampler tables also go into the model card (README.md) between their markers.
 """
+
 import argparse
 import functools
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDPMScheduler, UNet2DModel
-from PIL import Image, ImageDraw
-
+from core import ddpm, null_class, quadrant_mask
 from data import default_out
-from judge import DESCRIPTION as JUDGE, ClassJudge
+from diffusers import DDPMScheduler, UNet2DModel
+from judge import DESCRIPTION as JUDGE
+from judge import ClassJudge
 from page_samples import FASHION_CLASSES
+from PIL import Image, ImageDraw
 
 print = functools.partial(print, flush=True)  # progress shows up when piped
 
@@ -65,8 +65,7 @@ def discretized_gaussian_log_likelihood(x, means, log_scales):
     log_cdf_plus = torch.log(cdf_plus.clamp(min=1e-12))
     log_one_minus_cdf_min = torch.log((1.0 - cdf_min).clamp(min=1e-12))
     cdf_delta = cdf_plus - cdf_min
-    return torch.where(x < -0.999, log_cdf_plus,
-                       torch.where(x > 0.999, log_one_minus_cdf_min, torch.log(cdf_delta.clamp(min=1e-12))))
+    return torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, torch.log(cdf_delta.clamp(min=1e-12))))
 
 
 def normal_kl(mean1, logvar1, mean2, logvar2):
@@ -89,7 +88,9 @@ def bits_per_dim(model, scheduler, x0, labels, seed=0):
     x0 = x0.double()
     total = torch.zeros(x0.shape[0], dtype=torch.float64)
     # L_T: KL(q(x_T|x_0) ‖ N(0, I))
-    total += normal_kl(ab[-1].sqrt() * x0, torch.log(1 - ab[-1]).expand_as(x0), torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
+    total += (
+        normal_kl(ab[-1].sqrt() * x0, torch.log(1 - ab[-1]).expand_as(x0), torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
+    )
     for t in range(T):
         noise = torch.randn(x0.shape, generator=g, dtype=torch.float64)
         x_t = ab[t].sqrt() * x0 + (1 - ab[t]).sqrt() * noise
@@ -122,11 +123,6 @@ def shape_distance(samples, mean):
 
 def to_range(images):
     return torch.from_numpy(images).float().div(127.5).sub(1.0).unsqueeze(1)
-
-
-def ddpm_cli(*args):
-    binary = os.environ.get("DDPM_BIN") or str(Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ddpm-web/target")) / "debug" / "ddpm")
-    subprocess.run([binary, *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def read_npy(path):
@@ -190,19 +186,14 @@ def loss_curve(history, path, starts=()):
 
 
 # Inpainting masks: name → known quadrants TL TR BL BR (`ddpm inpaint --known`).
-MASKS = {"right half": "1010", "bottom half": "1100", "top-left": "0111", "top-right": "1011",
-         "bottom-left": "1101", "bottom-right": "1110"}
-
-
-def quadrant_mask(known, size):
-    """[H, W] with 1 where known, as `Quadrants::mask` builds it."""
-    h = size // 2
-    m = torch.zeros(size, size)
-    for i, (ys, xs) in enumerate(((slice(0, h), slice(0, h)), (slice(0, h), slice(h, size)),
-                                  (slice(h, size), slice(0, h)), (slice(h, size), slice(h, size)))):
-        if known[i] == "1":
-            m[ys, xs] = 1
-    return m
+MASKS = {
+    "right half": "1010",
+    "bottom half": "1100",
+    "top-left": "0111",
+    "top-right": "1011",
+    "bottom-left": "1101",
+    "bottom-right": "1110",
+}
 
 
 def mirror_fill(image, mask):
@@ -223,13 +214,13 @@ def psnr(a, b, region):
 
 def ssim(a, b, region):
     """Mean SSIM map (11×11 Gaussian window, σ 1.5, data range 2) over `region`."""
-    g = torch.exp(-((torch.arange(11) - 5) ** 2) / (2 * 1.5 ** 2))
+    g = torch.exp(-((torch.arange(11) - 5) ** 2) / (2 * 1.5**2))
     window = (g[:, None] * g[None, :] / g.sum() ** 2).view(1, 1, 11, 11)
     blur = lambda x: torch.nn.functional.conv2d(x.view(1, 1, *x.shape[-2:]), window, padding=5)[0, 0]
     c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
     mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
-    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     return ((ssim_map * region).sum() / region.sum()).item()
 
 
@@ -256,8 +247,10 @@ def gaussian_fill(train, people, mask):
         xk = x[:, known]
         eigenvalues, u = torch.linalg.eigh(xk @ xk.T)
         coefficients = u.T @ x[:, ~known]
+
         def predict(flat, ridge):
             return (((flat - mean)[..., known] @ xk.T @ u) / (eigenvalues + ridge)) @ coefficients + mean[~known]
+
         return predict
 
     def validation_error(ridge, folds):
@@ -271,6 +264,7 @@ def gaussian_fill(train, people, mask):
         flat = image.flatten().double().clone()
         flat[~known] = predict(flat, ridge)
         return flat.view(image.shape).float()
+
     return fill
 
 
@@ -291,12 +285,35 @@ def inpainting_table(args, train, people, test, tmp):
             png = tmp / "face.png"
             Image.fromarray(((face + 1) * 127.5).round().clamp(0, 255).byte().numpy()).save(png)
             nearest = flat_train[((flat_train - face.flatten()) ** 2 * mask.flatten()).sum(1).argmin()].view(size, size)
-            fills = {"mean face": mean_face, "mirror": mirror_fill(face, mask), "nearest training face": nearest,
-                     "Gaussian posterior mean": gaussian(face)}
+            fills = {
+                "mean face": mean_face,
+                "mirror": mirror_fill(face, mask),
+                "nearest training face": nearest,
+                "Gaussian posterior mean": gaussian(face),
+            }
             for method, n in (("repaint", INPAINT_MEAN_OF), ("replacement", 1)):
                 npy = tmp / f"{method}.npy"
-                ddpm_cli("inpaint", "--model", str(args.model), "--image", str(png), "--known", known, "--method", method,
-                         "--steps", str(args.inpaint_steps), "--seed", str(i), "--n", str(n), "--out", str(tmp / "strip.png"), "--npy", str(npy))
+                ddpm(
+                    "inpaint",
+                    "--model",
+                    str(args.model),
+                    "--image",
+                    str(png),
+                    "--known",
+                    known,
+                    "--method",
+                    method,
+                    "--steps",
+                    str(args.inpaint_steps),
+                    "--seed",
+                    str(i),
+                    "--n",
+                    str(n),
+                    "--out",
+                    str(tmp / "strip.png"),
+                    "--npy",
+                    str(npy),
+                )
                 drawn = read_npy(npy)[:, 0]
                 # The first of a batch is the fill `--n 1` gives with the same seed.
                 fills[f"ours, {method}"] = drawn[0]
@@ -307,21 +324,28 @@ def inpainting_table(args, train, people, test, tmp):
         table[name] = {k: {"psnr": float(np.mean([p for p, _ in v])), "ssim": float(np.mean([q for _, q in v]))} for k, v in scores.items()}
         row = table[name]
         best_free = max(row[k]["psnr"] for k in MODEL_FREE)
-        print(f"{name}: " + ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in row.items())
-              + f"; RePaint − best model-free fill: {row['ours, repaint']['psnr'] - best_free:+.2f} dB"
-              + f", mean of {INPAINT_MEAN_OF} RePaint fills − it: {row[mean_of]['psnr'] - best_free:+.2f} dB")
+        print(
+            f"{name}: "
+            + ", ".join(f"{k} {v['psnr']:.2f} dB / {v['ssim']:.3f}" for k, v in row.items())
+            + f"; RePaint − best model-free fill: {row['ours, repaint']['psnr'] - best_free:+.2f} dB"
+            + f", mean of {INPAINT_MEAN_OF} RePaint fills − it: {row[mean_of]['psnr'] - best_free:+.2f} dB"
+        )
     return table
 
 
 def inpainting_markdown(table, args):
     methods = list(next(iter(table.values())).keys())
-    lines = [f"Held-out faces: {args.inpaint_faces}; fills by `ddpm inpaint` ({args.inpaint_steps} steps; RePaint: jump 5, 5 resamplings), "
-             "PSNR (dB) / SSIM of the filled region. The first three fills need no model. The Gaussian posterior mean is "
-             "E[unknown | known] under a Gaussian fitted to the training faces (ridge regression, the ridge chosen by "
-             f"cross-validation over training people); \"mean of {INPAINT_MEAN_OF}\" is the pixel mean of {INPAINT_MEAN_OF} RePaint "
-             "fills, the first of which is the \"ours, repaint\" fill: both estimate the fill of least squared error, "
-             "where one drawn fill pays the posterior's spread as well.", "",
-             "| unknown | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    lines = [
+        f"Held-out faces: {args.inpaint_faces}; fills by `ddpm inpaint` ({args.inpaint_steps} steps; RePaint: jump 5, 5 resamplings), "
+        "PSNR (dB) / SSIM of the filled region. The first three fills need no model. The Gaussian posterior mean is "
+        "E[unknown | known] under a Gaussian fitted to the training faces (ridge regression, the ridge chosen by "
+        f'cross-validation over training people); "mean of {INPAINT_MEAN_OF}" is the pixel mean of {INPAINT_MEAN_OF} RePaint '
+        'fills, the first of which is the "ours, repaint" fill: both estimate the fill of least squared error, '
+        "where one drawn fill pays the posterior's spread as well.",
+        "",
+        "| unknown | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
     for name, row in table.items():
         lines.append(f"| {name} | " + " | ".join(f"{row[m]['psnr']:.2f} / {row[m]['ssim']:.3f}" for m in methods) + " |")
     return "\n".join(lines)
@@ -330,18 +354,24 @@ def inpainting_markdown(table, args):
 # What evaluation.json holds from the --inpaint and --samplers runs.
 TABLES = ("inpainting", "samplers", "default_sampler")
 # name → the page's settings (its sampler menu's value, steps, η); the CLI arguments follow from them.
-SAMPLERS = {"DDPM 1000": {"sampler": "ddpm-small", "steps": 1000}, "DDPM 100 strided": {"sampler": "ddpm-small", "steps": 100},
-            "DDIM 50, η = 0": {"sampler": "ddim", "steps": 50, "eta": 0}, "DDIM 50, η = 1": {"sampler": "ddim", "steps": 50, "eta": 1},
-            # The page lets a person take DDIM η = 0 to more steps, where it follows the model's own flow more closely.
-            "DDIM 100, η = 0": {"sampler": "ddim", "steps": 100, "eta": 0}, "DDIM 200, η = 0": {"sampler": "ddim", "steps": 200, "eta": 0}}
+SAMPLERS = {
+    "DDPM 1000": {"sampler": "ddpm-small", "steps": 1000},
+    "DDPM 100 strided": {"sampler": "ddpm-small", "steps": 100},
+    "DDIM 50, η = 0": {"sampler": "ddim", "steps": 50, "eta": 0},
+    "DDIM 50, η = 1": {"sampler": "ddim", "steps": 50, "eta": 1},
+    # The page lets a person take DDIM η = 0 to more steps, where it follows the model's own flow more closely.
+    "DDIM 100, η = 0": {"sampler": "ddim", "steps": 100, "eta": 0},
+    "DDIM 200, η = 0": {"sampler": "ddim", "steps": 200, "eta": 0},
+}
 # Issue 12's bar for a clean sampler: grain at most 1.15× the training images', at most 1 grainy sample in 32.
 CLEAN_GRAIN_RATIO = 1.15
 CLEAN_GRAINY_SHARE = 1 / 32
 
 
 def cli_arguments(page):
-    method = "ddim" if page["sampler"] == "ddim" else "ddpm"
-    return ["--sampler", method, "--steps", str(page["steps"])] + (["--eta", str(page["eta"])] if method == "ddim" else [])
+    """The page's settings as `ddpm sample` arguments: the CLI's --sampler takes the page's names."""
+    eta = ["--eta", str(page["eta"])] if page["sampler"] == "ddim" else []
+    return ["--sampler", page["sampler"], "--steps", str(page["steps"]), *eta]
 
 
 def unmeasured(table):
@@ -384,14 +414,35 @@ def sampler_table(args, train, test, tmp):
             continue
         npy = tmp / "s.npy"
         grid = args.model / f"samples-{name.split(',')[0].lower().replace(' ', '-')}{'-eta1' if 'η = 1' in name else ''}.png"
-        ddpm_cli("sample", "--model", str(args.model), *cli_arguments(page), "--seed", "1", "--n", str(args.samples), "--out", str(grid), "--npy", str(npy))
+        ddpm(
+            "sample",
+            "--model",
+            str(args.model),
+            *cli_arguments(page),
+            "--seed",
+            "1",
+            "--n",
+            str(args.samples),
+            "--out",
+            str(grid),
+            "--npy",
+            str(npy),
+        )
         samples = read_npy(npy)
         energy = laplacian_energy(samples)
         nn = torch.cdist(samples.flatten(1), flat_train).min(1).values.mean().item()
-        table[name] = {"grain_ratio": energy.mean().item() / train_energy, "grainy_share": (energy > 1.5 * train_energy).float().mean().item(),
-                       "nearest_neighbour_ratio": nn / held, "grid": grid.name, "samples": args.samples}
+        table[name] = {
+            "grain_ratio": energy.mean().item() / train_energy,
+            "grainy_share": (energy > 1.5 * train_energy).float().mean().item(),
+            "nearest_neighbour_ratio": nn / held,
+            "grid": grid.name,
+            "samples": args.samples,
+        }
         t = table[name]
-        print(f"{name}: grain {t['grain_ratio']:.2f}×, grainy {t['grainy_share'] * 100:.0f} %, nearest-neighbour ratio {t['nearest_neighbour_ratio']:.2f}")
+        print(
+            f"{name}: grain {t['grain_ratio']:.2f}×, grainy {t['grainy_share'] * 100:.0f} %, "
+            f"nearest-neighbour ratio {t['nearest_neighbour_ratio']:.2f}"
+        )
     return table
 
 
@@ -400,22 +451,34 @@ def sampler_markdown(table):
     counts = sorted({t["samples"] for t in table.values()})
     each = len(counts) == 1
     count, column = (f"{counts[0]} samples", "") if each else ("Samples", " samples |")
-    lines = [f"{count} per sampler (seed 1, `ddpm sample`). Grain: mean |Laplacian| over the training images'; grainy: over "
-             "1.5× it; nearest-neighbour ratio: distance to the nearest training image over that of as many held-out images.", "",
-             f"| sampler |{column} grain | grainy | nearest-neighbour ratio | grid |", f"|---|{'---|' if column else ''}---|---|---|---|"]
+    lines = [
+        f"{count} per sampler (seed 1, `ddpm sample`). Grain: mean |Laplacian| over the training images'; grainy: over "
+        "1.5× it; nearest-neighbour ratio: distance to the nearest training image over that of as many held-out images.",
+        "",
+        f"| sampler |{column} grain | grainy | nearest-neighbour ratio | grid |",
+        f"|---|{'---|' if column else ''}---|---|---|---|",
+    ]
     for name, t in table.items():
         samples = "" if each else f" {t['samples']} |"
-        lines.append(f"| {name} |{samples} {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | "
-                     f"{t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |")
+        lines.append(
+            f"| {name} |{samples} {t['grain_ratio']:.2f}× | {t['grainy_share'] * 100:.0f} % | "
+            f"{t['nearest_neighbour_ratio']:.2f} | `{t['grid']}` |"
+        )
     missing = unmeasured(table)
     if missing:
-        lines += ["", f"Not measured yet: {', '.join(missing)}. Until every row is, the page keeps its own default "
-                  "(Algorithm 2 as written on WebGPU, DDPM 100 strided on the CPU path)."]
+        lines += [
+            "",
+            f"Not measured yet: {', '.join(missing)}. Until every row is, the page keeps its own default "
+            "(Algorithm 2 as written on WebGPU, DDPM 100 strided on the CPU path).",
+        ]
         return "\n".join(lines)
     chosen = default_samplers(table)
-    lines += ["", f"The page starts with **{chosen['webgpu']['name']}** on WebGPU and **{chosen['cpu']['name']}** on the CPU path "
-              f"({chosen['why']}; WebGPU takes the most steps, the CPU path the fewest). `node scripts/model-index.mjs` copies "
-              "this choice into `www/models/index.json`."]
+    lines += [
+        "",
+        f"The page starts with **{chosen['webgpu']['name']}** on WebGPU and **{chosen['cpu']['name']}** on the CPU path "
+        f"({chosen['why']}; WebGPU takes the most steps, the CPU path the fewest). `node scripts/model-index.mjs` copies "
+        "this choice into `www/models/index.json`.",
+    ]
     return "\n".join(lines)
 
 
@@ -425,7 +488,7 @@ def write_card_section(card, marker, text):
     body = card.read_text() if card.exists() else ""
     block = f"{start}\n{text}\n{end}"
     if start in body and end in body:
-        body = body[: body.index(start)] + block + body[body.index(end) + len(end):]
+        body = body[: body.index(start)] + block + body[body.index(end) + len(end) :]
     else:
         body = body.rstrip("\n") + "\n\n" + block + "\n"
     card.write_text(body)
@@ -452,51 +515,87 @@ def guidance_figures(args, data, train, test, null, tmp):
         row = {}
         for w in GUIDANCE_WEIGHTS:
             npy_c = tmp / f"c{c}w{w}.npy"
-            ddpm_cli("sample", "--model", str(args.model), *GUIDANCE_SAMPLER.split(),
-                     "--class", str(c), "--guidance", str(w), "--out", str(tmp / "g.png"), "--npy", str(npy_c))
+            ddpm(
+                "sample",
+                "--model",
+                str(args.model),
+                *GUIDANCE_SAMPLER.split(),
+                "--class",
+                str(c),
+                "--guidance",
+                str(w),
+                "--out",
+                str(tmp / "g.png"),
+                "--npy",
+                str(npy_c),
+            )
             samples = read_npy(npy_c)
             verdict = judge.verdict(samples, c)
-            row[f"{w:g}"] = {"l2": (samples - class_mean).flatten(1).norm(dim=1).mean().item(),
-                             "shape": shape_distance(samples, class_mean).mean().item(),
-                             "judged": verdict["accuracy"], "log_p": verdict["log_p"]}
+            row[f"{w:g}"] = {
+                "l2": (samples - class_mean).flatten(1).norm(dim=1).mean().item(),
+                "shape": shape_distance(samples, class_mean).mean().item(),
+                "judged": verdict["accuracy"],
+                "log_p": verdict["log_p"],
+            }
         classes[c] = row
-        trace = lambda measure, places: " → ".join(f"{r[measure]:.{places}f}" for r in row.values())
-        print(f"class {c}, w = {' → '.join(row)}: L2 to the class mean {trace('l2', 3)}; shape distance {trace('shape', 4)}; "
-              f"log p {trace('log_p', 3)}")
-    guidance = {"sampler": GUIDANCE_SAMPLER, "page": GUIDANCE_PAGE, "weights": [f"{w:g}" for w in GUIDANCE_WEIGHTS],
-                "samples": len(samples), "judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy}, "classes": classes}
+        trace = lambda measure, places, row=row: " → ".join(f"{r[measure]:.{places}f}" for r in row.values())
+        print(
+            f"class {c}, w = {' → '.join(row)}: L2 to the class mean {trace('l2', 3)}; shape distance {trace('shape', 4)}; "
+            f"log p {trace('log_p', 3)}"
+        )
+    guidance = {
+        "sampler": GUIDANCE_SAMPLER,
+        "page": GUIDANCE_PAGE,
+        "weights": [f"{w:g}" for w in GUIDANCE_WEIGHTS],
+        "samples": len(samples),
+        "judge": {"what": JUDGE, "held_out_accuracy": judge_accuracy},
+        "classes": classes,
+    }
     # The page shows these beside its guidance controls (scripts/model-index.mjs copies them).
     guidance["better"] = {w: guidance_counts(guidance, w) for w in guidance["weights"][1:]}
     return guidance
 
 
 # What each measure says of a class at weight w against w = 0: is it better?
-GUIDANCE_BETTER = {"log_p": lambda guided, unguided: guided > unguided,
-                   "l2": lambda guided, unguided: guided < unguided,
-                   "shape": lambda guided, unguided: guided < unguided}
+GUIDANCE_BETTER = {
+    "log_p": lambda guided, unguided: guided > unguided,
+    "l2": lambda guided, unguided: guided < unguided,
+    "shape": lambda guided, unguided: guided < unguided,
+}
 
 
 def guidance_counts(guidance, w):
     """For each measure, in how many classes the samples at w are better than at w = 0."""
-    return {measure: sum(better(row[w][measure], row["0"][measure]) for row in guidance["classes"].values())
-            for measure, better in GUIDANCE_BETTER.items()}
+    return {
+        measure: sum(better(row[w][measure], row["0"][measure]) for row in guidance["classes"].values())
+        for measure, better in GUIDANCE_BETTER.items()
+    }
 
 
 def guidance_markdown(guidance):
     classes, weights = guidance["classes"], guidance["weights"]
     header = "| class | " + " | ".join(f"w = {w}" for w in weights) + " |"
     rule = "|---|" + "---|" * len(weights)
+
     def table(title, cell):
-        return [title, "", header, rule] + [
-            f"| {c} {FASHION_CLASSES[int(c)]} | " + " | ".join(cell(row[w]) for w in weights) + " |" for c, row in classes.items()] + [""]
+        return (
+            [title, "", header, rule]
+            + [f"| {c} {FASHION_CLASSES[int(c)]} | " + " | ".join(cell(row[w]) for w in weights) + " |" for c, row in classes.items()]
+            + [""]
+        )
+
     lines = [
         f"Per class, {guidance['samples']} samples at each w of the page's rows ({weights[0]} … {weights[-1]}) from one x_T "
-        f"and noise (`ddpm sample {guidance['sampler']} --class C --guidance W`, the page's guidance view). Judged: the share the class judge (`train/judge.py`, "
+        f"and noise (`ddpm sample {guidance['sampler']} --class C --guidance W`, the page's guidance view). "
+        "Judged: the share the class judge (`train/judge.py`, "
         f"{guidance['judge']['held_out_accuracy'] * 100:.1f} % on held-out images) assigns to the class, and its mean "
-        "log p(class | x). L2 and shape: distance to the class's mean training image.", "",
-        "Against w = 0, the classes where each measure is better:", "",
+        "log p(class | x). L2 and shape: distance to the class's mean training image.",
+        "",
+        "Against w = 0, the classes where each measure is better:",
+        "",
         "| w | log p(class \\| x) rises | L2 to the class mean falls | shape distance falls | judged of its class |",
-        "|---|---|---|---|---|"]
+        "|---|---|---|---|---|",
+    ]
     total = len(classes)
     judged = lambda w: f"{sum(round(row[w]['judged'] * guidance['samples']) for row in classes.values())} of {guidance['samples'] * total}"
     lines.append(f"| {weights[0]} | — | — | — | {judged(weights[0])} |")
@@ -518,27 +617,38 @@ def main():
     parser.add_argument("--images", type=int, default=64, help="held-out images for the bound")
     parser.add_argument("--samples", type=int, default=64)
     parser.add_argument("--data", type=Path, default=default_out())
-    parser.add_argument("--grid-sampler", choices=["ddpm", "ddim"], default="ddpm", help="sampler of the 64-sample grid (Algorithm 2 by default)")
+    parser.add_argument(
+        "--grid-sampler",
+        choices=["ddpm-small", "ddpm-large", "ddim"],
+        default="ddpm-small",
+        help="sampler of the 64-sample grid (Algorithm 2 by default)",
+    )
     parser.add_argument("--grid-steps", type=int, default=1000)
-    parser.add_argument("--bound-only", action="store_true",
-                        help="print the bound and the baseline only, writing nothing (to compare checkpoints)")
-    parser.add_argument("--guidance-only", action="store_true",
-                        help="redo only the guidance figures, keeping the rest of evaluation.json")
-    parser.add_argument("--reuse-bound", action="store_true",
-                        help="keep the bound from the last evaluation.json (it takes ~40 min of CPU for fashion32)")
+    parser.add_argument(
+        "--bound-only", action="store_true", help="print the bound and the baseline only, writing nothing (to compare checkpoints)"
+    )
+    parser.add_argument("--guidance-only", action="store_true", help="redo only the guidance figures, keeping the rest of evaluation.json")
+    parser.add_argument(
+        "--reuse-bound", action="store_true", help="keep the bound from the last evaluation.json (it takes ~40 min of CPU for fashion32)"
+    )
     parser.add_argument("--inpaint", action="store_true", help="only the inpainting table (faces), into evaluation.json and the card")
     parser.add_argument("--inpaint-faces", type=int, default=16)
     parser.add_argument("--inpaint-steps", type=int, default=50)
     parser.add_argument("--samplers", action="store_true", help="only the per-sampler quality table, into evaluation.json and the card")
-    parser.add_argument("--skip-samplers", nargs="*", default=[], help="sampler names to leave out of --samplers (e.g. \"DDPM 1000\"); their rows from the last run stay")
+    parser.add_argument(
+        "--skip-samplers",
+        nargs="*",
+        default=[],
+        help='sampler names to leave out of --samplers (e.g. "DDPM 1000"); their rows from the last run stay',
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     data = np.load(args.data / DATA[args.name])
     train, test = to_range(data["train"]), to_range(data["test"])
     model = UNet2DModel.from_pretrained(args.model / "unet").float().eval()
     scheduler = DDPMScheduler.from_pretrained(args.model / "scheduler")
-    conditional = model.config.num_class_embeds is not None
-    null = model.config.num_class_embeds - 1 if conditional else None
+    null = null_class(args.model)
+    conditional = null is not None
     test_labels = torch.from_numpy(data["test_labels"][: args.images]) if conditional else None
     out = {"model": args.name, "held_out_images": args.images}
 
@@ -558,8 +668,9 @@ def main():
             # Each row carries the page's settings and the bar's verdict: the page shows them beside its
             # sampler controls (scripts/model-index.mjs copies them into www/models/index.json).
             measured = {**out.get("samplers", {}), **samplers}
-            out["samplers"] = {name: {**measured[name], "page": SAMPLERS[name], "clean": is_clean(measured[name])}
-                               for name in SAMPLERS if name in measured}
+            out["samplers"] = {
+                name: {**measured[name], "page": SAMPLERS[name], "clean": is_clean(measured[name])} for name in SAMPLERS if name in measured
+            }
             # A choice made without every row would pick among fewer samplers than the page offers.
             if not unmeasured(out["samplers"]):
                 out["default_sampler"] = default_samplers(out["samplers"])
@@ -589,9 +700,24 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         grid_png = args.model / "samples.png"
         npy = Path(tmp) / "samples.npy"
-        sample_args = ["sample", "--model", str(args.model), "--sampler", args.grid_sampler, "--steps", str(args.grid_steps), "--seed", "1",
-                       "--n", str(args.samples), "--out", str(grid_png), "--npy", str(npy)]
-        ddpm_cli(*sample_args)
+        sample_args = [
+            "sample",
+            "--model",
+            str(args.model),
+            "--sampler",
+            args.grid_sampler,
+            "--steps",
+            str(args.grid_steps),
+            "--seed",
+            "1",
+            "--n",
+            str(args.samples),
+            "--out",
+            str(grid_png),
+            "--npy",
+            str(npy),
+        ]
+        ddpm(*sample_args)
         out["sample_grid"] = {"command": "ddpm " + " ".join(sample_args[:-2]).replace(tmp + "/", ""), "file": "samples.png"}
         samples = read_npy(npy)
         flat_train = train.flatten(1)
@@ -601,7 +727,10 @@ def main():
         out["nearest_train_distance_samples"] = d_samples.mean().item()
         out["nearest_train_distance_held_out"] = d_held.mean().item()
         out["copy_ratio"] = out["nearest_train_distance_samples"] / out["nearest_train_distance_held_out"]
-        print(f"nearest training image: samples {out['nearest_train_distance_samples']:.3f}, held-out {out['nearest_train_distance_held_out']:.3f} (ratio {out['copy_ratio']:.2f})")
+        print(
+            f"nearest training image: samples {out['nearest_train_distance_samples']:.3f}, "
+            f"held-out {out['nearest_train_distance_held_out']:.3f} (ratio {out['copy_ratio']:.2f})"
+        )
         closest = d_samples.argsort()[:8]
         pairs = torch.stack([x for i in closest for x in (samples[i], train[idx[i]])])
         tile(pairs, 2, args.model / "closest_pairs.png")

@@ -7,6 +7,7 @@ dynamic. Inputs: sample [N, C, H, W] float32 and timestep [N] float32 (UNet2DMod
 dtype); output: eps [N, C, H, W]. Then checks the file with onnxruntime against torch on the
 bench's inputs (x[i] = sin(i), t = 500) at batch 1 and 8 and prints max |Δ|; exits 1 over 1e-4.
 """
+
 import argparse
 import sys
 import warnings
@@ -59,8 +60,13 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
     with torch.no_grad():
         torch.onnx.export(
-            model, (torch.from_numpy(x), torch.from_numpy(t)), str(path),
-            dynamo=False, opset_version=17, input_names=["sample", "timestep"], output_names=["eps"],
+            model,
+            (torch.from_numpy(x), torch.from_numpy(t)),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["sample", "timestep"],
+            output_names=["eps"],
             dynamic_axes={"sample": {0: "batch"}, "timestep": {0: "batch"}, "eps": {0: "batch"}},
         )
     onnx.checker.check_model(str(path))

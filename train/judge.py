@@ -6,6 +6,7 @@ guided items are sharper and brighter than any blur. A classifier can: what it r
 sample of class c, p(c | x), is how clearly the sample is a c. Deterministic (seed 0); its
 held-out accuracy is reported beside its verdicts, so a weak judge shows.
 """
+
 import torch
 from torch import nn
 
@@ -16,10 +17,19 @@ DESCRIPTION = f"train/judge.py: a 3-layer CNN trained on the training images (se
 
 def network(classes):
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.LazyLinear(128), nn.ReLU(), nn.Linear(128, classes),
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.LazyLinear(128),
+        nn.ReLU(),
+        nn.Linear(128, classes),
     )
 
 
@@ -36,7 +46,7 @@ class ClassJudge:
         for _ in range(EPOCHS):
             order = torch.randperm(len(train), generator=generator)
             for i in range(0, len(train), BATCH):
-                batch = order[i:i + BATCH]
+                batch = order[i : i + BATCH]
                 loss = nn.functional.cross_entropy(self.net(train[batch]), labels[batch].long())
                 optimiser.zero_grad()
                 loss.backward()

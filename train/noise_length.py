@@ -10,14 +10,15 @@ With diffusers alone on a pipeline folder (the card's figures on DDIM's start on
 
     python train/noise_length.py faces64 --model www/models/faces64 [--seeds 1 2 3] [--steps 50]
 """
+
 import argparse
 from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler, UNet2DModel
-
+from core import null_class
 from data import default_out
+from diffusers import DDIMScheduler, UNet2DModel
 from evaluate import DATA, laplacian_energy, to_range
 
 
@@ -58,7 +59,7 @@ def main():
     unet = UNet2DModel.from_pretrained(args.model / "unet").float().eval()
     scheduler = DDIMScheduler.from_pretrained(args.model / "scheduler")
     scheduler.set_timesteps(args.steps)
-    null = unet.config.num_class_embeds - 1 if unet.config.num_class_embeds else None
+    null = null_class(args.model)
     label = lambda n: None if null is None else torch.full((n,), null)
     with torch.no_grad():
         x0 = train[:16]
@@ -74,8 +75,10 @@ def main():
                 grain, length = ddim_grain(unet, scheduler, label(args.samples), shape, seed, on_sphere, train_energy)
                 corr = np.corrcoef(length.numpy(), grain.numpy())[0, 1]
                 where = "on the sphere" if on_sphere else "as drawn     "
-                print(f"seed {seed}, x_T {where}: grain {grain.mean():.2f}×, grainy {(grain > 1.5).sum().item()} of {args.samples}, "
-                      f"corr(|x_T|²/d, grain) {corr:.2f}")
+                print(
+                    f"seed {seed}, x_T {where}: grain {grain.mean():.2f}×, grainy {(grain > 1.5).sum().item()} of {args.samples}, "
+                    f"corr(|x_T|²/d, grain) {corr:.2f}"
+                )
 
 
 if __name__ == "__main__":

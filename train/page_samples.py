@@ -10,15 +10,15 @@
   (column = label): what the guidance view measures its samples against.
 - samples.json: the sprites' tile sizes, rows and what each row is, for the page.
 """
+
 import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from data import default_out
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -47,14 +47,35 @@ def main() -> int:
     means = [fashion["train"][fashion["train_labels"] == c].astype(np.float64).mean(axis=0) for c in range(10)]
     sprite([np.stack([np.round(m).astype(np.uint8) for m in means])]).save(args.out / "fashion-class-means.png", optimize=True)
 
-    (args.out / "samples.json").write_text(json.dumps({
-        "faces-heldout.png": {"tile": 64, "columns": 10, "rows": [f"person s{p}" for p in people],
-                              "credit": "ORL faces, AT&T Laboratories Cambridge", "held_out_from": "faces64"},
-        "fashion-test.png": {"tile": 32, "columns": 10, "rows": FASHION_CLASSES,
-                             "credit": "Fashion-MNIST test set, Zalando Research (MIT)", "held_out_from": "fashion32"},
-        "fashion-class-means.png": {"tile": 32, "columns": 10, "rows": ["mean training image, column = class"],
-                                    "columns_are": FASHION_CLASSES, "credit": "Fashion-MNIST training set, Zalando Research (MIT)"},
-    }, indent=1) + "\n")
+    (args.out / "samples.json").write_text(
+        json.dumps(
+            {
+                "faces-heldout.png": {
+                    "tile": 64,
+                    "columns": 10,
+                    "rows": [f"person s{p}" for p in people],
+                    "credit": "ORL faces, AT&T Laboratories Cambridge",
+                    "held_out_from": "faces64",
+                },
+                "fashion-test.png": {
+                    "tile": 32,
+                    "columns": 10,
+                    "rows": FASHION_CLASSES,
+                    "credit": "Fashion-MNIST test set, Zalando Research (MIT)",
+                    "held_out_from": "fashion32",
+                },
+                "fashion-class-means.png": {
+                    "tile": 32,
+                    "columns": 10,
+                    "rows": ["mean training image, column = class"],
+                    "columns_are": FASHION_CLASSES,
+                    "credit": "Fashion-MNIST training set, Zalando Research (MIT)",
+                },
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}/faces-heldout.png, fashion-test.png, fashion-class-means.png, samples.json")
     return 0
 

@@ -23,6 +23,7 @@ Checkpoints every few minutes hold the model, EMA, best EMA, optimiser, step and
 so `--resume` continues exactly as if the run had never stopped; a long run can be split over
 several sessions.
 """
+
 import argparse
 import json
 import math
@@ -34,10 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from data import default_out
 from diffusers import DDPMScheduler, UNet2DModel
 from tqdm import tqdm
-
-from data import default_out
 
 MODELS = {
     # 64×64 grey faces, attention at 16×16. Narrow at full resolution, where a 2-core CPU spends
@@ -50,11 +50,15 @@ MODELS = {
         brightness=0.0,
         dropout=0.0,
         unet=dict(
-            sample_size=64, in_channels=1, out_channels=1, layers_per_block=1,
+            sample_size=64,
+            in_channels=1,
+            out_channels=1,
+            layers_per_block=1,
             block_out_channels=(16, 32, 64, 128),
             down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-            norm_num_groups=8, attention_head_dim=32,
+            norm_num_groups=8,
+            attention_head_dim=32,
         ),
         scheduler=dict(variance_type="fixed_small", clip_sample=True),
     ),
@@ -67,11 +71,16 @@ MODELS = {
         dropout=0.0,
         classes=10,
         unet=dict(
-            sample_size=32, in_channels=1, out_channels=1, layers_per_block=1,
+            sample_size=32,
+            in_channels=1,
+            out_channels=1,
+            layers_per_block=1,
             block_out_channels=(32, 64, 96),
             down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
-            norm_num_groups=16, attention_head_dim=32, num_class_embeds=11,
+            norm_num_groups=16,
+            attention_head_dim=32,
+            num_class_embeds=11,
         ),
         scheduler=dict(variance_type="fixed_small", clip_sample=True),
     ),
@@ -97,8 +106,11 @@ class Trainer:
         unet = dict(self.spec["unet"])
         if args.tiny:
             # Same blocks, a few thousand parameters: the smoke test of tests/train.
-            unet.update(block_out_channels=tuple(8 * (i + 1) for i in range(len(unet["block_out_channels"]))),
-                        norm_num_groups=4, attention_head_dim=8)
+            unet.update(
+                block_out_channels=tuple(8 * (i + 1) for i in range(len(unet["block_out_channels"]))),
+                norm_num_groups=4,
+                attention_head_dim=8,
+            )
         for key in ("dropout", "shift", "brightness"):
             if getattr(args, key) is not None:
                 self.spec[key] = getattr(args, key)
@@ -124,6 +136,7 @@ class Trainer:
         """Weights of an exported UNet folder (f16 or f32 safetensors) into model and EMA. The
         architecture is this model's own: a folder of another shape is an error, not a resize."""
         from safetensors.torch import load_file
+
         files = sorted(folder.glob("*.safetensors"))
         if len(files) != 1:
             raise SystemExit(f"--init {folder}: expected one .safetensors file, found {len(files)}")
@@ -131,14 +144,20 @@ class Trainer:
         try:
             self.model.load_state_dict(state, strict=True)
         except RuntimeError as error:
-            raise SystemExit(f"--init {folder}: not a {self.name} UNet: {error}")
+            raise SystemExit(f"--init {folder}: not a {self.name} UNet: {error}") from error
         self.ema.load_state_dict(state)
         record = folder.parent / "training.json"
         prior = json.loads(record.read_text()) if record.exists() else {}
         # The parent's curve and its export's step come along, so the shipped record holds the
         # whole chain of runs (evaluate.py plots it as one curve).
-        return {"from": str(folder), "steps": prior.get("steps"), "batch": prior.get("batch"),
-                "exported_step": prior.get("exported_step"), "history": prior.get("history"), "init": prior.get("init")}
+        return {
+            "from": str(folder),
+            "steps": prior.get("steps"),
+            "batch": prior.get("batch"),
+            "exported_step": prior.get("exported_step"),
+            "history": prior.get("history"),
+            "init": prior.get("init"),
+        }
 
     # Algorithm 1, lines 2–5.
     def loss(self, model, x0, labels, generator):
@@ -166,7 +185,7 @@ class Trainer:
             padded = F.pad(x0, (s, s, s, s), mode="reflect")
             dx, dy = torch.randint(0, 2 * s + 1, (2, n), generator=self.generator)
             h, w = x0.shape[-2:]
-            x0 = torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+            x0 = torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
         if self.spec["brightness"]:
             b = self.spec["brightness"]
             gain = 1 + (torch.rand(n, 1, 1, 1, generator=self.generator) * 2 - 1) * b
@@ -192,7 +211,10 @@ class Trainer:
         reps = math.ceil(n / len(self.test_x[:n]))
         x0 = self.test_x[:n].repeat(reps, 1, 1, 1)
         labels = self.test_y[:n].repeat(reps) if self.test_y is not None else None
-        losses = [self.loss(self.ema, x0[i:i + 64], None if labels is None else labels[i:i + 64], generator).item() for i in range(0, len(x0), 64)]
+        losses = [
+            self.loss(self.ema, x0[i : i + 64], None if labels is None else labels[i : i + 64], generator).item()
+            for i in range(0, len(x0), 64)
+        ]
         return float(np.mean(losses))
 
     def keep_if_best(self, held_out: float):
@@ -205,9 +227,16 @@ class Trainer:
 
     def save_checkpoint(self):
         state = dict(
-            model=self.model.state_dict(), ema=self.ema.state_dict(), best_ema=self.best_ema, optimizer=self.optimizer.state_dict(),
-            step=self.step, generator=self.generator.get_state(), torch_rng=torch.get_rng_state(),
-            history=self.history, elapsed=self.elapsed, args={k: str(v) for k, v in vars(self.args).items()},
+            model=self.model.state_dict(),
+            ema=self.ema.state_dict(),
+            best_ema=self.best_ema,
+            optimizer=self.optimizer.state_dict(),
+            step=self.step,
+            generator=self.generator.get_state(),
+            torch_rng=torch.get_rng_state(),
+            history=self.history,
+            elapsed=self.elapsed,
+            args={k: str(v) for k, v in vars(self.args).items()},
         )
         tmp = self.checkpoint_path().with_suffix(".tmp")
         torch.save(state, tmp)
@@ -231,18 +260,39 @@ class Trainer:
             self.ema.load_state_dict(self.best_ema[2])
         self.ema.save_pretrained(folder / "unet", safe_serialization=True)
         self.scheduler.save_pretrained(folder / "scheduler")
-        (folder / "model_index.json").write_text(json.dumps({
-            "_class_name": "DDPMPipeline", "_diffusers_version": "0.42.1",
-            "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}, indent=2))
-        (folder / "training.json").write_text(json.dumps({
-            "model": self.name, "steps": self.step, "batch": self.args.batch, "lr": self.args.lr,
-            "ema_decay": self.args.ema, "dropout": self.ema.config.dropout, "augment": {k: self.spec[k] for k in ("flip", "shift", "brightness")},
-            "lr_schedule": f"linear warm-up {WARMUP_STEPS} steps, cosine to {FINAL_LR_FRACTION} × lr",
-            "init": self.init,
-            "exported_step": None if self.best_ema is None else self.best_ema[1],
-            "exported_held_out_loss": None if self.best_ema is None else self.best_ema[0],
-            "wall_seconds": round(self.elapsed), "threads": torch.get_num_threads(),
-            "parameters": sum(p.numel() for p in self.model.parameters()), "history": self.history}, indent=1))
+        (folder / "model_index.json").write_text(
+            json.dumps(
+                {
+                    "_class_name": "DDPMPipeline",
+                    "_diffusers_version": "0.42.1",
+                    "scheduler": ["diffusers", "DDPMScheduler"],
+                    "unet": ["diffusers", "UNet2DModel"],
+                },
+                indent=2,
+            )
+        )
+        (folder / "training.json").write_text(
+            json.dumps(
+                {
+                    "model": self.name,
+                    "steps": self.step,
+                    "batch": self.args.batch,
+                    "lr": self.args.lr,
+                    "ema_decay": self.args.ema,
+                    "dropout": self.ema.config.dropout,
+                    "augment": {k: self.spec[k] for k in ("flip", "shift", "brightness")},
+                    "lr_schedule": f"linear warm-up {WARMUP_STEPS} steps, cosine to {FINAL_LR_FRACTION} × lr",
+                    "init": self.init,
+                    "exported_step": None if self.best_ema is None else self.best_ema[1],
+                    "exported_held_out_loss": None if self.best_ema is None else self.best_ema[0],
+                    "wall_seconds": round(self.elapsed),
+                    "threads": torch.get_num_threads(),
+                    "parameters": sum(p.numel() for p in self.model.parameters()),
+                    "history": self.history,
+                },
+                indent=1,
+            )
+        )
         return folder
 
     def run(self):
@@ -268,7 +318,7 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
             with torch.no_grad():
-                for e, p in zip(self.ema.parameters(), self.model.parameters()):
+                for e, p in zip(self.ema.parameters(), self.model.parameters(), strict=True):
                     e.lerp_(p, 1 - self.args.ema)
             self.step += 1
             smoothed = loss.item() if smoothed is None else 0.98 * smoothed + 0.02 * loss.item()
@@ -278,8 +328,10 @@ class Trainer:
                 held_out = self.held_out_loss()
                 self.keep_if_best(held_out)
                 # Five places: late in a run the held-out loss moves by 0.0001 per evaluation.
-                bar.write(f"step {self.step}: train loss {smoothed:.4f}, held-out loss (EMA) {held_out:.5f}"
-                          f" (best {self.best_ema[0]:.5f} at step {self.best_ema[1]})")
+                bar.write(
+                    f"step {self.step}: train loss {smoothed:.4f}, held-out loss (EMA) {held_out:.5f}"
+                    f" (best {self.best_ema[0]:.5f} at step {self.best_ema[1]})"
+                )
             if self.step % 50 == 0 or held_out is not None:
                 self.history.append((self.step, round(smoothed, 5), None if held_out is None else round(held_out, 5), round(self.elapsed)))
             bar.set_postfix(loss=f"{smoothed:.4f}")

@@ -1,3 +1,4 @@
+// @ts-check
 // The page's handle on the worker: one promise per request, an optional callback for progress.
 import { whyNotLoaded } from './load-failure.js';
 
@@ -32,6 +33,11 @@ function startWorker(workerUrl, name) {
 const MAX_RESTARTS = 3;
 
 /**
+ * What `open` and `run` take: a kind of run, its model (all but 'train') and its settings.
+ * @typedef {{ kind: 'sample' | 'inpaint' | 'spiral' | 'train', key?: string, settings: object }} RunSpec
+ */
+
+/**
  * The worker is replaced when the wasm instance traps (a panic or an abort kills it) or when
  * the WebGPU device is lost (then on the CPU). Requests under way are rejected with the reason;
  * model keys stay valid: a model loaded from a URL is loaded again on its next use. Listeners
@@ -39,7 +45,10 @@ const MAX_RESTARTS = 3;
  * could not start).
  */
 export class DdpmClient extends EventTarget {
-  /** `workerUrl`: a module worker to run instead of ./worker.js (one that imports or wraps it). */
+  /**
+   * `workerUrl`: a module worker to run instead of ./worker.js (one that imports or wraps it).
+   * @param {{ workerUrl?: string | URL }} [options]
+   */
   constructor({ workerUrl } = {}) {
     super();
     this.workerUrl = workerUrl ? new URL(workerUrl, document.baseURI) : undefined;
@@ -169,7 +178,8 @@ export class DdpmClient extends EventTarget {
   }
 
   /**
-   * A diffusers folder by URL, or {name: Uint8Array} files. → {key, info, cache, timing}, as soon
+   * A diffusers folder by URL, or {name: Uint8Array} files; its weights safetensors or PyTorch's
+   * diffusion_pytorch_model.bin (parsed in Rust, no pickle code runs). → {key, info, cache, timing}, as soon
    * as the model is built. onProgress gets {phase: 'download', file, loaded, total}. layout:
    * 'pipeline' or 'unet' when known (saves probing the folder). manifest: {file: {url?, sha256?,
    * bytes?}}: where a file is when not in the folder (a bundler's copy), and a shipped model's
@@ -210,12 +220,22 @@ export class DdpmClient extends EventTarget {
     return this.withModel('eps', key, { x, shape, t, labels });
   }
 
-  /** → {runId, timesteps, xt (the starting state)}; then step(runId) → {t, next, xt, x0, eps} until done; stop(runId). */
-  start(key, settings) {
-    return this.withModel('start', key, { settings });
+  /**
+   * Opens a run of the core: spec {kind, key?, settings}, kind 'sample' (settings: RunSettings),
+   * 'inpaint' (InpaintSettings), 'spiral' (a 2-D model's particles) or 'train' (Algorithm 1
+   * live; no key) → {runId, total, timesteps? (the sampling runs'), current (the state it starts
+   * from: x_T, the particles, or {step} of training)}. Then `step` until done, and `stop`; `run`
+   * does all three.
+   * @param {RunSpec} spec
+   */
+  open({ kind, key, settings }) {
+    return key === undefined ? this.request('open', { kind, settings }) : this.withModel('open', key, { kind, settings });
   }
 
-  /** wanted: {x0, eps} (both true when absent): leave out what will not be drawn. */
+  /**
+   * One step of an open run. wanted: {x0, eps} for the image runs (both true when absent: leave
+   * out what will not be drawn), {k} steps at once for 'spiral' and 'train'.
+   */
   step(runId, wanted) {
     return this.request('step', { runId, wanted });
   }
@@ -224,9 +244,27 @@ export class DdpmClient extends EventTarget {
     return this.request('stop', { runId });
   }
 
-  /** An inpainting run → {runId, total, xt}; then step(runId) → {t, next, xt, x0, eps} or {renoise, xt}; stop(runId). */
-  inpaintStart(key, settings) {
-    return this.withModel('inpaintStart', key, { settings });
+  /**
+   * A run stepped to its end: yields {step, total, ...the step's output} after each step. The
+   * first value is the opened run's start ({step: 0, total, ...}). `signal` (an AbortSignal)
+   * cancels it between steps; the run is stopped in the worker however the loop ends.
+   * wanted (or a function of the step number, for what changes as it runs) as in `step`.
+   * @param {RunSpec} spec
+   * @param {{ signal?: AbortSignal, wanted?: object | ((step: number) => object) }} [options]
+   */
+  async *run(spec, { signal, wanted } = {}) {
+    const opened = await this.open(spec);
+    try {
+      yield { step: 0, ...opened };
+      const stride = (typeof wanted === 'function' ? null : wanted?.k) ?? 1;
+      for (let step = 0; step < opened.total && !signal?.aborted; ) {
+        const out = await this.step(opened.runId, typeof wanted === 'function' ? wanted(step) : wanted);
+        step = Math.min(opened.total, step + stride);
+        yield { step, total: opened.total, ...out };
+      }
+    } finally {
+      await this.stop(opened.runId).catch(() => {});
+    }
   }
 
   /** A 2-D (Mlp2D) model folder URL or files → {key}; manifest as in `load`. */
@@ -234,16 +272,6 @@ export class DdpmClient extends EventTarget {
     const args = typeof source === 'string' ? { url: new URL(source, document.baseURI).href, manifest } : { files: source };
     const { key } = await this.request('spiralLoad', args);
     return { key: this.remember('spiralLoad', args.url ? args : null, key, 'the 2-D model (from files)') };
-  }
-
-  /** Particles from N(0, I): settings {n, seed, steps?} → {runId, timesteps, x}. */
-  spiralStart(key, settings) {
-    return this.withModel('spiralStart', key, { settings });
-  }
-
-  /** k reverse steps → {t, next, x}. */
-  spiralSteps(runId, k) {
-    return this.request('spiralSteps', { runId, k });
   }
 
   /** μ_θ(x, t) − x at points [N, 2] for the step t → prev (−1: the end). */
@@ -256,40 +284,29 @@ export class DdpmClient extends EventTarget {
     return this.request('spiralTarget', { n, seed, points });
   }
 
-  /** Algorithm 1 live: settings {steps, batch?, learningRate?, seed?} → {runId}. */
-  trainStart(settings) {
-    return this.request('trainStart', { settings });
-  }
-
-  /** Up to k more training steps → {step, loss}. */
-  trainSteps(runId, k) {
-    return this.request('trainSteps', { runId, k });
-  }
-
   /** The trainer's weights now → {key} of a spiral model. */
   async trainSnapshot(runId) {
     const { key } = await this.request('trainSnapshot', { runId });
     return { key: this.remember('trainSnapshot', null, key, 'the live-trained model') };
   }
 
-  /** Runs to the end unless cancelled; onStep gets {step, total, t, next, xt, x0, eps} (x0 and eps as `wanted` asks). */
+  /**
+   * A sampling run to its end, the shortcut `run` makes: onStep gets {step, total, t, next, xt,
+   * x0, eps} (x0 and eps as `wanted` asks) → {done: Promise<{cancelled, steps, last}>, cancel}.
+   */
   sample(key, settings, onStep, wanted) {
-    let cancelled = false;
+    const abort = new AbortController();
     const done = (async () => {
-      const { runId, timesteps } = await this.start(key, settings);
-      let last = null;
-      try {
-        for (let i = 0; i < timesteps.length; i++) {
-          if (cancelled) return { cancelled: true, steps: i, last };
-          last = await this.step(runId, wanted);
-          onStep?.({ step: i + 1, total: timesteps.length, ...last });
-        }
-        return { cancelled: false, steps: timesteps.length, last };
-      } finally {
-        await this.stop(runId);
+      let [last, steps, total] = [null, 0, Infinity];
+      for await (const { step, total: all, ...output } of this.run({ kind: 'sample', key, settings }, { signal: abort.signal, wanted })) {
+        total = all;
+        if (step === 0) continue;
+        [last, steps] = [output, step];
+        onStep?.({ step, total, ...output });
       }
+      return { cancelled: steps < total, steps, last };
     })();
-    return { done, cancel: () => { cancelled = true; } };
+    return { done, cancel: () => abort.abort() };
   }
 
   /** The schedule's curves, {betas, alphasCumprod, logSnr}; scheduler: a diffusers config. */
@@ -331,7 +348,8 @@ export class DdpmClient extends EventTarget {
 export async function describeAdapter() {
   if (!('gpu' in navigator)) return { available: false, reason: 'this browser has no WebGPU (navigator.gpu is missing)' };
   try {
-    const adapter = await navigator.gpu.requestAdapter();
+    // lib.dom has no WebGPU types yet.
+    const adapter = await /** @type {any} */ (navigator).gpu.requestAdapter();
     if (!adapter) return { available: false, reason: 'WebGPU is present but offers no adapter' };
     const info = adapter.info ?? {};
     const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';

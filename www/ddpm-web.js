@@ -1,3 +1,4 @@
+// @ts-check
 // <ddpm-demo>: any view of the page as an element for blog posts.
 //
 //   <script type="module" src=".../www/ddpm-web.js"></script>
@@ -5,39 +6,14 @@
 //
 // Every element on a page shares one worker, one wasm module, one GPU device and each model's
 // weights; an element starts (downloads, compiles) only once it is scrolled into view.
-// Attributes are listed in ATTRIBUTES and documented in the README.
+// Its attributes: www/attributes.js, the one list the docs' tables are made from.
 import { backendLabel, DdpmClient, describeAdapter, restartLabel, XT_ONLY } from './client.js';
 import { ModelSlot, ModelStore, setFilesBase } from './models.js';
 import { showStatus } from './status.js';
 import { attributeName, onViewKey, viewNamed, VIEWS } from './views/index.js';
+import { ATTRIBUTES } from './attributes.js';
 
-export { DdpmClient, describeAdapter, ModelStore, setFilesBase, XT_ONLY };
-
-export const ATTRIBUTES = {
-  view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork; "compare" is "fork")',
-  model: 'a shipped model id (www/models/index.json); default: faces64, fashion32 for guidance, spiral2d for spiral',
-  seed: 'the random seed (default 0)',
-  t: 'forward: the timestep shown; fork: the timesteps to fork at, e.g. "250,500,750"',
-  sampler: 'reverse, fork: ddpm-small | ddpm-large | ddim (default: the model\'s choice for the backend)',
-  eta: 'reverse, fork: DDIM η',
-  steps: 'reverse, fork: sampler steps; inpaint: steps; guidance: DDIM steps',
-  n: 'reverse: samples; fork: samples per t; inpaint, guidance: samples; spiral: particles',
-  class: 'reverse, fork, guidance: the class of a class-conditional model',
-  film: 'reverse: the t of the filmstrip\'s x̂_0, e.g. "999,500,0"',
-  layout: 'fork: rows | fig7',
-  image: 'forward, inpaint: a shipped image, "faces:0" … "faces:39" or "fashion:0" … "fashion:99"',
-  w: 'guidance: the largest guidance weight (rows 0 … w)',
-  weights: 'guidance: exact weights for the rows instead, e.g. "0,4"',
-  quadrants: 'inpaint: known quadrants TL TR BL BR as four 0/1, e.g. "1100" (top half known)',
-  method: 'inpaint: replacement | repaint',
-  jump: 'inpaint, RePaint: jump length',
-  resample: 'inpaint, RePaint: resamplings',
-  'train-steps': 'spiral: steps of a live training run (Train button)',
-  autorun: 'run once ready, without waiting for a click',
-  cpu: 'present on the first element to start: use the CPU even where WebGPU works',
-  'worker-url': 'on the first element to start: a module worker on the page\'s own origin that imports www/worker.js, for pages whose CSP forbids blob: workers',
-  'files-base': 'on the first element to start: the URL of a folder laid out as the package (it holds www/) to fetch the shipped models and images from, for authors who host them elsewhere',
-};
+export { ATTRIBUTES, DdpmClient, describeAdapter, ModelStore, setFilesBase, XT_ONLY };
 
 // Files (a strict CSP's style-src 'self' takes them), as literals bundlers emit; `?no-inline`
 // keeps Vite from inlining the small one as a data: URL, and other hosts ignore it.
@@ -101,6 +77,7 @@ export class DdpmDemo extends HTMLElement {
   }
 
   async start() {
+    /** @type {(name: string) => HTMLElement} */
     const part = (name) => this.shadowRoot.querySelector(`[data-part="${name}"]`);
     const attr = (name) => this.getAttribute(name);
     const name = viewNamed(attr('view')) ?? 'compare';
@@ -114,7 +91,7 @@ export class DdpmDemo extends HTMLElement {
         showStatus(part('backend'), text, kind);
       });
       const id = attr('model') ?? view.defaultModel ?? 'faces64';
-      const progress = part('model-progress');
+      const progress = /** @type {HTMLProgressElement} */ (part('model-progress'));
       const onProgress = (p) => {
         progress.hidden = false;
         if (p.total) Object.assign(progress, { max: p.total, value: p.loaded });

@@ -1,3 +1,4 @@
+// @ts-check
 // Why a script or a WebAssembly file did not load, in words that point at the fix. Browsers
 // report a worker that failed to load with no reason at all; fetched again, the file's status
 // and type tell a missing file, a host or dev server answering with its HTML page, and a

@@ -155,15 +155,15 @@ let owned = null;
 /**
  * The picker's model for every image view; the newest request wins. A shipped model (`id`)
  * comes from the shared store; a folder or files of the user's are the picker's alone and freed
- * when replaced.
+ * once another model has replaced them. A model that does not load takes nothing away: the one
+ * before it stays picked and loaded.
  */
 function loadModel(source, label, layout, id) {
   const progress = $('model-progress');
   progress.hidden = false;
   progress.removeAttribute('value');
   status($('model-status'), `Loading ${label}…`);
-  if (owned) client.unload(owned);
-  owned = null;
+  const previous = { loading: slots.image.current, model: state.model };
   const current = () => slots.image.current === loading;
   const onProgress = (p) => {
     if (!current()) return;
@@ -176,8 +176,12 @@ function loadModel(source, label, layout, id) {
   const loading = (async () => {
     const model = id ? await models.image(id, onProgress) : await client.load(source, onProgress, layout);
     // A user's model replaced while it loaded is freed at once.
-    if (!id && !current()) client.unload(model.key);
-    else if (!id) owned = model.key;
+    if (!current()) {
+      if (!id) client.unload(model.key);
+    } else {
+      if (owned) client.unload(owned);
+      owned = id ? null : model.key;
+    }
     return { ...model, label, name: id ?? label.split('/').pop().replace(/\W+/g, '-') };
   })();
   slots.image.set(loading);
@@ -190,8 +194,19 @@ function loadModel(source, label, layout, id) {
     }, (error) => {
       if (current()) status($('model-status'), `${label} loaded, but its first evaluation failed: ${error.message}`, 'error');
     });
-  }, (error) => {
-    if (current()) status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
+  }, async (error) => {
+    if (!current()) return;
+    const kept = await previous.loading?.then((model) => model, () => null);
+    if (kept && current()) {
+      if (![...$('model').options].some((o) => o.value === previous.model)) $('model').add(new Option(previous.model, previous.model));
+      $('model').value = state.model = previous.model;
+      saveHash();
+      slots.image.set(previous.loading);
+      progress.hidden = true;
+      status($('model-status'), `Could not load ${label}: ${error.message}. Still using ${kept.label}.`, 'error');
+    } else if (current()) {
+      status($('model-status'), `Could not load ${label}: ${error.message}`, 'error');
+    }
   }).finally(() => {
     if (current()) progress.hidden = true;
   });
@@ -222,23 +237,57 @@ async function showCache() {
   button.hidden = !entries.length;
 }
 
-async function filesFromList(fileList) {
+const MODEL_FILE = /(^|\/)(config\.json|model_index\.json|scheduler_config\.json|diffusion_pytorch_model\.(safetensors|bin))$/;
+
+/**
+ * The files of a diffusers folder, [{path, file}] with paths below the folder, as bytes by path.
+ * Where the folder has both weight files the .bin (often hundreds of MB) is left unread.
+ */
+async function readModelFiles(picked) {
+  const wanted = picked.filter(({ path }) => MODEL_FILE.test(path));
+  const paths = new Set(wanted.map(({ path }) => path));
   const files = {};
-  for (const file of fileList) {
-    // A picked folder gives "folder/unet/config.json": keep the path below the folder.
-    const path = (file.webkitRelativePath || file.name).split('/');
-    const relative = path.length > 1 ? path.slice(1).join('/') : path[0];
-    if (/(^|\/)(config\.json|model_index\.json|scheduler_config\.json|diffusion_pytorch_model\.safetensors)$/.test(relative)) {
-      files[relative] = new Uint8Array(await file.arrayBuffer());
-    }
+  for (const { path, file } of wanted) {
+    if (path.endsWith('.bin') && paths.has(path.replace(/\.bin$/, '.safetensors'))) continue;
+    files[path] = new Uint8Array(await file.arrayBuffer());
   }
-  if (!Object.keys(files).length) throw new Error('no config.json, model_index.json or diffusion_pytorch_model.safetensors among the files');
+  if (!Object.keys(files).length) throw new Error('no config.json, model_index.json or diffusion_pytorch_model.safetensors (or .bin) among the files');
   return files;
 }
 
-async function loadUserFiles(fileList) {
+/** A picked folder's files: "folder/unet/config.json" is "unet/config.json" below it. */
+const pickedFiles = (fileList) =>
+  [...fileList].map((file) => {
+    const path = (file.webkitRelativePath || file.name).split('/');
+    return { path: path.length > 1 ? path.slice(1).join('/') : path[0], file };
+  });
+
+/**
+ * A drop's files, a dropped folder walked (a pipeline's unet/ and scheduler/ included). The
+ * entries are taken while the drop event lasts: the browser empties them after it.
+ */
+function droppedFiles(dataTransfer) {
+  const entries = [...dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.length) return Promise.resolve(pickedFiles(dataTransfer.files));
+  const found = [];
+  const walk = async (entry, path) => {
+    if (entry.isFile) {
+      found.push({ path, file: await new Promise((resolve, reject) => entry.file(resolve, reject)) });
+      return;
+    }
+    const reader = entry.createReader();
+    for (;;) {
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (!batch.length) return;
+      for (const child of batch) await walk(child, path ? `${path}/${child.name}` : child.name);
+    }
+  };
+  return Promise.all(entries.map((entry) => walk(entry, entry.isDirectory ? '' : entry.name))).then(() => found);
+}
+
+async function loadUserFiles(picked) {
   try {
-    const files = await filesFromList(fileList);
+    const files = await readModelFiles(await picked);
     if (![...$('model').options].some((o) => o.value === 'user')) $('model').add(new Option('your model', 'user'));
     $('model').value = 'user';
     state.model = 'user';
@@ -327,7 +376,7 @@ async function main() {
     saveHash();
     loadPicked();
   });
-  $('folder').addEventListener('change', (event) => loadUserFiles(event.target.files));
+  $('folder').addEventListener('change', (event) => loadUserFiles(pickedFiles(event.target.files)));
   $('clear-cache').addEventListener('click', async () => {
     const removed = await client.clearCache();
     await showCache();
@@ -336,7 +385,7 @@ async function main() {
   document.addEventListener('dragover', (event) => event.preventDefault());
   document.addEventListener('drop', (event) => {
     event.preventDefault();
-    if (event.dataTransfer?.files.length) loadUserFiles(event.dataTransfer.files);
+    if (event.dataTransfer?.items.length) loadUserFiles(droppedFiles(event.dataTransfer));
   });
   // The model list and the core (the worker downloads and compiles it) load side by side.
   await Promise.all([listModels(), startBackend()]);

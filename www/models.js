@@ -1,3 +1,4 @@
+// @ts-check
 // The shipped models (www/models/index.json), each loaded once per worker and shared by every
 // view and embedded element that asks for it. Their files, and the sample images, are fetched
 // where www/assets.js says (next to www/, or a bundler's copies), or from a base an author sets.
@@ -41,7 +42,11 @@ function manifest(entry) {
 }
 
 export class ModelStore {
-  /** `filesBase`: as `setFilesBase`, for the whole page. */
+  /**
+   * `filesBase`: as `setFilesBase`, for the whole page.
+   * @param {import('./client.js').DdpmClient} client
+   * @param {{ filesBase?: string }} [options]
+   */
   constructor(client, { filesBase } = {}) {
     this.client = client;
     this.loads = new Map();

@@ -1,3 +1,4 @@
+// @ts-check
 // The shipped models' weights in the Cache API, so a second visit reads them from disk. Each is
 // stored under its URL plus its SHA-256 from www/models/index.json: a changed file has a new
 // hash, misses, and is fetched again (the old entry is dropped). Where the browser refuses

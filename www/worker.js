@@ -80,7 +80,7 @@ function loadBuild({ build, threads, threadsReason }) {
       // As published, the .wasm lies next to its module (not a literal: bundlers would emit
       // copies); a bundler's copy says where it looked in its own message.
       const why = PUBLISHED ? await whyNotLoaded(new URL(PKG + build + '/ddpm_web_bg.wasm', import.meta.url).href, 'WebAssembly') : error.message;
-      throw new Error(`the ${build} core did not load: ${why} (${error.message})`);
+      throw new Error(`the ${build} core did not load: ${why} (${error.message})`, { cause: error });
     }
     // Before any other export: a tensor op first would fix the pool at one thread.
     if (wasm.initThreadPool) await wasm.initThreadPool(threads);
@@ -159,14 +159,25 @@ async function fetchFolder(url, post, layout, manifest = {}, cacheReport = []) {
     cacheReport.push({ file: name, ...outcome });
     return bytes;
   };
+  // safetensors where the folder has them, else PyTorch's .bin as many hub folders ship it.
+  const weights = async (dir) => {
+    const safetensors = `${dir}diffusion_pytorch_model.safetensors`;
+    const bin = `${dir}diffusion_pytorch_model.bin`;
+    const bytes = await get(safetensors, false, true);
+    if (bytes) return { [safetensors]: bytes };
+    try {
+      return { [bin]: await get(bin, true, true) };
+    } catch (error) {
+      throw new Error(`${base}${safetensors} could not be fetched, nor its .bin (${error.message})`, { cause: error });
+    }
+  };
   const fetched = {};
   // An unknown folder is probed for config.json first: a UNet folder never 404s, a pipeline
   // folder once (the page's own models say their layout and are never probed).
   const config = layout === 'pipeline' ? null : await get('config.json', layout === 'unet');
   if (config) {
     fetched['config.json'] = config;
-    fetched['diffusion_pytorch_model.safetensors'] = await get('diffusion_pytorch_model.safetensors', true, true);
-    return fetched;
+    return { ...fetched, ...(await weights('')) };
   }
   const index = await get('model_index.json', false);
   if (!index) throw new Error(`${base}config.json: HTTP 404 (not a diffusers model or pipeline folder)`);
@@ -174,8 +185,7 @@ async function fetchFolder(url, post, layout, manifest = {}, cacheReport = []) {
   const scheduler = await get('scheduler/scheduler_config.json', false);
   if (scheduler) fetched['scheduler/scheduler_config.json'] = scheduler;
   fetched['unet/config.json'] = await get('unet/config.json', true);
-  fetched['unet/diffusion_pytorch_model.safetensors'] = await get('unet/diffusion_pytorch_model.safetensors', true, true);
-  return fetched;
+  return { ...fetched, ...(await weights('unet/')) };
 }
 
 // Pixels move to the page without a copy.
@@ -201,6 +211,24 @@ async function warmUp(model) {
   }
   return { warmupMs, evalMs };
 }
+
+/** A run's opener checks that its model is still loaded. */
+const onModel = (open) => (model, settings) => {
+  if (!model) throw new Error('the model is no longer loaded');
+  return open(model, settings);
+};
+
+/**
+ * The core's runs, by kind: how each is opened. Every session the core returns has the same
+ * surface (`total`, `done`, `current()`, `step(wanted)`), so a new kind of run is its Rust
+ * session and a line here.
+ */
+const RUNS = {
+  sample: onModel((model, settings) => model.sampler(settings)),
+  inpaint: onModel((model, settings) => model.inpainter(settings)),
+  spiral: onModel((model, settings) => model.sampler(settings)),
+  train: (_, settings, ddpm) => new ddpm.SpiralTrainer(settings),
+};
 
 const ops = {
   /**
@@ -271,29 +299,23 @@ const ops = {
   async eps({ key, x, shape, t, labels }) {
     return models.get(key).eps(x, shape, t, labels ?? undefined);
   },
-  /** A sampling run, advanced by `step`; settings as the core's `sampler()` takes them. */
-  async start({ key, settings }) {
-    const model = models.get(key);
-    if (!model) throw new Error('the model is no longer loaded');
-    const session = model.sampler(settings);
+  /**
+   * A run of the core (RUNS: sample, inpaint, spiral, train) → {runId, total, timesteps?,
+   * current}; then `step` until the run is done, and `stop`.
+   */
+  async open({ kind, key, settings }) {
+    if (!Object.hasOwn(RUNS, kind)) throw new Error(`unknown run kind ${kind}`);
+    const session = RUNS[kind](key === undefined ? null : models.get(key), settings, await wasm());
     const runId = newKey();
     runs.set(runId, session);
-    return { runId, timesteps: Array.from(session.timesteps()), xt: await session.current() };
+    const timesteps = session.timesteps ? { timesteps: Array.from(session.timesteps()) } : {};
+    return { runId, total: session.total, ...timesteps, current: await session.current() };
   },
-  /** wanted: {x0, eps} — what the page will draw; x_t always comes back (one device read). */
+  /** One step → the core's step output; wanted: what the page will draw, or {k} steps at once. */
   async step({ runId, wanted }) {
     const session = runs.get(runId);
     if (!session) throw new Error('this run has ended');
     return session.step(wanted);
-  },
-  /** An inpainting run: settings as the core's `inpainter()` takes them. */
-  async inpaintStart({ key, settings }) {
-    const model = models.get(key);
-    if (!model) throw new Error('the model is no longer loaded');
-    const session = model.inpainter(settings);
-    const runId = newKey();
-    runs.set(runId, session);
-    return { runId, total: session.totalSteps, xt: await session.current() };
   },
   /** A 2-D model folder (Mlp2D) → its key. */
   async spiralLoad({ url, files, manifest }) {
@@ -303,35 +325,10 @@ const ops = {
     models.set(key, model);
     return { key };
   },
-  async spiralStart({ key, settings }) {
-    const model = models.get(key);
-    if (!model) throw new Error('the spiral model is no longer loaded');
-    const session = model.sampler(settings);
-    const runId = newKey();
-    runs.set(runId, session);
-    return { runId, timesteps: Array.from(session.timesteps()), x: await session.current() };
-  },
-  async spiralSteps({ runId, k }) {
-    const session = runs.get(runId);
-    if (!session) throw new Error('this run has ended');
-    return session.steps(k);
-  },
   async spiralDrift({ key, points, t, prev }) {
     const model = models.get(key);
     if (!model) throw new Error('the spiral model is no longer loaded');
     return model.drift(points, t, prev);
-  },
-  /** Live training (Algorithm 1) from fresh weights: → a run id for `trainSteps`, `trainSnapshot`. */
-  async trainStart({ settings }) {
-    const ddpm = await wasm();
-    const runId = newKey();
-    runs.set(runId, new ddpm.SpiralTrainer(settings));
-    return { runId };
-  },
-  async trainSteps({ runId, k }) {
-    const trainer = runs.get(runId);
-    if (!trainer) throw new Error('this training run has ended');
-    return trainer.train(k);
   },
   /** The trainer's weights now, as a spiral model key (unload it when done). */
   async trainSnapshot({ runId }) {

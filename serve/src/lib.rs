@@ -37,10 +37,11 @@ pub fn app(root: PathBuf, csp: &str) -> Result<Router, String> {
         SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value))
     };
     let files = ServeDir::new(root).precompressed_br().precompressed_gzip().append_index_html_on_directories(true);
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD])
-        .expose_headers([header::CONTENT_LENGTH, header::ETAG, header::LAST_MODIFIED]);
+    let cors = CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]).expose_headers([
+        header::CONTENT_LENGTH,
+        header::ETAG,
+        header::LAST_MODIFIED,
+    ]);
     let layers = ServiceBuilder::new()
         .layer(cors)
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
@@ -53,7 +54,6 @@ pub fn app(root: PathBuf, csp: &str) -> Result<Router, String> {
         .layer(axum::middleware::from_fn(etag::revalidate));
     Ok(Router::new().fallback_service(files).layer(layers))
 }
-
 
 /// COOP/COEP on responses to a potentially trustworthy origin only: over plain http from another
 /// host name (a LAN address) browsers ignore them and log an error in the console for each page.

@@ -143,7 +143,8 @@ fn cross_origin_embedding_isolation_and_csp() {
     assert_eq!(lan.header("cross-origin-embedder-policy"), None);
     let proxied = get(&server, "GET", "/", &[("Host", "ddpm.example"), ("X-Forwarded-Proto", "https")]);
     assert_eq!(proxied.header("cross-origin-embedder-policy"), Some("require-corp"));
-    let preflight = get(&server, "OPTIONS", "/pkg/core.wasm", &[("Origin", "http://blog.example"), ("Access-Control-Request-Method", "GET")]);
+    let preflight =
+        get(&server, "OPTIONS", "/pkg/core.wasm", &[("Origin", "http://blog.example"), ("Access-Control-Request-Method", "GET")]);
     assert!(preflight.status == 200 || preflight.status == 204, "preflight: {}", preflight.status);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
 }

@@ -10,10 +10,10 @@ use ddpm_web::checkpoint::{self, LoadedModel, Network, NetworkConfig};
 use ddpm_web::data2d::{sliced_wasserstein, spiral};
 use ddpm_web::inpaint::{Known, Quadrants, RePaint, RePaintSettings, Replacement};
 use ddpm_web::model::{Mlp2DConfig, RandomParams, UNet2DConfig, UNet2DModel};
-use ddpm_web::sampler::{Guided, Method, Sampler, SamplerSettings, SchedulerConfig, Variance};
+use ddpm_web::sampler::{Guided, Method, Sampler, SamplerName, SamplerSettings, SchedulerConfig, Variance};
 use ddpm_web::schedule::Schedule;
 use ddpm_web::train2d::{Train2d, Train2dSettings};
-use ddpm_web::{animation, grid, npy, Error, Result};
+use ddpm_web::{Error, Result, animation, grid, npy};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[path = "ddpm/picture.rs"]
@@ -58,17 +58,15 @@ enum Command {
     Sample {
         #[arg(long)]
         model: PathBuf,
-        #[arg(long, value_enum, default_value_t = SamplerArg::Ddpm)]
-        sampler: SamplerArg,
+        /// The page's names (default: the checkpoint's scheduler config, DDPM over all T steps).
+        #[arg(long, value_enum)]
+        sampler: Option<SamplerName>,
         /// Denoising steps (default: all T for DDPM, 50 for DDIM).
         #[arg(long)]
         steps: Option<usize>,
         /// DDIM's η (0 deterministic, 1 ancestral).
         #[arg(long, default_value_t = 0.0)]
         eta: f64,
-        /// DDPM's σ_t² (default: the checkpoint's scheduler config).
-        #[arg(long, value_enum)]
-        variance: Option<VarianceArg>,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Number of samples.
@@ -137,6 +135,21 @@ enum Command {
     Info {
         #[arg(long)]
         model: PathBuf,
+        /// One JSON object instead (with the class rules: `num_classes`, `null_class`), which is
+        /// how train/ asks the core.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Writes the inpainting mask of known quadrants, [size, size] float32 .npy, 1 where known:
+    /// the mask the page and `inpaint --known` use.
+    Mask {
+        /// Known quadrants TL TR BL BR as four 0/1, e.g. 1100 (top half known).
+        #[arg(long)]
+        known: String,
+        #[arg(long)]
+        size: usize,
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Rewrites a model folder (safetensors or PyTorch .bin weights) as a page-ready folder:
     /// safetensors with current key names, optionally float16.
@@ -201,24 +214,12 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, PartialEq, ValueEnum)]
-enum SamplerArg {
-    Ddpm,
-    Ddim,
-}
-
 #[derive(Clone, Copy, ValueEnum)]
 enum InpaintArg {
     /// RePaint (Lugmayr et al. 2022): resampling so the fill agrees with the known part
     Repaint,
     /// replacement: the known part, forward-noised, overwrites the state after every step
     Replacement,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum VarianceArg {
-    FixedSmall,
-    FixedLarge,
 }
 
 fn device(backend: Backend) -> Result<Device> {
@@ -264,7 +265,8 @@ fn eps(device: &Device, model: &Path, x: &Path, t: usize, class: Option<usize>, 
         return Err(Error::Input(format!("t = {t} is outside 0..{}", scheduler.num_train_timesteps)));
     }
     let (shape, values) = npy::read_f32(&read_file(x)?, &x.display().to_string())?;
-    let dims: [usize; 4] = shape.clone().try_into().map_err(|_| Error::Input(format!("x has shape {shape:?}; expected 4 dimensions [N, C, H, W]")))?;
+    let dims: [usize; 4] =
+        shape.clone().try_into().map_err(|_| Error::Input(format!("x has shape {shape:?}; expected 4 dimensions [N, C, H, W]")))?;
     unet.check_input(dims)?;
     let labels = unet.class_labels(class, dims[0])?;
     let input = Tensor::from_data(TensorData::new(values, dims), device);
@@ -276,10 +278,9 @@ fn eps(device: &Device, model: &Path, x: &Path, t: usize, class: Option<usize>, 
 fn sample(
     device: &Device,
     model: &Path,
-    sampler_arg: SamplerArg,
+    sampler: Option<SamplerName>,
     steps: Option<usize>,
     eta: f64,
-    variance: Option<VarianceArg>,
     seed: u64,
     n: usize,
     class: Option<usize>,
@@ -289,30 +290,20 @@ fn sample(
     npy_out: Option<&Path>,
     animation: Option<Animation>,
 ) -> Result<()> {
-    if let Some(a) = &animation {
-        if !(1..=animation::MAX_FRAMES).contains(&a.frames) {
-            return Err(Error::Input(format!("--frames {}: give 1..={}", a.frames, animation::MAX_FRAMES)));
-        }
+    if let Some(a) = &animation
+        && !(1..=animation::MAX_FRAMES).contains(&a.frames)
+    {
+        return Err(Error::Input(format!("--frames {}: give 1..={}", a.frames, animation::MAX_FRAMES)));
     }
     let (unet, config, scheduler) = load_unet(model, device)?;
     let mut settings = scheduler.default_settings()?;
-    match sampler_arg {
-        SamplerArg::Ddpm => {
-            if let Some(v) = variance {
-                settings.method = Method::Ddpm {
-                    variance: match v {
-                        VarianceArg::FixedSmall => Variance::FixedSmall,
-                        VarianceArg::FixedLarge => Variance::FixedLarge,
-                    },
-                };
-            }
-            settings.steps = steps.unwrap_or(scheduler.num_train_timesteps);
-        }
-        SamplerArg::Ddim => {
-            settings.method = Method::Ddim { eta, use_clipped_model_output: false };
-            settings.steps = steps.unwrap_or(50);
-        }
+    if let Some(name) = sampler {
+        settings.method = name.method(eta);
     }
+    settings.steps = steps.unwrap_or(match settings.method {
+        Method::Ddim { .. } => 50,
+        Method::Ddpm { .. } => scheduler.num_train_timesteps,
+    });
     let size = size.or(config.sample_size).ok_or_else(|| Error::Input("give --size: the config has no sample_size".into()))?;
     let dims = [n.max(1), config.in_channels, size, size];
     unet.check_input(dims)?;
@@ -420,7 +411,12 @@ fn inpaint(device: &Device, a: InpaintArgs) -> Result<()> {
             run.sampler.current().clone()
         }
         InpaintArg::Repaint => {
-            let settings = RePaintSettings { steps: a.steps.unwrap_or(50), jump_length: a.jump, jump_n_sample: a.resample, ..RePaintSettings::default() };
+            let settings = RePaintSettings {
+                steps: a.steps.unwrap_or(50),
+                jump_length: a.jump,
+                jump_n_sample: a.resample,
+                ..RePaintSettings::default()
+            };
             let mut run = RePaint::new(scheduler.schedule()?, settings, known, dims[0], a.seed)?;
             bar.set_length(run.total_moves() as u64);
             while !run.is_done() {
@@ -457,14 +453,34 @@ fn write_png(path: &Path, pixels: &grid::Pixels) -> Result<()> {
     write_file(path, &bytes)
 }
 
-fn info(device: &Device, model: &Path) -> Result<()> {
+fn info(device: &Device, model: &Path, json: bool) -> Result<()> {
     let LoadedModel { network, config, scheduler_config, dtypes } = checkpoint::load_dir(model, device)?;
+    if json {
+        let (num_classes, null_class) = match &network {
+            Network::UNet(unet) => (unet.num_classes(), unet.null_class()),
+            Network::Mlp2D(_) => (None, None),
+        };
+        let scheduler = scheduler_config.map(|s| SchedulerConfig::parse(&s)).transpose()?;
+        let report = serde_json::json!({
+            "config": serde_json::from_str::<serde_json::Value>(&config.to_json()).expect("configs serialise as JSON"),
+            "parameters": network.num_params(),
+            "dtypes": dtypes,
+            "num_classes": num_classes,
+            "null_class": null_class,
+            "scheduler": scheduler,
+        });
+        println!("{report}");
+        return Ok(());
+    }
     println!("{}", config.to_json());
     println!("parameters: {}", network.num_params());
     println!("stored dtype: {}", dtypes.join(", "));
     if let Some(s) = scheduler_config {
         let s = SchedulerConfig::parse(&s)?;
-        println!("scheduler: {} β {}..{} over T = {}, variance {}, clip_sample {}", s.beta_schedule, s.beta_start, s.beta_end, s.num_train_timesteps, s.variance_type, s.clip_sample);
+        println!(
+            "scheduler: {} β {}..{} over T = {}, variance {}, clip_sample {}",
+            s.beta_schedule, s.beta_start, s.beta_end, s.num_train_timesteps, s.variance_type, s.clip_sample
+        );
     }
     Ok(())
 }
@@ -629,12 +645,27 @@ fn bench(args: BenchArgs) -> Result<()> {
     let cell = |t: Option<&Timings>, i: usize| t.map_or("—".to_string(), |t| format!("{:.1} ms", t.eps[i].1));
     for (i, batch) in batches.iter().enumerate() {
         let ratio = diffusers.as_ref().map_or("—".to_string(), |d| format!("{:.2}×", flex.eps[i].1 / d.eps[i].1));
-        println!("{:<28} {:>12} {:>12} {:>12} {:>10}", format!("ε_θ, batch {batch}"), cell(Some(&flex), i), cell(wgpu.as_ref(), i), cell(diffusers.as_ref(), i), ratio);
+        println!(
+            "{:<28} {:>12} {:>12} {:>12} {:>10}",
+            format!("ε_θ, batch {batch}"),
+            cell(Some(&flex), i),
+            cell(wgpu.as_ref(), i),
+            cell(diffusers.as_ref(), i),
+            ratio
+        );
     }
     if let Some((steps, batch)) = args.ddim {
         let cell = |t: Option<&Timings>| t.and_then(|t| t.ddim).map_or("—".to_string(), |ms| format!("{:.2} s", ms / 1e3));
-        let ratio = diffusers.as_ref().and_then(|d| d.ddim).map_or("—".to_string(), |d| format!("{:.2}×", flex.ddim.unwrap_or(f64::NAN) / d));
-        println!("{:<28} {:>12} {:>12} {:>12} {:>10}", format!("DDIM {steps} steps × {batch}"), cell(Some(&flex)), cell(wgpu.as_ref()), cell(diffusers.as_ref()), ratio);
+        let ratio =
+            diffusers.as_ref().and_then(|d| d.ddim).map_or("—".to_string(), |d| format!("{:.2}×", flex.ddim.unwrap_or(f64::NAN) / d));
+        println!(
+            "{:<28} {:>12} {:>12} {:>12} {:>10}",
+            format!("DDIM {steps} steps × {batch}"),
+            cell(Some(&flex)),
+            cell(wgpu.as_ref()),
+            cell(diffusers.as_ref()),
+            ratio
+        );
     }
     Ok(())
 }
@@ -662,12 +693,14 @@ fn train_2d(device: &Device, settings: Train2dSettings, out: &Path, f16: bool, n
     let Network::Mlp2D(model) = checkpoint::load_dir(out, device)?.network else {
         return Err(Error::Input("the written model is not an Mlp2D".into()));
     };
-    let settings = SamplerSettings { method: Method::Ddpm { variance: Variance::FixedSmall }, steps: 1000, clip_sample: None, ..Default::default() };
+    let settings =
+        SamplerSettings { method: Method::Ddpm { variance: Variance::FixedSmall }, steps: 1000, clip_sample: None, ..Default::default() };
     let mut sampler = Sampler::new(schedule, settings, [n, 2], 12345, device)?;
     while !sampler.is_done() {
         sampler.step(&model)?;
     }
-    let samples = sampler.current().clone().into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?;
+    let samples =
+        sampler.current().clone().into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Backend(format!("{e:?}")))?;
     let distance = sliced_wasserstein(&samples, &spiral(n, 777), 64);
     let floor = sliced_wasserstein(&spiral(n, 778), &spiral(n, 779), 64);
     println!("sliced Wasserstein to the spiral: {distance:.4} (two fresh spiral draws: {floor:.4}; ratio {:.2})", distance / floor);
@@ -678,21 +711,35 @@ fn run(cli: Cli) -> Result<()> {
     let backend = cli.device;
     match cli.command {
         Command::Eps { model, x, t, class, out } => eps(&device(backend)?, &model, &x, t, class, &out),
-        Command::Sample { model, sampler, steps, eta, variance, seed, n, class, guidance, size, out, npy, animate, animate_of, frames } => {
+        Command::Sample { model, sampler, steps, eta, seed, n, class, guidance, size, out, npy, animate, animate_of, frames } => {
             let animation = animate.map(|path| Animation { path, of: animate_of, frames });
-            sample(&device(backend)?, &model, sampler, steps, eta, variance, seed, n, class, guidance, size, &out, npy.as_deref(), animation)
+            sample(&device(backend)?, &model, sampler, steps, eta, seed, n, class, guidance, size, &out, npy.as_deref(), animation)
         }
         Command::Inpaint { model, image, known, mask, method, steps, jump, resample, seed, n, out, npy } => {
             inpaint(&device(backend)?, InpaintArgs { model, image, known, mask, method, steps, jump, resample, seed, n, out, npy })
         }
-        Command::Info { model } => info(&device(backend)?, &model),
+        Command::Info { model, json } => info(&device(backend)?, &model, json),
+        Command::Mask { known, size, out } => {
+            if !(2..=4096).contains(&size) {
+                return Err(Error::Input(format!("--size {size}: give 2..=4096 pixels")));
+            }
+            let mask = Quadrants::parse(&known)?.mask(size, size);
+            write_file(&out, &npy::write_f32(&[size, size], &mask))
+        }
         Command::Train2d { steps, batch, lr, seed, out, f16, samples } => {
             train_2d(&device(backend)?, Train2dSettings { steps, batch, learning_rate: lr, seed }, &out, f16, samples.max(1))
         }
         Command::Convert { model, out, f16 } => convert(&Device::flex(), &model, &out, f16),
-        Command::Bench { model, preset, batch, ddim, ddim_batch, repeats, vs_diffusers, keep, json } => {
-            bench(BenchArgs { model, preset, batches: batch, ddim: ddim.map(|steps| (steps, ddim_batch)), repeats, vs_diffusers, keep, json })
-        }
+        Command::Bench { model, preset, batch, ddim, ddim_batch, repeats, vs_diffusers, keep, json } => bench(BenchArgs {
+            model,
+            preset,
+            batches: batch,
+            ddim: ddim.map(|steps| (steps, ddim_batch)),
+            repeats,
+            vs_diffusers,
+            keep,
+            json,
+        }),
     }
 }
 

@@ -2,14 +2,14 @@
 //! multi-head scaled dot-product attention over the H·W positions, output projection, residual.
 
 use burn::module::Module;
+use burn::tensor::Tensor;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::Tensor;
 
 use super::cpu_kernels;
 #[cfg(any(feature = "wgpu", feature = "webgpu"))]
 use super::gpu_kernels;
-use super::layers::{rescale, GroupNorm, Linear};
+use super::layers::{GroupNorm, Linear, rescale};
 use super::params::ParamSource;
 use crate::error::Result;
 
@@ -77,9 +77,7 @@ impl Attention {
         };
         let [n, tokens, c] = q.dims();
         let split = |t: Tensor<3>| t.reshape([n, tokens, self.heads, c / self.heads]).swap_dims(1, 2);
-        attention(split(q), split(k), split(v), None, None, AttentionModuleOptions::default())
-            .swap_dims(1, 2)
-            .reshape([n, tokens, c])
+        attention(split(q), split(k), split(v), None, None, AttentionModuleOptions::default()).swap_dims(1, 2).reshape([n, tokens, c])
     }
 }
 

@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use super::attention::Attention;
 use super::conditioning::Conditioning;
 use super::cpu_kernels::upsample_nearest2;
-use super::layers::{rescale, Conv2d, GroupNorm, Linear};
+use super::layers::{Conv2d, GroupNorm, Linear, rescale};
 use super::params::ParamSource;
 use crate::error::Result;
 
@@ -56,11 +56,7 @@ impl ResnetBlock2D {
             time_emb_proj: Linear::load(src, &p("time_emb_proj"), [s.temb_channels, temb_out])?,
             norm2: GroupNorm::load(src, &p("norm2"), c_out, s.groups, s.eps)?,
             conv2: Conv2d::load(src, &p("conv2"), [c_out, c_out, 3], 1, [1; 4])?,
-            conv_shortcut: if c_in != c_out {
-                Some(Conv2d::load(src, &p("conv_shortcut"), [c_in, c_out, 1], 1, [0; 4])?)
-            } else {
-                None
-            },
+            conv_shortcut: if c_in != c_out { Some(Conv2d::load(src, &p("conv_shortcut"), [c_in, c_out, 1], 1, [0; 4])?) } else { None },
             scale_shift: s.scale_shift,
             output_scale_factor,
         })
@@ -126,7 +122,14 @@ fn upsample_nearest2_burn(x: Tensor<4>) -> Tensor<4> {
     x.reshape([n, c, h, 1, w, 1]).expand([n, c, h, 2, w, 2]).reshape([n, c, 2 * h, 2 * w])
 }
 
-fn attention<S: ParamSource>(src: &mut S, prefix: &str, channels: usize, s: &BlockSettings, groups: Option<usize>, rescale_output: f64) -> Result<Attention> {
+fn attention<S: ParamSource>(
+    src: &mut S,
+    prefix: &str,
+    channels: usize,
+    s: &BlockSettings,
+    groups: Option<usize>,
+    rescale_output: f64,
+) -> Result<Attention> {
     let head_dim = s.head_dim.unwrap_or(channels);
     Attention::load(src, prefix, channels, head_dim, groups, s.eps, rescale_output)
 }
@@ -238,7 +241,14 @@ pub struct MidBlock {
 }
 
 impl MidBlock {
-    pub fn load<S: ParamSource>(src: &mut S, prefix: &str, channels: usize, s: &BlockSettings, with_attention: bool, scale: f64) -> Result<Self> {
+    pub fn load<S: ParamSource>(
+        src: &mut S,
+        prefix: &str,
+        channels: usize,
+        s: &BlockSettings,
+        with_attention: bool,
+        scale: f64,
+    ) -> Result<Self> {
         let resnet = |src: &mut S, i: usize| ResnetBlock2D::load(src, &format!("{prefix}.resnets.{i}"), [channels, channels], s, scale);
         let first = resnet(src, 0)?;
         let attentions = if with_attention {

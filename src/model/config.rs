@@ -125,23 +125,14 @@ impl UNet2DConfig {
 
     /// What the original DDPM checkpoints share (the TF code's conventions).
     fn ddpm_common() -> Self {
-        Self {
-            downsample_padding: 0,
-            flip_sin_to_cos: false,
-            freq_shift: 1.0,
-            norm_eps: 1e-6,
-            attention_head_dim: None,
-            ..Self::default()
-        }
+        Self { downsample_padding: 0, flip_sin_to_cos: false, freq_shift: 1.0, norm_eps: 1e-6, attention_head_dim: None, ..Self::default() }
     }
 
     pub fn preset(name: &str) -> Result<Self> {
         match name {
             "ddpm-cifar10-32" => Ok(Self::ddpm_cifar10_32()),
             "ddpm-celebahq-256" => Ok(Self::ddpm_celebahq_256()),
-            other => Err(Error::Config(format!(
-                "unknown preset `{other}` (known: ddpm-cifar10-32, ddpm-celebahq-256)"
-            ))),
+            other => Err(Error::Config(format!("unknown preset `{other}` (known: ddpm-cifar10-32, ddpm-celebahq-256)"))),
         }
     }
 
@@ -155,9 +146,7 @@ impl UNet2DConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        let unsupported = |what: &str, value: &str| {
-            Err(Error::Config(format!("{what} = \"{value}\" is not supported by ddpm-web")))
-        };
+        let unsupported = |what: &str, value: &str| Err(Error::Config(format!("{what} = \"{value}\" is not supported by ddpm-web")));
         if self.class_name != "UNet2DModel" {
             return unsupported("_class_name", &self.class_name);
         }
@@ -179,10 +168,10 @@ impl UNet2DConfig {
         if let Some(t) = &self.class_embed_type {
             return unsupported("class_embed_type", t);
         }
-        if let Some(m) = &self.mid_block_type {
-            if m != "UNetMidBlock2D" {
-                return unsupported("mid_block_type", m);
-            }
+        if let Some(m) = &self.mid_block_type
+            && m != "UNetMidBlock2D"
+        {
+            return unsupported("mid_block_type", m);
         }
         for t in &self.down_block_types {
             if !matches!(t.as_str(), "DownBlock2D" | "AttnDownBlock2D") {
@@ -216,7 +205,10 @@ impl UNet2DConfig {
             let factor = 1 << (levels - 1);
             in_range("sample_size", size, 1..=MAX_SAMPLE_SIZE)?;
             if size % factor != 0 {
-                return Err(Error::Config(format!("sample_size = {size} does not halve cleanly {} times (a multiple of {factor} is needed)", levels - 1)));
+                return Err(Error::Config(format!(
+                    "sample_size = {size} does not halve cleanly {} times (a multiple of {factor} is needed)",
+                    levels - 1
+                )));
             }
         }
         if let Some(d) = self.time_embedding_dim {
@@ -245,8 +237,10 @@ impl UNet2DConfig {
         }
         if let Some(g) = self.attn_norm_num_groups {
             let c = self.block_out_channels[levels - 1];
-            if g == 0 || c % g != 0 {
-                return Err(Error::Config(format!("{c} channels (the middle attention) do not split into attn_norm_num_groups = {g} groups")));
+            if g == 0 || !c.is_multiple_of(g) {
+                return Err(Error::Config(format!(
+                    "{c} channels (the middle attention) do not split into attn_norm_num_groups = {g} groups"
+                )));
             }
         }
         // Heads only matter where there is attention: as in diffusers, other widths need not
@@ -265,13 +259,16 @@ impl UNet2DConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::Config(format!("dropout = {} is not a probability in [0, 1)", self.dropout)));
         }
-        if self.block_out_channels[0] % 2 != 0 {
+        if !self.block_out_channels[0].is_multiple_of(2) {
             return Err(Error::Config("block_out_channels[0] must be even (sinusoidal embedding)".into()));
         }
         // The embedding's frequencies divide by half its width less the shift.
         let half = (self.block_out_channels[0] / 2) as f64;
         if !self.freq_shift.is_finite() || self.freq_shift >= half {
-            return Err(Error::Config(format!("freq_shift = {} must be finite and below {half} (half of block_out_channels[0])", self.freq_shift)));
+            return Err(Error::Config(format!(
+                "freq_shift = {} must be finite and below {half} (half of block_out_channels[0])",
+                self.freq_shift
+            )));
         }
         Ok(())
     }
@@ -338,7 +335,9 @@ mod tests {
         deep.up_block_types = vec!["UpBlock2D".into(); 9];
         assert!(deep.validate().unwrap_err().to_string().contains("number of levels"));
         // The real checkpoints' values pass.
-        for real in [UNet2DConfig::ddpm_cifar10_32(), UNet2DConfig::ddpm_celebahq_256(), UNet2DConfig { sample_size: Some(64), ..faces64() }] {
+        for real in
+            [UNet2DConfig::ddpm_cifar10_32(), UNet2DConfig::ddpm_celebahq_256(), UNet2DConfig { sample_size: Some(64), ..faces64() }]
+        {
             real.validate().unwrap();
         }
     }

@@ -65,8 +65,7 @@ impl Conv2d {
 
     fn forward_burn(&self, x: Tensor<4>) -> Tensor<4> {
         let [top, bottom, left, right] = self.padding;
-        let options =
-            ConvOptions::new_with_padding([self.stride; 2], [(top, bottom), (left, right)], [1, 1], 1);
+        let options = ConvOptions::new_with_padding([self.stride; 2], [(top, bottom), (left, right)], [1, 1], 1);
         conv2d(x, self.weight.val(), Some(self.bias.val()), options)
     }
 }
@@ -79,11 +78,7 @@ impl Conv2d {
 fn channels_last(weight: Tensor<4>) -> Tensor<4> {
     let [c_out, c_in, kh, kw] = weight.dims();
     // The reshape of the permuted view is what copies; the rest only sets strides.
-    weight
-        .permute([0, 2, 3, 1])
-        .reshape([c_out, kh * kw * c_in])
-        .reshape([c_out, kh, kw, c_in])
-        .permute([0, 3, 1, 2])
+    weight.permute([0, 2, 3, 1]).reshape([c_out, kh * kw * c_in]).reshape([c_out, kh, kw, c_in]).permute([0, 3, 1, 2])
 }
 
 /// `torch.nn.Linear` (weight stored [out, in] as in PyTorch).
@@ -259,7 +254,9 @@ mod tests {
     #[test]
     fn fused_group_norm_matches_burns_ops() {
         let device = burn::tensor::Device::flex();
-        let random = |shape: Vec<usize>, scale: f64| Tensor::<1>::random([shape.iter().product::<usize>()], Distribution::Normal(0.5, scale), &device);
+        let random = |shape: Vec<usize>, scale: f64| {
+            Tensor::<1>::random([shape.iter().product::<usize>()], Distribution::Normal(0.5, scale), &device)
+        };
         for [n, c, h, w, groups] in [[2, 16, 8, 8, 4], [3, 6, 5, 3, 3], [1, 32, 1, 1, 32]] {
             let norm = GroupNorm {
                 weight: Param::from_tensor(random(vec![c], 1.0)),
@@ -269,11 +266,9 @@ mod tests {
             };
             let x: Tensor<4> = random(vec![n, c, h, w], 3.0).reshape([n, c, h, w]);
             let per_sample = || random(vec![n, c], 1.0).reshape([n, c]);
-            for conditioning in [
-                Conditioning::None,
-                Conditioning::Shift(per_sample()),
-                Conditioning::ScaleShift(per_sample(), per_sample()),
-            ] {
+            for conditioning in
+                [Conditioning::None, Conditioning::Shift(per_sample()), Conditioning::ScaleShift(per_sample(), per_sample())]
+            {
                 for then_silu in [false, true] {
                     let fused = norm.forward_with(x.clone(), &conditioning, then_silu);
                     let reference = norm.forward_burn(x.clone(), &conditioning, then_silu);

@@ -3,11 +3,11 @@
 //! the image models, natively and in the page.
 
 use burn::module::Module;
-use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
+use burn::tensor::activation::silu;
 use serde::{Deserialize, Serialize};
 
-use super::config::{in_range, MAX_CHANNELS, MAX_LAYERS_PER_BLOCK};
+use super::config::{MAX_CHANNELS, MAX_LAYERS_PER_BLOCK, in_range};
 use super::embedding::timestep_embedding;
 use super::layers::Linear;
 use super::params::ParamSource;
@@ -31,13 +31,12 @@ impl Default for Mlp2DConfig {
 
 impl Mlp2DConfig {
     pub fn validate(&self) -> Result<()> {
-        if self.class_name != "Mlp2D" || self.time_embedding_dim % 2 != 0 {
+        if self.class_name != "Mlp2D" || !self.time_embedding_dim.is_multiple_of(2) {
             return Err(Error::Config(format!("not a valid Mlp2D config: {self:?}")));
         }
         in_range("hidden", self.hidden, 1..=MAX_CHANNELS)?;
         in_range("hidden_layers", self.hidden_layers, 1..=MAX_LAYERS_PER_BLOCK)?;
         in_range("time_embedding_dim", self.time_embedding_dim, 0..=MAX_CHANNELS)
-
     }
 }
 

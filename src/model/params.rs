@@ -11,7 +11,9 @@ use crate::noise::NormalStream;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamKind {
     /// A weight with this fan-in (convolution or linear).
-    Weight { fan_in: usize },
+    Weight {
+        fan_in: usize,
+    },
     Bias,
     NormScale,
     NormShift,

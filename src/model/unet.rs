@@ -3,14 +3,14 @@
 //! class-conditional (`num_class_embeds`) for classifier-free guidance.
 
 use burn::module::Module;
-use burn::tensor::activation::silu;
 use burn::tensor::Tensor;
+use burn::tensor::activation::silu;
 
 use super::blocks::{BlockSettings, DownBlock, DownBlockShape, MidBlock, UpBlock, UpBlockShape};
-use super::config::UNet2DConfig;
-use super::embedding::timestep_embedding;
 use super::conditioning::Conditioning;
+use super::config::UNet2DConfig;
 use super::cpu_kernels;
+use super::embedding::timestep_embedding;
 use super::layers::{Conv2d, Embedding, GroupNorm, Linear};
 use super::params::ParamSource;
 use crate::error::{Error, Result};

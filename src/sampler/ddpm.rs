@@ -25,6 +25,7 @@ pub struct DdpmStep<const D: usize> {
 }
 
 /// One step from `t` to `prev` (None: the end); `noise` is z ~ N(0, I).
+#[allow(clippy::too_many_arguments, reason = "a step's operands, one each: schedule, variance, clip, ε̂, t, t_prev, x_t, z")]
 pub fn step<const D: usize>(
     schedule: &Schedule,
     variance: Variance,

@@ -2,22 +2,26 @@
 //! new x_t, the predicted x̂_0 and ε̂ — what the page shows. DDPM (Algorithm 2) and DDIM;
 //! forks (N samples of p(x_0 | x_t) from one x_t); classifier-free guidance.
 
+pub mod bounds;
 pub mod ddim;
 pub mod ddpm;
 pub mod guidance;
+pub mod scheduler_config;
 pub mod timesteps;
 
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub use bounds::{MAX_BATCH, MAX_POINTS, MAX_STATE_VALUES, check_clip, check_eta, check_run_shape};
 pub use ddpm::Variance;
 pub use guidance::Guided;
+pub use scheduler_config::SchedulerConfig;
 pub use timesteps::Spacing;
 
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 use crate::noise::BatchNoise;
-use crate::schedule::{BetaSchedule, Schedule, MAX_TIMESTEPS};
+use crate::schedule::Schedule;
 
 /// x̂_0 from ε̂, clipped to [−range, range] when the model was trained on images.
 pub fn predict_x0<const D: usize>(schedule: &Schedule, x_t: Tensor<D>, eps: Tensor<D>, t: usize, clip: Option<f64>) -> Tensor<D> {
@@ -32,7 +36,9 @@ pub fn predict_x0<const D: usize>(schedule: &Schedule, x_t: Tensor<D>, eps: Tens
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Method {
-    Ddpm { variance: Variance },
+    Ddpm {
+        variance: Variance,
+    },
     /// `use_clipped_model_output` (diffusers' name and default, false) steps with the ε implied
     /// by the clipped x̂_0; `SamplerSettings::guided` turns it on, see `ddim`. Where the last
     /// step lands (`set_alpha_to_one`) belongs to the scheduler config: `Schedule::final_alpha_cumprod`.
@@ -44,9 +50,39 @@ pub enum Method {
     },
 }
 
+/// The samplers by the names the page's menu, the CLI's `--sampler` and train/evaluate.py share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplerName {
+    /// Algorithm 2 with σ_t² = β̃_t (eq. 7's posterior variance)
+    DdpmSmall,
+    /// Algorithm 2 with σ_t² = β_t
+    DdpmLarge,
+    /// DDIM (Song et al. 2021), η from 0 (deterministic) to 1
+    Ddim,
+}
+
+impl SamplerName {
+    pub fn method(self, eta: f64) -> Method {
+        match self {
+            Self::DdpmSmall => Method::Ddpm { variance: Variance::FixedSmall },
+            Self::DdpmLarge => Method::Ddpm { variance: Variance::FixedLarge },
+            Self::Ddim => Method::Ddim { eta, use_clipped_model_output: false },
+        }
+    }
+}
+
 /// The drift of one reverse step, μ_θ(x_t, t) − x_t, from `t` to `prev`: where eq. 14's mean
 /// moves a point, before the noise σ_t z is added (the arrows of the page's spiral view).
-pub fn drift<const D: usize, M: EpsModel<D>>(schedule: &Schedule, model: &M, x_t: Tensor<D>, t: usize, prev: Option<usize>, clip: Option<f64>) -> Tensor<D> {
+pub fn drift<const D: usize, M: EpsModel<D>>(
+    schedule: &Schedule,
+    model: &M,
+    x_t: Tensor<D>,
+    t: usize,
+    prev: Option<usize>,
+    clip: Option<f64>,
+) -> Tensor<D> {
     let eps = model.eps(x_t.clone(), t, None);
     let x0 = predict_x0(schedule, x_t.clone(), eps, t, clip);
     schedule.posterior(t, prev).mean(x_t.clone(), x0).sub(x_t)
@@ -66,160 +102,10 @@ pub struct SamplerSettings {
     pub clip_sample: Option<f64>,
 }
 
+/// diffusers' defaults, written once: those of a scheduler config that sets nothing.
 impl Default for SamplerSettings {
     fn default() -> Self {
-        Self {
-            method: Method::Ddpm { variance: Variance::FixedSmall },
-            steps: 1000,
-            spacing: Spacing::Leading,
-            steps_offset: 0,
-            clip_sample: Some(1.0),
-        }
-    }
-}
-
-/// The parts of a diffusers `scheduler_config.json` (DDPM/DDIM schedulers) that define the
-/// schedule and the sampler's defaults. Its keys are the file's, so they stay snake_case in JS too.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(default)]
-pub struct SchedulerConfig {
-    pub num_train_timesteps: usize,
-    pub beta_start: f64,
-    pub beta_end: f64,
-    pub beta_schedule: String,
-    pub trained_betas: Option<Vec<f64>>,
-    pub variance_type: String,
-    pub clip_sample: bool,
-    pub clip_sample_range: f64,
-    pub prediction_type: String,
-    pub timestep_spacing: String,
-    pub steps_offset: usize,
-    /// DDIM's ᾱ before the first step: 1, or ᾱ_0 when false.
-    pub set_alpha_to_one: bool,
-}
-
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        Self {
-            num_train_timesteps: 1000,
-            beta_start: 1e-4,
-            beta_end: 0.02,
-            beta_schedule: "linear".into(),
-            trained_betas: None,
-            variance_type: "fixed_small".into(),
-            clip_sample: true,
-            clip_sample_range: 1.0,
-            prediction_type: "epsilon".into(),
-            timestep_spacing: "leading".into(),
-            steps_offset: 0,
-            set_alpha_to_one: true,
-        }
-    }
-}
-
-impl SchedulerConfig {
-    /// Parses and range-checks every number (the names are checked where they are used).
-    pub fn parse(json: &str) -> Result<Self> {
-        let config: Self = serde_json::from_str(json).map_err(|e| Error::Config(format!("scheduler config: {e}")))?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    pub fn validate(&self) -> Result<()> {
-        let bad = |what: String| Err(Error::Config(format!("scheduler config: {what}")));
-        if !(1..=MAX_TIMESTEPS).contains(&self.num_train_timesteps) {
-            return bad(format!("num_train_timesteps = {} is outside 1..={MAX_TIMESTEPS}", self.num_train_timesteps));
-        }
-        if self.steps_offset >= self.num_train_timesteps {
-            return bad(format!("steps_offset = {} is not below num_train_timesteps = {}", self.steps_offset, self.num_train_timesteps));
-        }
-        for (field, value) in [("beta_start", self.beta_start), ("beta_end", self.beta_end)] {
-            if !(value.is_finite() && value > 0.0 && value < 1.0) {
-                return bad(format!("{field} = {value} is outside (0, 1)"));
-            }
-        }
-        if !(self.clip_sample_range.is_finite() && self.clip_sample_range > 0.0) {
-            return bad(format!("clip_sample_range = {} must be a positive finite number", self.clip_sample_range));
-        }
-        Ok(())
-    }
-
-    pub fn schedule(&self) -> Result<Schedule> {
-        let betas = match (&self.trained_betas, self.beta_schedule.as_str()) {
-            (Some(b), _) => BetaSchedule::Given(b.clone()),
-            (None, "linear") => BetaSchedule::Linear { start: self.beta_start, end: self.beta_end },
-            (None, "scaled_linear") => BetaSchedule::ScaledLinear { start: self.beta_start, end: self.beta_end },
-            (None, "squaredcos_cap_v2") => BetaSchedule::Cosine,
-            (None, other) => return Err(Error::Config(format!("beta_schedule \"{other}\" is not supported"))),
-        };
-        Ok(Schedule::new(&betas, self.num_train_timesteps)?.with_alpha_to_one(self.set_alpha_to_one))
-    }
-
-    /// DDPM with this config's variance type, clipping and spacing, all T steps.
-    pub fn default_settings(&self) -> Result<SamplerSettings> {
-        if self.prediction_type != "epsilon" {
-            return Err(Error::Config(format!("prediction_type \"{}\" is not supported (epsilon only)", self.prediction_type)));
-        }
-        let variance = match self.variance_type.as_str() {
-            "fixed_small" | "fixed_small_log" => Variance::FixedSmall,
-            "fixed_large" | "fixed_large_log" => Variance::FixedLarge,
-            other => return Err(Error::Config(format!("variance_type \"{other}\" is not supported"))),
-        };
-        let spacing = match self.timestep_spacing.as_str() {
-            "leading" => Spacing::Leading,
-            "trailing" => Spacing::Trailing,
-            "linspace" => Spacing::Linspace,
-            other => return Err(Error::Config(format!("timestep_spacing \"{other}\" is not supported"))),
-        };
-        Ok(SamplerSettings {
-            method: Method::Ddpm { variance },
-            steps: self.num_train_timesteps,
-            spacing,
-            steps_offset: self.steps_offset,
-            clip_sample: self.clip_sample.then_some(self.clip_sample_range),
-        })
-    }
-}
-
-/// The most samples one run takes: the page asks for at most 16; a bound keeps a hostile request
-/// from asking for memory it cannot have (in wasm an allocation failure ends the instance).
-pub const MAX_BATCH: usize = 64;
-/// A 2-D run ([N, 2]) is a cloud of particles: the spiral view moves thousands.
-pub const MAX_POINTS: usize = 100_000;
-/// The most values one run's state may hold (64 colour 256×256 samples are 12.6 M).
-pub const MAX_STATE_VALUES: usize = 1 << 26;
-
-/// `Err` unless `shape` (batch first) is a run's size: 1..=MAX_BATCH samples (1..=MAX_POINTS
-/// points for a 2-D run), no empty axis, at most MAX_STATE_VALUES values.
-pub fn check_run_shape(shape: &[usize]) -> Result<()> {
-    let batch = shape.first().copied().unwrap_or(0);
-    let (most, what) = if shape.len() == 2 { (MAX_POINTS, "points") } else { (MAX_BATCH, "samples") };
-    if !(1..=most).contains(&batch) {
-        return Err(Error::Input(format!("a run takes 1 to {most} {what}, not {batch}")));
-    }
-    let values = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n > 0 && n <= MAX_STATE_VALUES);
-    if values.is_none() {
-        return Err(Error::Input(format!("a run of shape {shape:?} is empty or over {MAX_STATE_VALUES} values")));
-    }
-    Ok(())
-}
-
-/// `Err` unless η (DDIM's, RePaint's) lies in [0, 1]: 0 deterministic, 1 ancestral.
-pub fn check_eta(eta: f64, sampler: &str) -> Result<()> {
-    if !(0.0..=1.0).contains(&eta) {
-        return Err(Error::Input(format!("{sampler} η must be in [0, 1], got {eta}")));
-    }
-    Ok(())
-}
-
-/// `Err` unless x̂_0's clip range, if any, is positive and finite.
-pub fn check_clip(clip_sample: Option<f64>) -> Result<()> {
-    match clip_sample {
-        Some(range) if !(range.is_finite() && range > 0.0) => {
-            Err(Error::Input(format!("clip_sample must be a positive finite range, got {range}")))
-        }
-        _ => Ok(()),
+        SchedulerConfig::default().default_settings().expect("the default scheduler config is valid")
     }
 }
 
@@ -269,9 +155,8 @@ pub struct Sampler<const D: usize> {
 impl<const D: usize> Sampler<D> {
     /// Starts from x_T ~ N(0, I) drawn with `seed` (sample i from stream i). DDIM image runs
     /// take x_T on the sphere |x_T| = √d instead (`BatchNoise::draw_on_sphere`, same direction):
-    /// ε_θ barely follows |x_T| (|ε̂|² stays near d while |x_T|² varies by ±2 %), and DDIM's
-    /// deterministic path keeps the part of x_T that ε̂ leaves unexplained to the end, as speckle
-    /// that grows with |x_T| (faces64, DDIM 50, η = 0: 7 of 32 grainy, none on the sphere; its card).
+    /// ε_θ barely follows |x_T|, and DDIM's deterministic path keeps the part of x_T that ε̂
+    /// leaves unexplained to the end, as speckle that grows with |x_T| (the faces64 card measures it).
     /// DDPM (Algorithm 2) draws as written: fresh noise at every step washes the radius out.
     /// Particle runs ([N, 2]) draw as written too: two values do not concentrate on a sphere.
     pub fn new(schedule: Schedule, settings: SamplerSettings, shape: [usize; D], seed: u64, device: &Device) -> Result<Self> {
@@ -286,7 +171,13 @@ impl<const D: usize> Sampler<D> {
     }
 
     /// Continues from a given x at timestep `start_t` (the first step evaluates ε_θ there).
-    pub fn from_state(schedule: Schedule, settings: SamplerSettings, x: Tensor<D>, start_t: Option<usize>, noise: BatchNoise) -> Result<Self> {
+    pub fn from_state(
+        schedule: Schedule,
+        settings: SamplerSettings,
+        x: Tensor<D>,
+        start_t: Option<usize>,
+        noise: BatchNoise,
+    ) -> Result<Self> {
         check_run_shape(&x.dims())?;
         settings.validate()?;
         let all = timesteps::timesteps(schedule.num_train_timesteps(), settings.steps, settings.spacing, settings.steps_offset)?;
@@ -395,7 +286,9 @@ mod tests {
     fn run_sizes_and_settings_are_bounded_before_anything_is_drawn() {
         let device = Device::flex();
         let ddpm = SamplerSettings { steps: 10, ..Default::default() };
-        let new = |settings: &SamplerSettings, shape: [usize; 4]| Sampler::new(Schedule::ho_linear(), settings.clone(), shape, 0, &device).map(|_| ());
+        let new = |settings: &SamplerSettings, shape: [usize; 4]| {
+            Sampler::new(Schedule::ho_linear(), settings.clone(), shape, 0, &device).map(|_| ())
+        };
         new(&ddpm, [MAX_BATCH, 1, 8, 8]).unwrap();
         for (shape, expected) in [
             ([0, 1, 8, 8], "1 to 64 samples, not 0"),
@@ -409,7 +302,10 @@ mod tests {
         }
         for (settings, expected) in [
             (SamplerSettings { method: Method::Ddim { eta: 2.0, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
-            (SamplerSettings { method: Method::Ddim { eta: f64::NAN, use_clipped_model_output: false }, ..ddpm.clone() }, "η must be in [0, 1]"),
+            (
+                SamplerSettings { method: Method::Ddim { eta: f64::NAN, use_clipped_model_output: false }, ..ddpm.clone() },
+                "η must be in [0, 1]",
+            ),
             (SamplerSettings { clip_sample: Some(f64::NAN), ..ddpm.clone() }, "clip_sample"),
             (SamplerSettings { clip_sample: Some(-1.0), ..ddpm.clone() }, "clip_sample"),
         ] {

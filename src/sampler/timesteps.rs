@@ -25,8 +25,8 @@ pub fn timesteps(num_train: usize, num_steps: usize, spacing: Spacing, steps_off
     let mut ts: Vec<usize> = match spacing {
         Spacing::Leading => {
             let ratio = num_train / num_steps;
-            // Checked: a huge offset must be an error, not a wrapped-around timestep.
-            (0..num_steps).map(|i| (i * ratio).checked_add(steps_offset).unwrap_or(usize::MAX)).collect()
+            // Saturating: a huge offset must be an error (below), not a wrapped-around timestep.
+            (0..num_steps).map(|i| (i * ratio).saturating_add(steps_offset)).collect()
         }
         Spacing::Trailing => {
             let ratio = num_train as f64 / num_steps as f64;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use super::backend::device;
-use super::readback::{step_to_js, to_f32, Wanted};
+use super::readback::{Wanted, current_promise, step_to_js, to_f32};
 use super::{js_error, set};
 use crate::inpaint::{Known, RePaint, RePaintSettings, Replacement};
 use crate::model::UNet2DModel;
@@ -100,8 +100,8 @@ impl InpaintSession {
 #[wasm_bindgen]
 impl InpaintSession {
     /// Moves in the whole run (RePaint's jumps back up included).
-    #[wasm_bindgen(getter, js_name = totalSteps)]
-    pub fn total_steps(&self) -> usize {
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
         self.total
     }
 
@@ -116,14 +116,18 @@ impl InpaintSession {
             Run::Replacement(r) => r.sampler.current().clone(),
             Run::RePaint(r) => r.current().clone(),
         };
-        wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+        current_promise(x)
     }
 
     /// One move; resolves to `{ t, next, xt, x0, eps }` after a denoising move (`wanted` as in
     /// `SamplerSession.step`), or to `{ renoise: true, xt }` after one of RePaint's jumps back up.
     #[wasm_bindgen(unchecked_return_type = "Promise<StepOutput | Renoise>")]
-    pub fn step(&mut self, #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue) -> Result<js_sys::Promise, JsError> {
+    pub fn step(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
+    ) -> Result<js_sys::Promise, JsError> {
         let wanted = Wanted::read(wanted)?;
+        wanted.steps(1)?;
         if self.done() {
             return Err(js_error("inpainting is already finished"));
         }

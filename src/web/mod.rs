@@ -14,7 +14,7 @@ pub use backend::init_backend;
 pub use inpaint::InpaintSession;
 pub use schedule::NoiseSchedule;
 pub use session::{Model, SamplerSession};
-pub use spiral::{sliced_wasserstein, spiral_points, SpiralModel, SpiralSession, SpiralTrainer};
+pub use spiral::{SpiralModel, SpiralSession, SpiralTrainer, sliced_wasserstein, spiral_points};
 // `initThreadPool(n)` of pkg/cpu-threads: the worker awaits it right after `init()`, before any
 // tensor op (a rayon call before it fixes rayon's pool at one thread).
 #[cfg(feature = "threads")]
@@ -25,8 +25,7 @@ use wasm_bindgen::prelude::*;
 // Constructors (cubecl registers its IR dialects through `inventory`) run once, here. Without a
 // call to `__wasm_call_ctors` from an export, wasm-ld links the module as a command and reruns
 // every constructor at the top of every export — `__externref_table_alloc` included, so each JS
-// object the WebGPU path creates paid for them all (a warm ε_θ of the 16×16 test fixture on
-// SwiftShader: 10.5 s wrapped, 0.23 s not).
+// object the WebGPU path creates paid for them all (a warm ε_θ ran 45× slower; docs/speed.md).
 unsafe extern "C" {
     fn __wasm_call_ctors();
 }

@@ -11,6 +11,11 @@ use super::settings::from_js;
 use super::{js_error, set};
 use crate::sampler::StepOutput;
 
+/// A run's state as `current()` gives it: a promise of its values, read back when it resolves.
+pub(crate) fn current_promise<const D: usize>(x: Tensor<D>) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+}
+
 pub(crate) async fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Float32Array, JsError> {
     Ok(Float32Array::from(host_f32(t).await?.as_slice()))
 }
@@ -20,18 +25,22 @@ async fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| js_error(format!("{e:?}")))
 }
 
-/// Which of a step's predictions the page will draw (x_t always comes back). Absent fields
-/// mean yes, so `step()` with no argument returns everything.
+/// What one `step()` of a run is asked for, the same argument for every run: which of a step's
+/// predictions the page will draw (x_t always comes back; absent fields mean yes, so `step()`
+/// with no argument returns everything), and `k`, how many steps to take at once: the 2-D runs
+/// take many per call (the page draws their particles, not every step), the image runs one.
 #[derive(Clone, Copy, Deserialize, tsify::Tsify)]
 #[serde(deny_unknown_fields, default)]
 pub struct Wanted {
     x0: bool,
     eps: bool,
+    #[tsify(optional)]
+    k: usize,
 }
 
 impl Default for Wanted {
     fn default() -> Self {
-        Self { x0: true, eps: true }
+        Self { x0: true, eps: true, k: 1 }
     }
 }
 
@@ -41,6 +50,14 @@ impl Wanted {
             return Ok(Self::default());
         }
         from_js(value, "wanted")
+    }
+
+    /// The steps to take: 1 to `most`.
+    pub(crate) fn steps(&self, most: usize) -> Result<usize, JsError> {
+        if !(1..=most).contains(&self.k) {
+            return Err(js_error(format!("k = {}: this run takes 1 to {most} steps a call", self.k)));
+        }
+        Ok(self.k)
     }
 }
 

@@ -21,11 +21,8 @@ pub struct NoiseSchedule {
 impl NoiseSchedule {
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "SchedulerConfig | undefined")] config: JsValue) -> Result<NoiseSchedule, JsError> {
-        let config: SchedulerConfig = if config.is_undefined() || config.is_null() {
-            SchedulerConfig::default()
-        } else {
-            serde_wasm_bindgen::from_value(config)?
-        };
+        let config: SchedulerConfig =
+            if config.is_undefined() || config.is_null() { SchedulerConfig::default() } else { serde_wasm_bindgen::from_value(config)? };
         Ok(NoiseSchedule { schedule: config.schedule().map_err(js_error)? })
     }
 

@@ -9,12 +9,12 @@ use wasm_bindgen::prelude::*;
 
 use super::backend::device;
 use super::inpaint::{InpaintSession, InpaintSettings};
-use super::readback::{step_to_js, to_f32, Wanted};
+use super::readback::{Wanted, current_promise, step_to_js, to_f32};
 use super::settings::{check_keys, field, from_js};
 use super::{file_map, js_error};
 use crate::checkpoint::{self, Network, NetworkConfig};
 use crate::model::UNet2DModel;
-use crate::sampler::{check_run_shape, Guided, Sampler, SamplerSettings, SchedulerConfig};
+use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig, check_run_shape};
 
 /// A diffusers model folder loaded in the page.
 #[wasm_bindgen]
@@ -42,7 +42,7 @@ pub struct ModelInfo {
 #[wasm_bindgen]
 impl Model {
     /// Loads from `{ "config.json": Uint8Array, "diffusion_pytorch_model.safetensors": … }`
-    /// (or a pipeline's `model_index.json`, `unet/…`, `scheduler/…`).
+    /// (or `….bin`, or a pipeline's `model_index.json`, `unet/…`, `scheduler/…`).
     #[wasm_bindgen(js_name = fromFiles)]
     pub fn from_files(files: Object) -> Result<Model, JsError> {
         let loaded = checkpoint::load(&file_map(&files)?, &device()).map_err(js_error)?;
@@ -126,7 +126,10 @@ impl Model {
     }
 
     /// Starts an inpainting run.
-    pub fn inpainter(&self, #[wasm_bindgen(unchecked_param_type = "InpaintSettings")] settings: JsValue) -> Result<InpaintSession, JsError> {
+    pub fn inpainter(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "InpaintSettings")] settings: JsValue,
+    ) -> Result<InpaintSession, JsError> {
         check_keys::<SamplerSettings>(&field(&field(&settings, "method"), "sampler"), "inpaint settings: method.sampler")?;
         let settings: InpaintSettings = from_js(settings, "inpaint settings")?;
         let NetworkConfig::UNet(config) = &self.config else { unreachable!("Model holds a UNet") };
@@ -180,7 +183,9 @@ fn one() -> usize {
     1
 }
 
-/// A run in progress: each `step()` advances one timestep.
+/// A run in progress: each `step()` advances one timestep. Every run the core exports (this,
+/// `InpaintSession`, `SpiralSession`, `SpiralTrainer`) has the same surface, which is all the
+/// worker knows of them: `total` and `done`, `current()` and `step(wanted)`.
 #[wasm_bindgen]
 pub struct SamplerSession {
     unet: Rc<UNet2DModel>,
@@ -190,6 +195,12 @@ pub struct SamplerSession {
 
 #[wasm_bindgen]
 impl SamplerSession {
+    /// Steps in the whole run.
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
+        self.sampler.timesteps().len()
+    }
+
     #[wasm_bindgen(getter)]
     pub fn done(&self) -> bool {
         self.sampler.is_done()
@@ -198,7 +209,7 @@ impl SamplerSession {
     /// The current state (x_T before the first step), NCHW.
     pub fn current(&self) -> js_sys::Promise {
         let x = self.sampler.current().clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+        current_promise(x)
     }
 
     /// The timesteps this run visits, noisiest first.
@@ -211,8 +222,12 @@ impl SamplerSession {
     /// `wanted` (`{ x0, eps }`, both true when absent) leaves out what the page will not draw.
     /// The work is queued before this returns, so calls may overlap.
     #[wasm_bindgen(unchecked_return_type = "Promise<StepOutput>")]
-    pub fn step(&mut self, #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue) -> Result<js_sys::Promise, JsError> {
+    pub fn step(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
+    ) -> Result<js_sys::Promise, JsError> {
         let wanted = Wanted::read(wanted)?;
+        wanted.steps(1)?;
         let out = match self.guidance {
             Some(g) => {
                 let guided = Guided::new(self.unet.as_ref(), g.weight).map_err(js_error)?;

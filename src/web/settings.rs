@@ -7,8 +7,8 @@ use std::cell::Cell;
 
 use js_sys::{Object, Reflect};
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
 use super::js_error;
 
@@ -21,7 +21,12 @@ fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
         fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
             Err(de::Error::custom("not a struct"))
         }
-        fn deserialize_struct<V: Visitor<'de>>(self, _: &'static str, fields: &'static [&'static str], _: V) -> Result<V::Value, Self::Error> {
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
             self.0.set(fields);
             Err(de::Error::custom("probed"))
         }

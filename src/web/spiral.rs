@@ -9,13 +9,13 @@ use js_sys::{Float32Array, Object};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::readback::to_f32;
+use super::readback::{Wanted, current_promise, to_f32};
 use super::settings::from_js;
 use super::{file_map, js_error, set};
 use crate::checkpoint::{self, Network};
 use crate::model::{Mlp2D, Mlp2DConfig};
-use crate::sampler::{drift, Method, Sampler, SamplerSettings, Variance, MAX_POINTS};
-use crate::schedule::Schedule;
+use crate::sampler::{MAX_POINTS, Method, Sampler, SamplerSettings, Variance, drift};
+use crate::schedule::{MAX_TIMESTEPS, Schedule};
 use crate::train2d::{Train2d, Train2dSettings};
 
 fn cpu() -> Device {
@@ -63,14 +63,19 @@ impl SpiralModel {
         if !(1..=MAX_POINTS).contains(&run.n) {
             return Err(js_error(format!("n must be 1 to {MAX_POINTS} particles")));
         }
-        let settings = SamplerSettings { method: Method::Ddpm { variance: Variance::FixedSmall }, steps: run.steps, clip_sample: None, ..Default::default() };
+        let settings = SamplerSettings {
+            method: Method::Ddpm { variance: Variance::FixedSmall },
+            steps: run.steps,
+            clip_sample: None,
+            ..Default::default()
+        };
         let sampler = Sampler::new(self.schedule.clone(), settings, [run.n, 2], run.seed, &cpu()).map_err(js_error)?;
         Ok(SpiralSession { model: self.model.clone(), sampler })
     }
 
     /// μ_θ(x, t) − x at `points` ([N, 2] row-major) for a step from `t` to `prev` (−1: the end).
     pub async fn drift(&self, points: Vec<f32>, t: u32, prev: i32) -> Result<Float32Array, JsError> {
-        if points.len() % 2 != 0 {
+        if !points.len().is_multiple_of(2) {
             return Err(js_error("points must be [N, 2]: an even number of values"));
         }
         let t = t as usize;
@@ -94,6 +99,11 @@ pub struct SpiralSession {
 #[wasm_bindgen]
 impl SpiralSession {
     #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
+        self.sampler.timesteps().len()
+    }
+
+    #[wasm_bindgen(getter)]
     pub fn done(&self) -> bool {
         self.sampler.is_done()
     }
@@ -105,14 +115,18 @@ impl SpiralSession {
     /// The particles now, [N, 2].
     pub fn current(&self) -> js_sys::Promise {
         let x = self.sampler.current().clone();
-        wasm_bindgen_futures::future_to_promise(async move { Ok(to_f32(x).await?.into()) })
+        current_promise(x)
     }
 
-    /// `k` steps (fewer at the end); resolves to `{ t, next, x }`: the last step's t, the
+    /// `wanted.k` steps (fewer at the end); resolves to `{ t, next, x }`: the last step's t, the
     /// timestep the particles are at now (−1: x_0), and the particles.
-    pub fn steps(&mut self, k: usize) -> Result<js_sys::Promise, JsError> {
+    pub fn step(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
+    ) -> Result<js_sys::Promise, JsError> {
+        let k = Wanted::read(wanted)?.steps(MAX_TIMESTEPS)?;
         let mut last = None;
-        for _ in 0..k.max(1) {
+        for _ in 0..k {
             if self.sampler.is_done() {
                 break;
             }
@@ -164,7 +178,11 @@ impl SpiralTrainer {
     #[wasm_bindgen(constructor)]
     pub fn new(#[wasm_bindgen(unchecked_param_type = "TrainerSettings")] settings: JsValue) -> Result<SpiralTrainer, JsError> {
         let s: TrainerSettings = from_js(settings, "training settings")?;
-        if !(1..=MAX_TRAIN_STEPS).contains(&s.steps) || !(1..=MAX_POINTS).contains(&s.batch) || !(s.learning_rate > 0.0 && s.learning_rate <= 1.0) {
+        if !(1..=MAX_TRAIN_STEPS).contains(&s.steps)
+            || !(1..=MAX_POINTS).contains(&s.batch)
+            || !(0.0..=1.0).contains(&s.learning_rate) // NaN too
+            || s.learning_rate == 0.0
+        {
             return Err(js_error(format!(
                 "training needs 1 to {MAX_TRAIN_STEPS} steps, a batch of 1 to {MAX_POINTS} and a learning rate in (0, 1]"
             )));
@@ -175,8 +193,8 @@ impl SpiralTrainer {
     }
 
     #[wasm_bindgen(getter)]
-    pub fn step(&self) -> usize {
-        self.run.step
+    pub fn total(&self) -> usize {
+        self.run.total()
     }
 
     #[wasm_bindgen(getter)]
@@ -184,10 +202,21 @@ impl SpiralTrainer {
         self.run.is_done()
     }
 
-    /// Up to `k` more steps; resolves to `{ step, loss }`, loss the mean L_simple over them.
-    pub fn train(&mut self, k: usize) -> Result<js_sys::Promise, JsError> {
+    /// `{ step }`: the training steps taken so far.
+    pub fn current(&self) -> js_sys::Promise {
+        let obj = Object::new();
+        set(&obj, "step", self.run.step as u32);
+        wasm_bindgen_futures::future_to_promise(async move { Ok(obj.into()) })
+    }
+
+    /// Up to `wanted.k` more steps; resolves to `{ step, loss }`, loss the mean L_simple over them.
+    pub fn step(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
+    ) -> Result<js_sys::Promise, JsError> {
+        let k = Wanted::read(wanted)?.steps(MAX_TRAIN_STEPS)?;
         let mut losses = Vec::new();
-        while losses.len() < k.max(1) && !self.run.is_done() {
+        while losses.len() < k && !self.run.is_done() {
             losses.push(self.run.step().detach());
         }
         if losses.is_empty() {
@@ -221,7 +250,7 @@ pub fn spiral_points(n: usize, seed: u64) -> Result<Float32Array, JsError> {
 /// Sliced Wasserstein-1 distance between two equal-sized point sets [n, 2] (64 directions).
 #[wasm_bindgen(js_name = slicedWasserstein)]
 pub fn sliced_wasserstein(a: &[f32], b: &[f32]) -> Result<f64, JsError> {
-    if a.len() != b.len() || a.len() % 2 != 0 || a.is_empty() {
+    if a.len() != b.len() || !a.len().is_multiple_of(2) || a.is_empty() {
         return Err(js_error("two non-empty point sets [n, 2] of the same size are needed"));
     }
     Ok(crate::data2d::sliced_wasserstein(a, b, 64))

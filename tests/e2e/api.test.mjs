@@ -46,7 +46,7 @@ for (const webgpu of [true, false]) {
                 ? { kind: 'replacement', sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 5, spacing: 'leading', stepsOffset: 0, clipSample: 1 } }
                 : { kind: 'repaint', steps: 4, jumpLength: 2, jumpNSample: 2, eta: 1, clipSample: 1 },
             };
-            const { runId, total } = await client.inpaintStart(key, settings);
+            const { runId, total } = await client.open({ kind: 'inpaint', key, settings });
             let last;
             let renoised = 0;
             for (let i = 0; i < total; i++) {
@@ -57,11 +57,11 @@ for (const webgpu of [true, false]) {
             await client.stop(runId);
             runs.push({ xt: Array.from(last.xt), total, renoised, late });
           }
-          const badSize = await client.inpaintStart(key, { seed: 0, image: new Float32Array(10), mask, method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
-          const badMask = await client.inpaintStart(key, { seed: 0, image, mask: new Float32Array(size * size).fill(2), method: { kind: 'replacement' } }).then(() => 'started', (e) => e.message);
+          const badSize = await client.open({ kind: 'inpaint', key, settings: { seed: 0, image: new Float32Array(10), mask, method: { kind: 'replacement' } } }).then(() => 'started', (e) => e.message);
+          const badMask = await client.open({ kind: 'inpaint', key, settings: { seed: 0, image, mask: new Float32Array(size * size).fill(2), method: { kind: 'replacement' } } }).then(() => 'started', (e) => e.message);
           // One casing at the boundary: a key in another (diffusers' snake_case) is refused, not ignored.
-          const oldKey = await client.inpaintStart(key, { seed: 0, image, mask, method: { kind: 'repaint', steps: 4, jump_length: 2 } }).then(() => 'started', (e) => e.message);
-          const oldSampler = await client.start(key, { seed: 0, sampler: { steps: 4, clip_sample: null } }).then(() => 'started', (e) => e.message);
+          const oldKey = await client.open({ kind: 'inpaint', key, settings: { seed: 0, image, mask, method: { kind: 'repaint', steps: 4, jump_length: 2 } } }).then(() => 'started', (e) => e.message);
+          const oldSampler = await client.open({ kind: 'sample', key, settings: { seed: 0, sampler: { steps: 4, clip_sample: null } } }).then(() => 'started', (e) => e.message);
           client.unload(key);
           return { runs, image: Array.from(image), mask: Array.from(mask), expectedMask, maskErrors, badSize, badMask, oldKey, oldSampler, size };
         }, method);
@@ -105,10 +105,10 @@ for (const webgpu of [true, false]) {
       const out = await page.evaluate(async (n) => {
         const { client } = window;
         const { key } = await client.spiralLoad('/www/models/spiral2d');
-        const { runId, timesteps, x: start } = await client.spiralStart(key, { n, seed: 5, steps: 1000 });
+        const { runId, timesteps, current: start } = await client.open({ kind: 'spiral', key, settings: { n, seed: 5, steps: 1000 } });
         const before = (await client.spiralTarget(n, 11, start)).distance;
         let last;
-        for (let i = 0; i < timesteps.length; i += 100) last = await client.spiralSteps(runId, 100);
+        for (let i = 0; i < timesteps.length; i += 100) last = await client.step(runId, { k: 100 });
         await client.stop(runId);
         const after = (await client.spiralTarget(n, 11, last.x)).distance;
         const floor = (await client.spiralTarget(n, 12, (await client.spiralTarget(n, 13)).target)).distance;
@@ -130,21 +130,50 @@ for (const webgpu of [true, false]) {
       assert.deepEqual(errors, []);
     });
 
+    test('one run, every kind: run() yields its steps, a signal stops it in the worker, a bad step is refused', async () => {
+      const out = await page.evaluate(async () => {
+        const { client } = window;
+        const { key, info } = await client.load('/tests/reference/fixtures/unet/f16_grey', undefined, 'unet');
+        const settings = { seed: 1, batch: 1, sampler: { ...info.defaultSettings, steps: 6 } };
+        const seen = [];
+        for await (const out of client.run({ kind: 'sample', key, settings }, { wanted: { x0: false, eps: false } })) seen.push([out.step, out.total, Boolean(out.xt ?? out.current)]);
+        const abort = new AbortController();
+        let stepsBeforeStop = 0;
+        for await (const out of client.run({ kind: 'sample', key, settings }, { signal: abort.signal })) {
+          stepsBeforeStop = out.step;
+          if (out.step === 2) abort.abort();
+        }
+        const runsAfterCancel = (await client.memory()).runs;
+        const { runId } = await client.open({ kind: 'sample', key, settings });
+        const manySteps = await client.step(runId, { k: 2 }).then(() => 'stepped', (e) => e.message);
+        await client.stop(runId);
+        const unknown = await client.open({ kind: 'nope', key, settings }).then(() => 'opened', (e) => e.message);
+        client.unload(key);
+        return { seen, stepsBeforeStop, runsAfterCancel, manySteps, unknown };
+      });
+      assert.deepEqual(out.seen, [0, 1, 2, 3, 4, 5, 6].map((step) => [step, 6, true]));
+      assert.equal(out.stepsBeforeStop, 2, 'the aborted run took no step after the signal');
+      assert.equal(out.runsAfterCancel, 0, 'the cancelled run is stopped in the worker');
+      assert.match(out.manySteps, /k = 2: this run takes 1 to 1 steps a call/);
+      assert.match(out.unknown, /unknown run kind nope/);
+      assert.deepEqual(errors, []);
+    });
+
     test('live training (Algorithm 1 in wasm) lowers the loss', async () => {
       // Mean L_simple over the first 20 steps, the middle and the last half.
       const windows = webgpu ? [20, 80, 100] : [20, 180, 200];
       const out = await page.evaluate(async (windows) => {
         const { client } = window;
-        const { runId } = await client.trainStart({ steps: windows.reduce((a, b) => a + b), seed: 3 });
+        const { runId } = await client.open({ kind: 'train', settings: { steps: windows.reduce((a, b) => a + b), seed: 3 } });
         const losses = [];
-        for (const k of windows) losses.push((await client.trainSteps(runId, k)).loss);
+        for (const k of windows) losses.push((await client.step(runId, { k })).loss);
         const { key } = await client.trainSnapshot(runId);
-        const over = await client.trainSteps(runId, 1).then(() => 'trained', (e) => e.message);
+        const over = await client.step(runId, { k: 1 }).then(() => 'trained', (e) => e.message);
         await client.stop(runId);
-        const { runId: sample } = await client.spiralStart(key, { n: 64, seed: 1, steps: 50 });
-        const last = await client.spiralSteps(sample, 50);
+        const { runId: sample } = await client.open({ kind: 'spiral', key, settings: { n: 64, seed: 1, steps: 50 } });
+        const last = await client.step(sample, { k: 50 });
         client.unload(key);
-        const bad = await client.trainStart({ steps: 0 }).then(() => 'started', (e) => e.message);
+        const bad = await client.open({ kind: 'train', settings: { steps: 0 } }).then(() => 'started', (e) => e.message);
         return { losses, over, finite: Array.from(last.x).every(Number.isFinite), bad };
       }, windows);
       console.log(`live training: mean L_simple over windows of ${windows} steps: ${out.losses.map((l) => l.toFixed(3)).join(' → ')}`);

@@ -3,9 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, ROOT, launch, maxAbsDiff, npyBytes, openPage, readNpy, readSafetensors, serve } from './harness.mjs';
+import { ARTIFACTS, ROOT, launch, maxAbsDiff, npyBytes, openPage, part, readNpy, readSafetensors, serve, statusMatches } from './harness.mjs';
 
 const DDPM = process.env.DDPM_BIN ?? join(ROOT, 'target/debug/ddpm');
 const CASES = ['f16_grey', 'padding0_old_keys', 'class_cond', 'scale_shift'];
@@ -98,6 +98,29 @@ for (const webgpu of [true, false]) {
       await page.close();
     });
 
+    test('a hub pipeline folder as downloaded (PyTorch .bin, old keys): ε_θ within 1e-4 of diffusers', async () => {
+      // The folder has no safetensors: the worker probes them, then reads the .bin in Rust.
+      const io = await readSafetensors(join(ROOT, 'tests/reference/fixtures/unet/padding0_old_keys/io.safetensors'));
+      const [, c, h, w] = io.sample.shape;
+      const input = { x: io.sample.values.slice(0, c * h * w), shape: [1, c, h, w], t: io.timesteps.values[0] };
+      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const out = await page.evaluate(async ({ input, forceCpu }) => {
+        const { DdpmClient } = await import('/www/client.js');
+        const client = new DdpmClient();
+        await client.init(forceCpu);
+        const { key, info } = await client.load('/tests/reference/fixtures/pipeline_pickle');
+        const eps = await client.eps(key, new Float32Array(input.x), input.shape, input.t);
+        return { eps: Array.from(eps), dtypes: info.dtypes, variance: info.defaultSettings.method.variance };
+      }, { input, forceCpu: !webgpu });
+      const diff = maxAbsDiff(out.eps, io.output.values.slice(0, c * h * w));
+      console.log(`pipeline_pickle (.bin) on ${webgpu ? 'webgpu' : 'cpu'}: max |browser − diffusers| = ${diff.toExponential(2)}`);
+      assert.ok(diff < 1e-4, `max abs diff ${diff}`);
+      assert.deepEqual(out.dtypes, ['F32']);
+      assert.equal(out.variance, 'fixed_large', 'the pipeline\'s scheduler config sets the defaults');
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
     test('seeded sampling gives the native numbers (same noise in wasm)', async () => {
       const model = join(ROOT, 'tests/reference/fixtures/unet/f16_grey');
       const npy = join(ARTIFACTS, 'native', 'ddim-eta1-seed3.npy');
@@ -152,6 +175,36 @@ test('a broken model folder gives a clear message, not a blank page', async () =
       return client.load({ 'config.json': config, 'diffusion_pytorch_model.safetensors': new Uint8Array([1, 2, 3]) }).then(() => 'loaded', (e) => e.message);
     });
     assert.match(corrupt, /diffusion_pytorch_model\.safetensors: not a valid safetensors file/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a hub folder picked in the page loads from its .bin; a broken .bin dropped after it is refused by name and takes nothing away', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, errors } = await openPage(browser, `${server.url}/index.html?cpu=1#view=reverse&reverse.steps=3&reverse.n=1`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    await page.setInputFiles('#folder', join(ROOT, 'tests/reference/fixtures/pipeline_pickle'));
+    await statusMatches(page, '#model-status', /^your model: [\d,]+ parameters \(F32\), 3 channel\(s\)/, 120_000);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60_000 });
+    // A finished run on screen when the next files arrive (its filmstrip is redrawn for the change).
+    await page.click(part('reverse', 'play'));
+    await statusMatches(page, part('reverse', 'status'), /^Done: 3 steps/, 120_000);
+
+    const bin = await readFile(join(ROOT, 'tests/reference/fixtures/pipeline_pickle/unet/diffusion_pytorch_model.bin'));
+    const config = await readFile(join(ROOT, 'tests/reference/fixtures/pipeline_pickle/unet/config.json'));
+    await page.evaluate((files) => {
+      const transfer = new DataTransfer();
+      for (const [name, base64] of Object.entries(files)) transfer.items.add(new File([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], name));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, { 'config.json': config.toString('base64'), 'diffusion_pytorch_model.bin': bin.subarray(0, bin.length / 2).toString('base64') });
+    await statusMatches(page, '#model-status', /^Could not load your model: diffusion_pytorch_model\.bin: not a readable PyTorch checkpoint .*\. Still using your model\.$/, 60_000);
+    assert.equal(await page.inputValue('#model'), 'user');
+    // The folder's model still runs.
+    await page.click(part('reverse', 'play'));
+    await statusMatches(page, part('reverse', 'status'), /^Done: 3 steps/, 120_000);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }

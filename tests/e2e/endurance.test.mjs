@@ -67,7 +67,7 @@ for (const webgpu of [true, false]) {
       // Runs `count` more runs: DDIM 4 steps × 2 samples; run i is cancelled after one step when i % 4 == 3.
       const runs = (from, count) => page.evaluate(async ({ from, count }) => {
         const model = '/tests/reference/fixtures/unet/f16_grey';
-        let outcomes = { done: 0, cancelled: 0 };
+        const outcomes = { done: 0, cancelled: 0 };
         for (let i = from; i < from + count; i++) {
           if (i % 20 === 0) {
             if (self.key) await self.client.unload(self.key);

@@ -130,7 +130,7 @@ export async function statusMatches(page, selector, pattern, timeout = 300_000) 
   try {
     await page.waitForFunction(({ selector, source }) => new RegExp(source).test(document.querySelector(selector).textContent), { selector, source: pattern.source }, { timeout });
   } catch (error) {
-    throw new Error(`${selector} never matched ${pattern}: it reads "${await page.textContent(selector)}" (${error.message})`);
+    throw new Error(`${selector} never matched ${pattern}: it reads "${await page.textContent(selector)}" (${error.message})`, { cause: error });
   }
 }
 

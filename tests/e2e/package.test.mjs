@@ -55,11 +55,12 @@ const run = client.sample(key, { seed: 7, batch: 2, sampler: { ...info.defaultSe
 const { last } = await run.done;
 const pixels: Float32Array | undefined = last?.xt;
 const T: number | undefined = info.scheduler.num_train_timesteps;
-const fill = await client.inpaintStart(key, {
+const fill = await client.open({ kind: 'inpaint', key, settings: {
   seed: 1, image: new Float32Array(64 * 64), mask: new Float32Array(64 * 64),
   method: { kind: 'repaint', steps: 20, jumpLength: 5, jumpNSample: 2, eta: 1, clipSample: 1 },
-});
+} });
 console.log(T, fill.total);
+for await (const out of client.run({ kind: 'spiral', key, settings: { n: 10, seed: 1 } }, { signal: AbortSignal.timeout(60_000) })) console.log(out.step, out.total);
 const demo = document.createElement('ddpm-demo');
 demo.setAttribute('view', 'fork');
 const store = new ModelStore(client);
@@ -70,9 +71,22 @@ export {};
   const options = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom'];
   await writeFile(join(consumer, 'good.ts'), good);
   execFileSync('node', [tsc, ...options, 'good.ts'], { cwd: consumer });
+  // The declarations against the code they describe: every class member and export that
+  // index.d.ts promises, www/ has (tsc reads the JavaScript with --allowJs). Not --strict: the
+  // modules marked @ts-check are checked by make lint under tsconfig.json's options.
+  await writeFile(join(consumer, 'shipped.ts'), `import type * as declared from 'ddpm-web';
+import * as shipped from './node_modules/ddpm-web/www/ddpm-web.js';
+type Members<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? (...args: never[]) => unknown : unknown };
+export const client: Members<declared.DdpmClient> = new shipped.DdpmClient();
+export const store: Members<declared.ModelStore> = new shipped.ModelStore(new shipped.DdpmClient());
+export const all: Record<keyof typeof declared, unknown> = shipped;
+`);
+  const asLint = ['--noEmit', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2022,dom,dom.iterable'];
+  execFileSync('node', [tsc, ...asLint, '--allowJs', '--maxNodeModuleJsDepth', '2', 'shipped.ts'], { cwd: consumer });
   await writeFile(join(consumer, 'bad.ts'), `import { DdpmClient } from 'ddpm-web';
-new DdpmClient().start('key', { batch: 2 });
-new DdpmClient().inpaintStart('key', { seed: 1, image: [], mask: [], method: { kind: 'repaint', jump_length: 5 } });
+new DdpmClient().open({ kind: 'sample', key: 'key', settings: { batch: 2 } });
+new DdpmClient().open({ kind: 'inpaint', key: 'key', settings: { seed: 1, image: [], mask: [], method: { kind: 'repaint', jump_length: 5 } } });
+new DdpmClient().open({ kind: 'train', key: 'key', settings: { steps: 10 } });
 export {};
 `);
   const rejected = (() => {
@@ -85,6 +99,7 @@ export {};
   })();
   assert.match(rejected, /Property 'seed' is missing/);
   assert.match(rejected, /'jump_length' does not exist in type/, 'one casing: the snake_case key of old is refused');
+  assert.match(rejected, /'key' does not exist in type/, 'a training run takes no model');
   // The core's types are generated from its Rust structs into the wasm module's declarations.
   const generated = await readFile(join(consumer, 'node_modules/ddpm-web/pkg/webgpu/ddpm_web.d.ts'), 'utf8');
   for (const type of ['SamplerSettings', 'RunSettings', 'InpaintSettings', 'ModelInfo', 'RePaintSettings']) assert.match(generated, new RegExp(`export (interface|type) ${type}\\b`));
@@ -130,7 +145,7 @@ test('files-base: the shipped models come from where the author hosts them', asy
 
 // The package in the bundlers blogs and docs sites are built with, as their authors use it:
 // `import 'ddpm-web'`, a <ddpm-demo>, and DdpmClient on a shipped model, with no configuration.
-// Each built app is served under the README's strict CSP, on the CPU path.
+// Each built app is served under the strict CSP of docs/embedding.md, on the CPU path.
 const STRICT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'";
 const APP_MAIN = `import { DdpmClient, ModelStore } from 'ddpm-web';
 const client = new DdpmClient();
@@ -217,6 +232,7 @@ test('a Vite app on the dev server (vite) samples with the element and DdpmClien
       let seen = '';
       dev.stdout.on('data', (chunk) => {
         seen += chunk;
+        // eslint-disable-next-line no-control-regex -- the dev server colours its output
         const found = seen.replace(/\x1b\[[0-9;]*m/g, '').match(/Local:\s+(http:\/\/\S+)/);
         if (found) resolve(found[1]);
       });

@@ -343,6 +343,30 @@ test('the permalink restores view, model, sampler, seed and t, and reproduces th
   }
 });
 
+test('Cancel means one thing in every view: compare, inpainting and guidance stop mid-run, say so, and run again', async () => {
+  const browser = await launch({ webgpu: false });
+  try {
+    const cases = [
+      ['compare', 'view=compare&model=fashion32&compare.steps=400&compare.n=2', /^Cancelled; 0 row\(s\) finished/],
+      ['inpaint', 'view=inpaint&inpaint.image=faces:13&inpaint.quadrants=1010&inpaint.method=replacement&inpaint.steps=400&inpaint.n=1', /^Cancelled after \d+ of 400 steps/],
+      ['guidance', 'view=guidance&model=fashion32&guidance.steps=400&guidance.n=1', /^Cancelled\./],
+    ];
+    for (const [view, hash, cancelled] of cases) {
+      const { page, errors } = await open(browser, false, hash);
+      await page.click(part(view, 'run'));
+      await page.waitForFunction((selector) => document.querySelector(selector).value > 0, part(view, 'progress'), { timeout: 120_000 });
+      await page.click(part(view, 'cancel'));
+      await statusMatches(page, part(view, 'status'), cancelled, 30_000);
+      assert.equal(await page.isEnabled(part(view, 'run')), true, `${view}: Run is offered again`);
+      assert.equal(await page.isDisabled(part(view, 'cancel')), true, `${view}: nothing left to cancel`);
+      assert.deepEqual(errors, []);
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
 test('phone width: the page fits without horizontal scrolling', async () => {
   const browser = await launch({ webgpu: false });
   try {

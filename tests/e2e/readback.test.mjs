@@ -32,7 +32,7 @@ async function countedRuns(page, forceCpu) {
     const afterLoad = await counts();
     const steps = [];
     const run = async (wantedPerStep) => {
-      const { runId, timesteps } = await client.start(key, settings);
+      const { runId, timesteps } = await client.open({ kind: 'sample', key, settings });
       for (let i = 0; i < timesteps.length; i++) {
         const before = await counts();
         const out = await client.step(runId, wantedPerStep(i));
@@ -111,7 +111,7 @@ async function faces64Work(page) {
     const kernels = delta(kernelsBefore, await client.request('byKernel'));
     const batch4 = [await eps(4), await eps(4)];
     const settings = { seed: 1, batch: 1, sampler: { method: { kind: 'ddpm', variance: 'fixed_small' }, steps: 3, spacing: 'leading', stepsOffset: 0, clipSample: 1 } };
-    const { runId, timesteps } = await client.start(key, settings);
+    const { runId, timesteps } = await client.open({ kind: 'sample', key, settings });
     const steps = [];
     for (let i = 0; i < timesteps.length; i++) {
       const before = await counts();

@@ -84,7 +84,7 @@ for (const webgpu of [true, false]) {
 }
 
 // A worker script or a core that does not load: the message names the file and what came back,
-// which is what the README's troubleshooting keys on.
+// which is what the troubleshooting of docs/embedding.md and the npm README keys on.
 describe('files that do not load say which and why', () => {
   let browser;
   before(async () => {

@@ -58,7 +58,7 @@ export async function countingProxy(target) {
 
 /**
  * A blog post on its own origin that embeds `<ddpm-demo>` from `cdn` (the site's URL), served
- * with the CSP the README gives blog authors. `element`: the element's attributes; `workerFile`:
+ * with the CSP docs/embedding.md gives blog authors. `element`: the element's attributes; `workerFile`:
  * also serve /ddpm-worker.js (`import '<cdn>/www/worker.js'`) for a CSP without blob:.
  */
 export async function serveBlog(cdn, { element, csp, workerFile = false }) {
@@ -90,7 +90,7 @@ export async function serveBlog(cdn, { element, csp, workerFile = false }) {
 }
 
 /**
- * The CSP a blog author needs to embed from `cdn` (README, "Embedding"). worker-src names the CDN
+ * The CSP a blog author needs to embed from `cdn` (docs/embedding.md). worker-src names the CDN
  * too: a module worker's imports are fetched as worker scripts.
  */
 export const blogCsp = (cdn, { blobWorkers = true } = {}) =>

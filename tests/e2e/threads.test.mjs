@@ -27,7 +27,7 @@ async function sampleOnCpu(serverUrl) {
     const backend = await client.init(true);
     const { key } = await client.load('/www/models/faces64/unet', undefined, 'unet');
     const settings = { seed: 7, batch: 2, sampler: { method: { kind: 'ddim', eta: 1 }, steps: 4, spacing: 'leading', stepsOffset: 0, clipSample: 1 } };
-    const { runId, timesteps } = await client.start(key, settings);
+    const { runId, timesteps } = await client.open({ kind: 'sample', key, settings });
     let out;
     for (let i = 0; i < timesteps.length; i++) out = await client.step(runId);
     await client.stop(runId);

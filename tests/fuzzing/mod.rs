@@ -6,19 +6,20 @@
 //! shipped 2-D model) and applies one to three mutations, chosen by the case number alone so a
 //! failure is replayed by its number: a JSON field of any file replaced by a hostile value or
 //! removed, an unknown field added, a safetensors header field (dtype, shape, offsets, the header
-//! length) changed, bytes flipped, cut or inserted, a file removed. Then it does what the page does
+//! length) changed, a `.bin`'s pickle or storage damaged and its zip written again with valid
+//! checksums, bytes flipped, cut or inserted, a file removed. Then it does what the page does
 //! with a folder it is given: load it, read its scheduler, start a sampler and take one step (or
 //! evaluate the 2-D model). Every case must end in `Ok` or a clear `Err`; a panic is a failure.
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use ddpm_web::checkpoint::{self, Network, NetworkConfig, WEIGHTS_FILE};
 use ddpm_web::sampler::{Sampler, SchedulerConfig};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub type Files = HashMap<String, Vec<u8>>;
 
@@ -32,10 +33,17 @@ pub fn seeds() -> Vec<(String, Files)> {
     }
     // A pipeline: model_index.json, unet/, scheduler/ (every scheduler field written out).
     let mut pipeline = folder(&unet.join("class_cond"), "unet/");
-    pipeline.insert("model_index.json".into(), br#"{"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}"#.to_vec());
+    pipeline.insert(
+        "model_index.json".into(),
+        br#"{"_class_name": "DDPMPipeline", "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}"#.to_vec(),
+    );
     let scheduler = serde_json::to_vec_pretty(&SchedulerConfig { num_train_timesteps: 50, ..Default::default() }).unwrap();
     pipeline.insert("scheduler/scheduler_config.json".into(), scheduler);
     seeds.push(("pipeline".into(), pipeline));
+    // A pipeline as google/ddpm-* ship it: PyTorch pickle weights (`.bin`), old attention keys.
+    let pickle = root.join("tests/reference/fixtures/pipeline_pickle");
+    let pickle_files = ["model_index.json", "scheduler/scheduler_config.json", "unet/config.json", "unet/diffusion_pytorch_model.bin"];
+    seeds.push(("pipeline_pickle".into(), pickle_files.iter().map(|f| (f.to_string(), std::fs::read(pickle.join(f)).unwrap())).collect()));
     seeds.push(("spiral2d".into(), folder(&root.join("www/models/spiral2d"), "")));
     seeds
 }
@@ -156,7 +164,9 @@ fn mutate_safetensors(rng: &mut Rng, bytes: &mut Vec<u8>) {
     let key = rng.pick(&keys).clone();
     let entry = tensors.get_mut(&key).unwrap();
     match rng.below(6) {
-        0 if entry.is_object() => entry["dtype"] = json!(*rng.pick(&["F32", "F16", "BF16", "F64", "I64", "I8", "U8", "BOOL", "F8_E4M3", "X"])),
+        0 if entry.is_object() => {
+            entry["dtype"] = json!(*rng.pick(&["F32", "F16", "BF16", "F64", "I64", "I8", "U8", "BOOL", "F8_E4M3", "X"]))
+        }
         1 | 2 => {
             let Some(shape) = entry.get_mut("shape").and_then(Value::as_array_mut) else { return };
             match rng.below(4) {
@@ -187,6 +197,41 @@ fn mutate_safetensors(rng: &mut Rng, bytes: &mut Vec<u8>) {
     bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&text);
     bytes.extend_from_slice(&data);
+}
+
+/// A `.bin` (torch.save's zip) with one entry's bytes mutated, mostly the pickle, and the
+/// archive written again with fresh checksums, so the pickle parser sees the damage instead of
+/// the zip's CRC refusing it first.
+fn mutate_pickle(rng: &mut Rng, bytes: &mut Vec<u8>) {
+    use std::io::{Cursor, Read, Write};
+    let read_all = || -> zip::result::ZipResult<Vec<(String, Vec<u8>)>> {
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes.as_slice()))?;
+        let mut entries = Vec::new();
+        for index in 0..archive.len() {
+            let mut entry = archive.by_index(index)?;
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data)?;
+            entries.push((entry.name()?.to_string(), data));
+        }
+        Ok(entries)
+    };
+    // An archive an earlier mutation broke gets plain byte mutations.
+    let Ok(mut entries) = read_all().map_err(drop) else { return mutate_bytes(rng, bytes) };
+    if entries.is_empty() {
+        return mutate_bytes(rng, bytes);
+    }
+    let target = match entries.iter().position(|(name, _)| name.ends_with("data.pkl")) {
+        Some(pickle) if rng.below(10) < 7 => pickle,
+        _ => rng.below(entries.len()),
+    };
+    mutate_bytes(rng, &mut entries[target].1);
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in &entries {
+        writer.start_file(name.as_str(), stored).unwrap();
+        writer.write_all(data).unwrap();
+    }
+    *bytes = writer.finish().unwrap().into_inner();
 }
 
 fn mutate_bytes(rng: &mut Rng, bytes: &mut Vec<u8>) {
@@ -236,6 +281,7 @@ pub fn case(seeds: &[(String, Files)], number: u64) -> (String, Files, Vec<Strin
             }
             1 | 2 => mutate_bytes(&mut rng, bytes),
             _ if file.ends_with(".safetensors") => mutate_safetensors(&mut rng, bytes),
+            _ if file.ends_with(".bin") => mutate_pickle(&mut rng, bytes),
             _ => match serde_json::from_slice::<Value>(bytes) {
                 Ok(mut value) => {
                     mutate_json(&mut rng, &mut value);

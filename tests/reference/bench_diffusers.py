@@ -4,6 +4,7 @@ Prints one JSON line (the last line): {"eps": [[batch, median ms], ...], "ddim":
 the shape `ddpm bench` reads. ε_θ is one UNet2DModel forward pass; the DDIM run is diffusers'
 own loop (DDIMScheduler.step over every timestep, η = 0) from drawing x_T to the final sample.
 """
+
 import argparse
 import json
 import os
@@ -49,7 +50,7 @@ def main():
             x = torch.randn(batch, channels, size, size)
             t = torch.full((batch,), 500)
             y = labels(batch)
-            report["eps"].append([batch, median_ms(lambda: model(x, t, y), args.repeats)])
+            report["eps"].append([batch, median_ms(lambda x=x, t=t, y=y: model(x, t, y), args.repeats)])
         if args.ddim_steps:
             scheduler = DDIMScheduler(num_train_timesteps=1000, beta_schedule="linear", clip_sample=True)
             batch = args.ddim_batch

@@ -24,16 +24,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
-import numpy as np  # noqa: E402
-import safetensors  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
-
 import diffusers  # noqa: E402
 import diffusers.schedulers.scheduling_ddim as ddim_mod  # noqa: E402
 import diffusers.schedulers.scheduling_ddpm as ddpm_mod  # noqa: E402
 import diffusers.schedulers.scheduling_repaint as repaint_mod  # noqa: E402
+import numpy as np  # noqa: E402
+import safetensors  # noqa: E402
+import torch  # noqa: E402
 from diffusers import DDIMScheduler, DDPMScheduler, RePaintScheduler, UNet2DModel  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -404,6 +403,7 @@ def sched_config(s):
     return c
 
 
+# fmt: off
 SCHED_CASES = [
     # name, kind, ctor kwargs, set_timesteps kwargs, eta, which timesteps to record, chained, sample scale
     ("ddpm_linear_small_clip", "ddpm", dict(beta_schedule="linear", variance_type="fixed_small", clip_sample=True),
@@ -430,6 +430,7 @@ SCHED_CASES = [
     # diffusers' use_clipped_model_output=True (on for guided sampling, see src/sampler/ddim.rs).
     ("ddim_eta05_clip_clipped_eps", "ddim", dict(), dict(num_inference_steps=10), 0.5, "all", True, 1.5),
 ]
+# fmt: on
 
 
 def f32(t):
@@ -460,8 +461,7 @@ def run_ddpm_ddim(name, kind, ctor, st_args, eta, which, chained, scale, tensors
             prev_t = int(sched.previous_timestep(tt))
         else:
             FEED.load([])
-            out = sched.step(model_output, tt, sample, eta=eta, variance_noise=noise,
-                             use_clipped_model_output=name.endswith("clipped_eps"))
+            out = sched.step(model_output, tt, sample, eta=eta, variance_noise=noise, use_clipped_model_output=name.endswith("clipped_eps"))
             noise_used = eta > 0
             prev_t = t - sched.config.num_train_timesteps // sched.num_inference_steps
         key = f"{name}/{i}"
@@ -470,13 +470,18 @@ def run_ddpm_ddim(name, kind, ctor, st_args, eta, which, chained, scale, tensors
         tensors[f"{key}/noise"] = f32(noise)
         tensors[f"{key}/prev_sample"] = f32(out.prev_sample)
         tensors[f"{key}/pred_original_sample"] = f32(out.pred_original_sample)
-        clipped = bool(
-            sched.config.clip_sample
-            and (out.pred_original_sample.abs() >= sched.config.clip_sample_range).any()
-        )
+        clipped = bool(sched.config.clip_sample and (out.pred_original_sample.abs() >= sched.config.clip_sample_range).any())
         steps.append(
-            {"i": i, "key": key, "kind": "step", "index": idx, "timestep": t, "prev_timestep": prev_t,
-             "noise_used": bool(noise_used), "clipped": clipped}
+            {
+                "i": i,
+                "key": key,
+                "kind": "step",
+                "index": idx,
+                "timestep": t,
+                "prev_timestep": prev_t,
+                "noise_used": bool(noise_used),
+                "clipped": clipped,
+            }
         )
         if chained:
             sample = out.prev_sample
@@ -526,17 +531,25 @@ def run_repaint(name, eta, st_args, max_entries, tensors, seed):
             tensors[f"{key}/mask"] = f32(mask)
             tensors[f"{key}/pred_original_sample"] = f32(out.pred_original_sample)
             image = out.prev_sample
-            steps.append({"i": i, "key": key, "kind": "step", "index": i, "timestep": int(t),
-                          "prev_timestep": int(t) - n_undo})
+            steps.append({"i": i, "key": key, "kind": "step", "index": i, "timestep": int(t), "prev_timestep": int(t) - n_undo})
         else:
             noise = torch.randn((n_undo, *SHAPE), generator=gen)
             FEED.load(list(noise.unbind(0)))
             image = sched.undo_step(image, t_last)
             assert FEED.calls == n_undo
             tensors[f"{key}/noise"] = f32(noise)
-            steps.append({"i": i, "key": key, "kind": "undo", "index": i, "timestep": int(t),
-                          "undo_step_timestep": int(t_last), "num_noise": n_undo,
-                          "betas_used": f"betas[{int(t_last)}..{int(t_last) + n_undo - 1}]"})
+            steps.append(
+                {
+                    "i": i,
+                    "key": key,
+                    "kind": "undo",
+                    "index": i,
+                    "timestep": int(t),
+                    "undo_step_timestep": int(t_last),
+                    "num_noise": n_undo,
+                    "betas_used": f"betas[{int(t_last)}..{int(t_last) + n_undo - 1}]",
+                }
+            )
         tensors[f"{key}/prev_sample"] = f32(image)
         t_last = t
     return {
@@ -567,8 +580,7 @@ def make_scheduler_cases():
             "Tensor keys are '<key>/<field>' with <key> = steps[j].key = '<case>/<i>'.",
             "step fields: sample, model_output, noise, prev_sample, pred_original_sample "
             "(+ original_image, mask for repaint; mask 1 = known).",
-            "undo fields (repaint): sample, noise [num_noise, *shape] (one draw per inner iteration, in order), "
-            "prev_sample.",
+            "undo fields (repaint): sample, noise [num_noise, *shape] (one draw per inner iteration, in order), prev_sample.",
             "noise is the tensor the scheduler received (ddpm: its randn draw, unused when t == 0; "
             "ddim: variance_noise, unused when eta == 0; repaint step: always used for the known part).",
             "timestep is passed as a 0-d int64 tensor taken from scheduler.timesteps.",
@@ -609,8 +621,15 @@ def make_pickle_pipeline():
     shutil.copy(src / "config.json", d / "unet" / "config.json")
     scheduler = DDPMScheduler(variance_type="fixed_large", clip_sample=False)
     scheduler.save_pretrained(str(d / "scheduler"))
-    dump_json(d / "model_index.json", {"_class_name": "DDPMPipeline", "_diffusers_version": VERSIONS["diffusers"],
-                                       "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]})
+    dump_json(
+        d / "model_index.json",
+        {
+            "_class_name": "DDPMPipeline",
+            "_diffusers_version": VERSIONS["diffusers"],
+            "scheduler": ["diffusers", "DDPMScheduler"],
+            "unet": ["diffusers", "UNet2DModel"],
+        },
+    )
     print(f"[pipeline] {d.name}: pickle weights, {len(state)} tensors")
 
 

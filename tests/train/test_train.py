@@ -5,6 +5,7 @@ the Rust core loads and evaluates like diffusers.
 
 DDPM_BIN names the native `ddpm` binary (make builds it in test-rust).
 """
+
 import os
 import subprocess
 import sys
@@ -79,8 +80,9 @@ class DataCommand(unittest.TestCase):
         self.assertEqual(sorted(np.unique(f["train_labels"]).tolist()), list(range(10)))
         self.assertEqual(np.bincount(f["test_labels"]).tolist(), [1000] * 10)
         # 28 → 32 by two black pixels on every side.
-        border = np.concatenate([f["train"][:, :2].ravel(), f["train"][:, -2:].ravel(),
-                                 f["train"][:, :, :2].ravel(), f["train"][:, :, -2:].ravel()])
+        border = np.concatenate(
+            [f["train"][:, :2].ravel(), f["train"][:, -2:].ravel(), f["train"][:, :, :2].ravel(), f["train"][:, :, -2:].ravel()]
+        )
         self.assertEqual(border.max(), 0)
         self.assertGreater(f["train"][:, 2:30, 2:30].max(), 200)
 
@@ -93,8 +95,9 @@ class TrainingSmokeRun(unittest.TestCase):
         run(PYTHON, TRAIN / "data.py", "--only", "fashion")
         cls.tmp = tempfile.TemporaryDirectory()
         cls.out = Path(cls.tmp.name)
-        cls.log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "4", "--batch", "4",
-                      "--out", cls.out / "straight").stdout
+        cls.log = run(
+            PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "4", "--batch", "4", "--out", cls.out / "straight"
+        ).stdout
 
     @classmethod
     def tearDownClass(cls):
@@ -111,8 +114,7 @@ class TrainingSmokeRun(unittest.TestCase):
         for t, label in ((999, 3), (500, 10), (0, 7)):
             with torch.no_grad():
                 expected = unet(x, t, class_labels=torch.full((2,), label)).sample.numpy()
-            run(ddpm_bin(), "eps", "--model", folder, "--x", self.out / "x.npy", "--t", t, "--class", label,
-                "--out", self.out / "eps.npy")
+            run(ddpm_bin(), "eps", "--model", folder, "--x", self.out / "x.npy", "--t", t, "--class", label, "--out", self.out / "eps.npy")
             ours = np.load(self.out / "eps.npy")
             self.assertEqual(ours.shape, expected.shape)
             diff = np.abs(ours - expected).max()
@@ -122,8 +124,7 @@ class TrainingSmokeRun(unittest.TestCase):
     def test_resume_continues_exactly(self):
         split = self.out / "split"
         run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "2", "--batch", "4", "--out", split)
-        log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "4", "--batch", "4", "--out", split,
-                  "--resume").stdout
+        log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "4", "--batch", "4", "--out", split, "--resume").stdout
         self.assertIn("resumed fashion32 at step 2", log)
         straight = torch.load(self.out / "straight" / "fashion32.ckpt", weights_only=False)
         resumed = torch.load(split / "fashion32.ckpt", weights_only=False)
@@ -134,12 +135,29 @@ class TrainingSmokeRun(unittest.TestCase):
 
     def test_init_starts_from_an_export_and_never_ships_worse(self):
         import json
+
         from safetensors.torch import load_file
 
         init = self.out / "straight" / "fashion32" / "unet"
         # At lr 0 nothing moves: the held-out loss never beats the init's, so the init ships as it was.
-        log = run(PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "2", "--batch", "4", "--lr", "0",
-                  "--eval-every", "1", "--init", init, "--out", self.out / "init").stdout
+        log = run(
+            PYTHON,
+            TRAIN / "train.py",
+            "fashion32",
+            "--tiny",
+            "--steps",
+            "2",
+            "--batch",
+            "4",
+            "--lr",
+            "0",
+            "--eval-every",
+            "1",
+            "--init",
+            init,
+            "--out",
+            self.out / "init",
+        ).stdout
         self.assertIn("init from", log)
         folder = self.out / "init" / "fashion32"
         record = json.loads((folder / "training.json").read_text())
@@ -161,6 +179,7 @@ class TrainingSmokeRun(unittest.TestCase):
         rows (here 0, 0.5 and 4) through `ddpm sample --guidance`, judged by a judge trained on
         1 000 training images (the full evaluation trains it on all 60 000: minutes)."""
         import argparse
+
         import evaluate
 
         data = np.load(default_out() / "fashion32.npz")
@@ -169,8 +188,11 @@ class TrainingSmokeRun(unittest.TestCase):
         args = argparse.Namespace(model=self.out / "straight" / "fashion32")
         # The page's sampler at 5 steps and 4 samples: the debug build runs 30 of them.
         short = "--sampler ddim --steps 5 --eta 1 --seed 2 --n 4"
-        with tempfile.TemporaryDirectory() as tmp, mock.patch.object(evaluate, "GUIDANCE_SAMPLER", short), \
-                mock.patch.object(evaluate, "GUIDANCE_WEIGHTS", (0, 0.5, 4)):
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            mock.patch.object(evaluate, "GUIDANCE_SAMPLER", short),
+            mock.patch.object(evaluate, "GUIDANCE_WEIGHTS", (0, 0.5, 4)),
+        ):
             guidance = evaluate.guidance_figures(args, subset, train, test, 10, Path(tmp))
         self.assertEqual(guidance["sampler"], short)
         self.assertEqual(guidance["weights"], ["0", "0.5", "4"])
@@ -199,8 +221,11 @@ class TrainingSmokeRun(unittest.TestCase):
 
     def test_init_of_another_shape_is_a_clear_error(self):
         shipped = ROOT / "www" / "models" / "fashion32" / "unet"
-        result = subprocess.run([PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "1", "--init", shipped,
-                                 "--out", self.out / "mismatch"], capture_output=True, text=True)
+        result = subprocess.run(
+            [PYTHON, TRAIN / "train.py", "fashion32", "--tiny", "--steps", "1", "--init", shipped, "--out", self.out / "mismatch"],
+            capture_output=True,
+            text=True,
+        )
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("not a fashion32 UNet", result.stderr)
         self.assertNotIn("Traceback", result.stderr)
@@ -226,8 +251,19 @@ class FacesTrainingRecipe(unittest.TestCase):
         from train import Trainer
 
         run(PYTHON, TRAIN / "data.py", "--only", "faces")
-        cls.args = argparse.Namespace(data=default_out(), seed=0, tiny=True, lr=2e-4, steps=10_000, batch=8,
-                                      dropout=0.1, shift=3, brightness=0.1, ema=0.999, init=None)
+        cls.args = argparse.Namespace(
+            data=default_out(),
+            seed=0,
+            tiny=True,
+            lr=2e-4,
+            steps=10_000,
+            batch=8,
+            dropout=0.1,
+            shift=3,
+            brightness=0.1,
+            ema=0.999,
+            init=None,
+        )
         cls.trainer = Trainer("faces64", cls.args)
         cls.defaults = Trainer("faces64", argparse.Namespace(**{**vars(cls.args), "dropout": None, "shift": None, "brightness": None}))
 
@@ -237,7 +273,7 @@ class FacesTrainingRecipe(unittest.TestCase):
         self.assertEqual(out.shape, x0.shape)
         self.assertGreaterEqual(out.min().item(), -1.0)
         self.assertLessEqual(out.max().item(), 1.0)
-        for original, augmented in zip(x0, out):
+        for original, augmented in zip(x0, out, strict=True):
             self.assertFalse(torch.equal(original, augmented))
             # A face shifted by ≤ 3 px, maybe mirrored, with ±10 % gain and offset: still close.
             best = min((original.flip(-1) if f else original).sub(augmented).abs().mean().item() for f in (0, 1))
@@ -257,7 +293,7 @@ class FacesTrainingRecipe(unittest.TestCase):
         self.assertAlmostEqual(lr(499), 2e-4)
         self.assertAlmostEqual(lr(10_000), 2e-5)
         decay = [lr(s) for s in range(500, 10_001, 500)]
-        self.assertTrue(all(a > b for a, b in zip(decay, decay[1:])))
+        self.assertTrue(all(a > b for a, b in zip(decay, decay[1:], strict=False)))
 
     def test_dropout_is_in_the_model_and_off_in_the_ema(self):
         self.assertEqual(self.trainer.model.config.dropout, 0.1)
@@ -267,13 +303,28 @@ class FacesTrainingRecipe(unittest.TestCase):
         self.assertEqual(self.defaults.model.config.dropout, 0.0)
         x0 = self.defaults.train_x[:16]
         out = self.defaults.augment(x0)
-        mirrored = [torch.equal(a, o.flip(-1)) and not torch.equal(a, o) for o, a in zip(x0, out)]
-        for original, augmented in zip(x0, out):
+        mirrored = [torch.equal(a, o.flip(-1)) and not torch.equal(a, o) for o, a in zip(x0, out, strict=True)]
+        for original, augmented in zip(x0, out, strict=True):
             self.assertTrue(torch.equal(augmented, original) or torch.equal(augmented, original.flip(-1)))
         self.assertTrue(any(mirrored))
         # Flags override a model's spec for that run only.
         self.assertEqual(self.trainer.spec["shift"], 3)
         self.assertEqual(self.defaults.spec["shift"], 0)
+
+
+class AsksTheCore(unittest.TestCase):
+    """train/core.py: the null class and the quadrant masks come from the Rust core."""
+
+    def test_null_class_and_quadrant_masks(self):
+        import core
+
+        fixtures = ROOT / "tests/reference/fixtures/unet"
+        self.assertEqual(core.null_class(fixtures / "class_cond"), 10)
+        self.assertIsNone(core.null_class(fixtures / "f16_grey"))
+        mask = core.quadrant_mask("1100", 6)
+        self.assertEqual(tuple(mask.shape), (6, 6))
+        self.assertTrue(bool((mask[:3] == 1).all()) and bool((mask[3:] == 0).all()), "1100: the top half known")
+        self.assertEqual(core.quadrant_mask("0111", 4)[0].tolist(), [0, 0, 1, 1])
 
 
 class DefaultSamplerRule(unittest.TestCase):
@@ -283,7 +334,12 @@ class DefaultSamplerRule(unittest.TestCase):
         from evaluate import default_samplers
 
         row = lambda grain, grainy: {"grain_ratio": grain, "grainy_share": grainy, "nearest_neighbour_ratio": 1.0}
-        table = {"DDPM 1000": row(0.9, 0.0), "DDPM 100 strided": row(1.1, 1 / 32), "DDIM 50, η = 0": row(1.4, 11 / 32), "DDIM 50, η = 1": row(1.0, 0.0)}
+        table = {
+            "DDPM 1000": row(0.9, 0.0),
+            "DDPM 100 strided": row(1.1, 1 / 32),
+            "DDIM 50, η = 0": row(1.4, 11 / 32),
+            "DDIM 50, η = 1": row(1.0, 0.0),
+        }
         chosen = default_samplers(table)
         self.assertEqual((chosen["webgpu"]["name"], chosen["cpu"]["name"]), ("DDPM 1000", "DDIM 50, η = 1"))
         self.assertEqual({k: chosen["cpu"][k] for k in ("sampler", "steps", "eta")}, {"sampler": "ddim", "steps": 50, "eta": 1})
@@ -294,6 +350,16 @@ class DefaultSamplerRule(unittest.TestCase):
         chosen = default_samplers(grainy)
         self.assertEqual((chosen["webgpu"]["name"], chosen["cpu"]["name"]), ("DDPM 1000", "DDPM 1000"))
         self.assertIn("no sampler is clean", chosen["why"])
+
+    def test_every_sampler_reaches_the_cli_by_the_pages_name(self):
+        """The page's names are the CLI's: ddpm-large stays ddpm-large, and `ddpm sample` takes each."""
+        from evaluate import SAMPLERS, cli_arguments
+
+        self.assertEqual(cli_arguments({"sampler": "ddpm-large", "steps": 100}), ["--sampler", "ddpm-large", "--steps", "100"])
+        help_text = run(ddpm_bin(), "sample", "--help").stdout
+        for page in SAMPLERS.values():
+            self.assertEqual(cli_arguments(page)[:2], ["--sampler", page["sampler"]])
+            self.assertIn(page["sampler"], help_text)
 
     def test_a_partial_table_chooses_nothing(self):
         from evaluate import sampler_markdown
@@ -322,8 +388,12 @@ class LossCurveOverContinuations(unittest.TestCase):
     def test_parents_are_cut_at_their_export_and_continued_from_it(self):
         from evaluate import whole_history
 
-        base = {"steps": 300, "exported_step": 200, "init": None,
-                "history": [[100, 0.5, 0.40, 10], [200, 0.3, 0.30, 20], [300, 0.2, 0.35, 30]]}
+        base = {
+            "steps": 300,
+            "exported_step": 200,
+            "init": None,
+            "history": [[100, 0.5, 0.40, 10], [200, 0.3, 0.30, 20], [300, 0.2, 0.35, 30]],
+        }
         first = {"steps": 100, "exported_step": None, "init": base, "history": [[0, None, 0.30, 0], [100, 0.25, 0.28, 9]]}
         run = {"steps": 100, "exported_step": 50, "init": first, "history": [[0, None, 0.28, 0], [50, 0.2, 0.27, 5], [100, 0.2, 0.29, 9]]}
         history, starts = whole_history(run)
@@ -331,11 +401,13 @@ class LossCurveOverContinuations(unittest.TestCase):
         self.assertEqual([h[0] for h in history], [100, 200, 200, 300, 300, 350, 400])
         self.assertEqual([h[2] for h in history], [0.40, 0.30, 0.30, 0.28, 0.28, 0.27, 0.29])
         self.assertEqual(starts, [200, 300])
-        self.assertEqual(whole_history({"steps": 2, "history": [[1, 0.9, None, 1], [2, 0.8, 0.7, 2]]}), ([(1, 0.9, None, 1), (2, 0.8, 0.7, 2)], []))
+        self.assertEqual(
+            whole_history({"steps": 2, "history": [[1, 0.9, None, 1], [2, 0.8, 0.7, 2]]}), ([(1, 0.9, None, 1), (2, 0.8, 0.7, 2)], [])
+        )
 
     def test_plot_draws_both_curves_and_the_continuations(self):
-        from PIL import Image
         from evaluate import loss_curve
+        from PIL import Image
 
         history = [(0, None, 0.3, 0)] + [(s, 0.3 - s / 1000, 0.3 - s / 2000 if s % 50 == 0 else None, s) for s in range(10, 200, 10)]
         with tempfile.TemporaryDirectory() as tmp:
@@ -380,11 +452,18 @@ class GuidanceJudge(unittest.TestCase):
 
         figures = lambda judged, log_p, l2, shape: {"judged": judged, "log_p": log_p, "l2": l2, "shape": shape}
         # At w = 1 log p rises for classes 0–6, L2 falls for 0–2, shape for all; at w = 4 L2 falls for none.
-        row = lambda c: {"0": figures(0.5, -1.0, 10.0, 0.2),
-                         "1": figures(0.75, -0.5 if c < 7 else -2.0, 9.0 if c < 3 else 12.0, 0.1),
-                         "4": figures(1.0, -0.1, 11.0, 0.3 if c == 9 else 0.1)}
-        guidance = {"sampler": "--sampler ddim --eta 1", "weights": ["0", "1", "4"], "samples": 4,
-                    "judge": {"held_out_accuracy": 0.9}, "classes": {c: row(c) for c in range(10)}}
+        row = lambda c: {
+            "0": figures(0.5, -1.0, 10.0, 0.2),
+            "1": figures(0.75, -0.5 if c < 7 else -2.0, 9.0 if c < 3 else 12.0, 0.1),
+            "4": figures(1.0, -0.1, 11.0, 0.3 if c == 9 else 0.1),
+        }
+        guidance = {
+            "sampler": "--sampler ddim --eta 1",
+            "weights": ["0", "1", "4"],
+            "samples": 4,
+            "judge": {"held_out_accuracy": 0.9},
+            "classes": {c: row(c) for c in range(10)},
+        }
         text = guidance_markdown(guidance)
         self.assertIn("`ddpm sample --sampler ddim --eta 1 --class C --guidance W`", text)
         self.assertIn("Per class, 4 samples at each w of the page's rows (0 … 4)", text)
@@ -408,8 +487,22 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
         cls.model = out / "faces64"
         (cls.model / "README.md").write_text("# tiny faces\n\nHand-written text stays.\n")
         env = {**os.environ, "DDPM_BIN": ddpm_bin()}
-        cls.log = run(PYTHON, TRAIN / "evaluate.py", "faces64", "--model", cls.model, "--inpaint", "--inpaint-faces", "1",
-                      "--inpaint-steps", "10", "--samplers", "--samples", "2", env=env).stdout
+        cls.log = run(
+            PYTHON,
+            TRAIN / "evaluate.py",
+            "faces64",
+            "--model",
+            cls.model,
+            "--inpaint",
+            "--inpaint-faces",
+            "1",
+            "--inpaint-steps",
+            "10",
+            "--samplers",
+            "--samples",
+            "2",
+            env=env,
+        ).stdout
         cls.evaluation = __import__("json").loads((cls.model / "evaluation.json").read_text())
 
     @classmethod
@@ -420,8 +513,18 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
         table = self.evaluation["inpainting"]
         self.assertEqual(list(table), ["right half", "bottom half", "top-left", "top-right", "bottom-left", "bottom-right"])
         for row in table.values():
-            self.assertEqual(set(row), {"mean face", "mirror", "nearest training face", "Gaussian posterior mean",
-                                        "ours, repaint", "ours, repaint, mean of 4", "ours, replacement"})
+            self.assertEqual(
+                set(row),
+                {
+                    "mean face",
+                    "mirror",
+                    "nearest training face",
+                    "Gaussian posterior mean",
+                    "ours, repaint",
+                    "ours, repaint, mean of 4",
+                    "ours, replacement",
+                },
+            )
             for figures in row.values():
                 self.assertTrue(5 < figures["psnr"] < 60, figures)
                 self.assertTrue(-1 <= figures["ssim"] <= 1, figures)
@@ -430,7 +533,9 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
 
     def test_sampler_table_and_grids(self):
         table = self.evaluation["samplers"]
-        self.assertEqual(list(table), ["DDPM 1000", "DDPM 100 strided", "DDIM 50, η = 0", "DDIM 50, η = 1", "DDIM 100, η = 0", "DDIM 200, η = 0"])
+        self.assertEqual(
+            list(table), ["DDPM 1000", "DDPM 100 strided", "DDIM 50, η = 0", "DDIM 50, η = 1", "DDIM 100, η = 0", "DDIM 200, η = 0"]
+        )
         from evaluate import SAMPLERS, is_clean
 
         for name, row in table.items():
@@ -494,12 +599,12 @@ class EvaluateInpaintingAndSamplers(unittest.TestCase):
             self.assertLess(psnr(train.mean(0), image, 1 - mask), 30)
 
 
-
 class NoiseLength(unittest.TestCase):
     """noise_length.py's measure of how far ε_θ follows the length of the noise it is shown."""
 
     def test_an_oracle_follows_the_length_and_a_normalising_model_does_not(self):
         from noise_length import projection_on_noise
+
         alphas_cumprod = torch.linspace(0.99, 0.01, 1000)
         x0 = torch.rand(4, 1, 8, 8) * 2 - 1
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))

@@ -4,6 +4,7 @@ import { XT_ONLY } from '../client.js';
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, meanPixelStd, saveGif, savePng, toTiles } from '../render.js';
 import { fill, followModel, readInputs, settle } from './parts.js';
+import { progressText } from './progress.js';
 import { parseTimesteps, SAMPLER_DEFAULTS, SAMPLER_RANGES, SamplerControls, samplerTemplate } from './sampler-controls.js';
 
 export const title = 'Compare at different t';
@@ -40,7 +41,7 @@ ${samplerTemplate(false)}
 
 export function mount(root, services, given) {
   const view = new CompareView(root, services, settle(DEFAULTS, given, RANGES));
-  return { run: () => view.ready.then(() => view.start()), cancel: () => { view.cancelled = true; }, state: view.settings, ready: view.ready };
+  return { run: () => view.ready.then(() => view.start()), cancel: () => view.cancel(), state: view.settings, ready: view.ready };
 }
 
 class CompareView {
@@ -48,13 +49,13 @@ class CompareView {
     Object.assign(this, { client, settings, onChange });
     const part = fill(root, template);
     this.$ = part;
-    this.cancelled = false;
+    this.abort = new AbortController();
     this.running = false;
     this.rows = [];
     this.model = null;
     this.sampler = new SamplerControls(part, settings, { cheap: true, onChange: () => this.onChange(this.settings) });
     part('run').addEventListener('click', () => this.start());
-    part('cancel').addEventListener('click', () => { this.cancelled = true; });
+    part('cancel').addEventListener('click', () => this.cancel());
     part('save').addEventListener('click', () => savePng(part('grid'), this.fileName('png')));
     part('save-gif').addEventListener('click', () => this.saveAnimation());
     for (const key of ['t', 'n', 'layout']) {
@@ -72,7 +73,7 @@ class CompareView {
         this.sampler.useModel(model, backend.kind);
         this.onChange(this.settings);
       }
-      if (this.running) this.cancelled = true;
+      if (this.running) this.cancel();
       this.$('run').disabled = !model || this.running;
     });
   }
@@ -85,19 +86,19 @@ class CompareView {
     showStatus(this.$('status'), text, kind);
   }
 
-  /** Steps a started run to its end; resolves to the last output (null if cancelled). */
-  async finish({ runId, timesteps }, onStep) {
+  /** Stops the run under way in the worker, between two steps. */
+  cancel() {
+    this.abort.abort();
+  }
+
+  /** Runs a sampling run to its end; resolves to its last output (null if cancelled). */
+  async finish(key, settings, { opened, stepped }) {
     let last = null;
-    try {
-      for (let i = 0; i < timesteps.length; i++) {
-        if (this.cancelled) return null;
-        last = await this.client.step(runId, XT_ONLY);
-        onStep?.(last, i);
-      }
-      return last;
-    } finally {
-      await this.client.stop(runId);
+    for await (const out of this.client.run({ kind: 'sample', key, settings }, { signal: this.abort.signal, wanted: XT_ONLY })) {
+      if (out.step === 0) await opened(out);
+      else stepped((last = out), out.step - 1);
     }
+    return this.abort.signal.aborted ? null : last;
   }
 
   async start() {
@@ -112,7 +113,7 @@ class CompareView {
     }
     const one = [1, info.inChannels, base.size, base.size];
     this.running = true;
-    this.cancelled = false;
+    this.abort = new AbortController();
     this.rows = [];
     this.draw();
     this.$('run').disabled = true;
@@ -122,36 +123,41 @@ class CompareView {
     const started = performance.now();
     try {
       // 1. The shared trajectory, keeping x_t where it reaches each timestep nearest a wanted t.
-      const run = await this.client.start(key, base);
-      const { timesteps } = run;
-      const forkAt = [...new Set(wanted.map((t) => timesteps.reduce((best, s) => (Math.abs(s - t) < Math.abs(best - t) ? s : best))))];
       const states = new Map();
-      const totalSteps = timesteps.length + forkAt.reduce((sum, s) => sum + timesteps.filter((u) => u <= s).length, 0);
-      let done = 0;
+      let [forkAt, totalSteps, done] = [[], 0, 0];
       const tick = (label) => {
         done += 1;
         this.$('progress').max = totalSteps;
         this.$('progress').value = done;
-        const rate = done / ((performance.now() - started) / 1000);
-        this.status(`${label} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((totalSteps - done) / rate)} s left`, 'progress');
+        this.status(progressText(label, done, totalSteps, started), 'progress');
       };
-      states.set(timesteps[0], run.xt);
-      const trajectory = await this.finish(run, (out) => {
-        if (forkAt.includes(out.next)) states.set(out.next, out.xt);
-        tick(`trajectory: t = ${out.t}`);
+      const trajectory = await this.finish(key, base, {
+        opened: ({ timesteps, current: xt }) => {
+          forkAt = [...new Set(wanted.map((t) => timesteps.reduce((best, s) => (Math.abs(s - t) < Math.abs(best - t) ? s : best))))];
+          totalSteps = timesteps.length + forkAt.reduce((sum, s) => sum + timesteps.filter((u) => u <= s).length, 0);
+          states.set(timesteps[0], xt);
+        },
+        stepped: (out) => {
+          if (forkAt.includes(out.next)) states.set(out.next, out.xt);
+          tick(`trajectory: t = ${out.t}`);
+        },
       });
       if (!trajectory) return this.stopped();
       // 2. N samples of p(x_0 | x_t) from each kept x_t, the same fork seed for every row.
       for (const t of forkAt) {
         const xt = states.get(t);
         const settings = { ...base, batch: n, seed: base.seed + 1, start: { xt: Array.from(xt), t } };
-        const fork = await this.client.start(key, settings);
         // The animation's frames of this row: its samples at evenly chosen steps.
-        const kept = new Set(await this.client.frameSteps(fork.timesteps.length));
+        let kept = new Set();
         const frames = [];
-        const last = await this.finish(fork, (out, i) => {
-          if (kept.has(i)) frames.push(toTiles(out.xt, [n, ...one.slice(1)]));
-          tick(`${n} samples from x_${t}: t = ${out.t}`);
+        const last = await this.finish(key, settings, {
+          opened: async (fork) => {
+            kept = new Set(await this.client.frameSteps(fork.timesteps.length));
+          },
+          stepped: (out, i) => {
+            if (kept.has(i)) frames.push(toTiles(out.xt, [n, ...one.slice(1)]));
+            tick(`${n} samples from x_${t}: t = ${out.t}`);
+          },
         });
         if (!last) return this.stopped();
         const samples = [];

@@ -117,8 +117,9 @@ class GuidanceView {
     this.ready = followModel(slot, (model) => this.useModel(model));
   }
 
+  /** Stops the row under way in the worker, between two steps. */
   cancel() {
-    if (this.run) this.run.cancelled = true;
+    this.run?.abort();
   }
 
   /** A class-conditional model's classes (and, for a shipped one, each class's mean image). */
@@ -216,7 +217,7 @@ class GuidanceView {
     const steps = Math.min(info.scheduler.num_train_timesteps, this.settings.steps);
     // One class and one x_T for every row: the controls wait until the run ends.
     const { class: label, seed, eta } = this.settings;
-    const run = { cancelled: false };
+    const run = new AbortController();
     this.run = run;
     this.setRunning(true);
     const mean = this.classMean();
@@ -235,12 +236,12 @@ class GuidanceView {
           sampler: { ...info.defaultSettings, steps, method: { kind: 'ddim', eta } },
           guidance: { weight: w },
         };
-        const sampling = this.client.sample(this.model.key, settings, ({ step }) => {
-          progress.value = r * steps + step;
-          if (run.cancelled) sampling.cancel();
-        }, XT_ONLY);
-        const { cancelled, last } = await sampling.done;
-        if (cancelled) {
+        let last = null;
+        for await (const out of this.client.run({ kind: 'sample', key: this.model.key, settings }, { signal: run.signal, wanted: XT_ONLY })) {
+          progress.value = r * steps + out.step;
+          if (out.step > 0) last = out;
+        }
+        if (run.signal.aborted) {
           this.status('Cancelled.', 'ok');
           return null;
         }

@@ -7,6 +7,7 @@ import { ImagePicker, pickerTemplate } from '../gallery.js';
 import { drawGrid, drawTiles, enlarge, imageToInput, savePng, toTiles } from '../render.js';
 import { showStatus } from '../status.js';
 import { fill, followModel, readInputs, runControls, settle } from './parts.js';
+import { progressText } from './progress.js';
 
 const QUADRANTS = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
 
@@ -222,43 +223,40 @@ class InpaintView {
     // What this run fills: later picks and mask edits are for the next run.
     const [image, mask, { seed, n }] = [this.image, this.mask.slice(), this.settings];
     const shape = [n, this.channels, this.size, this.size];
-    const run = { cancelled: false };
+    const run = new AbortController();
     this.run = run;
     this.setRunning(true);
-    let runId = null;
     try {
-      const started = await this.client.inpaintStart(this.model.key, {
-        seed, batch: n, image, mask, method: this.methodSettings(),
-      });
-      runId = started.runId;
+      const spec = { kind: 'inpaint', key: this.model.key, settings: { seed, batch: n, image, mask, method: this.methodSettings() } };
       const progress = this.part('progress');
-      progress.max = started.total;
       const begun = performance.now();
-      let out = null;
-      for (let i = 0; i < started.total; i++) {
-        if (run.cancelled) {
-          this.status(`Cancelled after ${i} of ${started.total} steps.`, 'ok');
-          return null;
-        }
-        out = await this.client.step(runId, XT_ONLY);
-        progress.value = i + 1;
-        if (i % 5 === 0 || i === started.total - 1) {
+      let [out, total] = [null, 0];
+      for await (const step of this.client.run(spec, { signal: run.signal, wanted: XT_ONLY })) {
+        const i = step.step;
+        total = step.total;
+        progress.max = total;
+        progress.value = i;
+        if (i === 0) continue;
+        out = step;
+        if ((i - 1) % 5 === 0 || i === total) {
           const live = this.part('live');
           drawTiles(live, toTiles(out.xt, shape), Math.min(n, 4));
           enlarge(live, this.size);
           this.part('live-caption').textContent = out.renoise ? 'RePaint: jumped back up (re-noised)' : `x_t after the step at t = ${out.t}`;
-          const rate = (i + 1) / ((performance.now() - begun) / 1000);
-          this.status(`Step ${i + 1}/${started.total} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((started.total - i - 1) / rate)} s left`, 'progress');
+          this.status(progressText(`Step ${i}/${total}`, i, total, begun), 'progress');
         }
       }
+      if (run.signal.aborted) {
+        this.status(`Cancelled after ${out?.step ?? 0} of ${total} steps.`, 'ok');
+        return null;
+      }
       this.showResults(image, out.xt, shape);
-      this.status(`Done: ${started.total} steps in ${((performance.now() - begun) / 1000).toFixed(1)} s. The known region of every result is the input's.`, 'ok');
+      this.status(`Done: ${total} steps in ${((performance.now() - begun) / 1000).toFixed(1)} s. The known region of every result is the input's.`, 'ok');
       return out.xt;
     } catch (error) {
       this.status(`Inpainting failed: ${error.message}`, 'error');
       return null;
     } finally {
-      if (runId) this.client.stop(runId);
       this.run = null;
       this.setRunning(false);
     }
@@ -287,8 +285,9 @@ class InpaintView {
       + 'disagree. It estimates E[x₀ | known part], the fill with the least expected squared error; any one fill errs more.';
   }
 
+  /** Stops the fill under way in the worker, between two steps. */
   cancel() {
-    if (this.run) this.run.cancelled = true;
+    this.run?.abort();
   }
 
   setRunning(running) {

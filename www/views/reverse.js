@@ -3,6 +3,7 @@
 import { showStatus } from '../status.js';
 import { drawTiles, enlarge, saveGif, savePng, toTiles } from '../render.js';
 import { fill, followModel, settle } from './parts.js';
+import { progressText } from './progress.js';
 import { estimate, parseTimesteps, SAMPLER_DEFAULTS, SAMPLER_RANGES, SamplerControls, samplerTemplate } from './sampler-controls.js';
 
 export const title = 'Reverse sampling';
@@ -150,8 +151,9 @@ class ReverseView {
   async reset() {
     this.generation = (this.generation ?? 0) + 1;
     this.playing = false;
-    await this.stopRun();
+    // At once, not after the stop: what follows a reset (a model change) reads no stale step.
     this.clearHistory();
+    await this.stopRun();
     this.updateButtons();
   }
 
@@ -188,7 +190,7 @@ class ReverseView {
     const { key, info } = this.model;
     const settings = this.sampler.runSettings(info);
     this.starting = (async () => {
-      const { runId, timesteps } = await this.client.start(key, settings);
+      const { runId, timesteps } = await this.client.open({ kind: 'sample', key, settings });
       if (generation !== this.generation) {
         // Reset (new settings or model) while it started: it is not wanted any more.
         this.client.stop(runId);
@@ -284,7 +286,8 @@ class ReverseView {
       this.status(`Done: ${total} steps in ${((performance.now() - run.started) / 1000).toFixed(1)} s (${rate.toFixed(1)} steps/s). Scrub back to revisit any step.`, 'ok');
       this.drawFilmstrip();
     } else {
-      this.status(`Step ${run.taken}/${total}, t = ${out.t} — ${rate.toFixed(1)} steps/s, about ${Math.ceil((total - run.taken) / rate)} s left`, 'progress');
+      // The rate of the time spent stepping: a paused run is not slower.
+      this.status(progressText(`Step ${run.taken}/${total}, t = ${out.t}`, run.taken, total, performance.now() - run.busy), 'progress');
     }
     this.$('save').disabled = false;
     this.$('save-gif').disabled = false;

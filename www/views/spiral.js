@@ -116,7 +116,7 @@ class SpiralView {
 
   /** Particles from N(0, I) to t = 0 with `key`; every tenth step kept for the t slider. */
   async sampleParticles(key, n, steps, job, onFrame) {
-    const { runId, timesteps, x } = await this.client.spiralStart(key, { n, seed: this.settings.seed, steps });
+    const { runId, timesteps, current: x } = await this.client.open({ kind: 'spiral', key, settings: { n, seed: this.settings.seed, steps } });
     const frames = [{ t: timesteps[0], x }];
     // The drift arrows of these frames can only come from the model that made them.
     frames.key = key;
@@ -124,7 +124,7 @@ class SpiralView {
       const chunk = Math.max(1, Math.round(timesteps.length / 100));
       for (let done = 0; done < timesteps.length; done += chunk) {
         if (job.cancelled) return null;
-        const out = await this.client.spiralSteps(runId, chunk);
+        const out = await this.client.step(runId, { k: chunk });
         frames.push({ t: out.next < 0 ? 0 : out.next, x: out.x, last: out.next < 0 });
         onFrame?.(frames, done + chunk, timesteps.length);
       }
@@ -181,12 +181,12 @@ class SpiralView {
     let runId = null;
     this.losses = [];
     try {
-      ({ runId } = await this.client.trainStart({ steps, seed: this.settings.seed }));
+      ({ runId } = await this.client.open({ kind: 'train', settings: { steps, seed: this.settings.seed } }));
       this.part('progress').max = steps;
       const begun = performance.now();
       for (let step = 0; step < steps;) {
         if (job.cancelled) return this.status(`Training cancelled at step ${step}.`, 'ok');
-        const out = await this.client.trainSteps(runId, chunk);
+        const out = await this.client.step(runId, { k: chunk });
         step = out.step;
         this.losses.push(out.loss);
         this.part('progress').value = step;

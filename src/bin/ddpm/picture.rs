@@ -75,7 +75,9 @@ pub fn read_image(path: &Path, channels: usize, size: usize) -> Result<Vec<f32>>
         (1, c) => planes[0].iter().copied().cycle().take(plane * c).collect(),
         (3, 1) => (0..plane).map(|i| 0.299 * planes[0][i] + 0.587 * planes[1][i] + 0.114 * planes[2][i]).collect(),
         (3, 3) => pixels.clone(),
-        (_, c) => return Err(Error::Input(format!("{}: cannot turn a {}-channel image into {c} channels", path.display(), image.channels))),
+        (_, c) => {
+            return Err(Error::Input(format!("{}: cannot turn a {}-channel image into {c} channels", path.display(), image.channels)));
+        }
     };
     Ok(out.into_iter().map(|v| v / 127.5 - 1.0).collect())
 }

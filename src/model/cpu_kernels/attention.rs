@@ -30,9 +30,7 @@ pub fn attention(
     let [n, c, h, w] = dims;
     let x = flex_f32(normed)?;
     let back = |x| Err(Tensor::from_primitive::<Flex>(x));
-    let shaped = projections
-        .iter()
-        .all(|(weight, bias)| weight.dims() == [c, c] && bias.dims() == [c]);
+    let shaped = projections.iter().all(|(weight, bias)| weight.dims() == [c, c] && bias.dims() == [c]);
     if heads == 0 || c % heads != 0 || residual.dims() != dims || !shaped {
         return back(x);
     }
@@ -69,14 +67,7 @@ pub fn attention(
         let x = &input[task / 3 * plane..][..plane];
         // SAFETY: task's [c, L] block of qkv is its own; weight is [c, c] and x [c, L], row-major.
         unsafe {
-            matmul(
-                [c, length, c],
-                (qkv_out.at(task * plane), length, 1),
-                true,
-                (weight.as_ptr(), c, 1),
-                (x.as_ptr(), length, 1),
-                1.0,
-            )
+            matmul([c, length, c], (qkv_out.at(task * plane), length, 1), true, (weight.as_ptr(), c, 1), (x.as_ptr(), length, 1), 1.0)
         };
     });
 
@@ -93,14 +84,7 @@ pub fn attention(
             // head's [d, L] rows of `attended` are this task's alone.
             unsafe {
                 // S[i, j] = Σ_k Qᵀ[k, i]·Kᵀ[k, j]/√d: Q is Qᵀ read with its strides swapped.
-                matmul(
-                    [length, length, head_dim],
-                    (scores.as_mut_ptr(), length, 1),
-                    false,
-                    (at(0), 1, length),
-                    (at(1), length, 1),
-                    scale,
-                );
+                matmul([length, length, head_dim], (scores.as_mut_ptr(), length, 1), false, (at(0), 1, length), (at(1), length, 1), scale);
             }
             for row in scores.chunks_exact_mut(length) {
                 softmax(row);
@@ -108,14 +92,7 @@ pub fn attention(
             unsafe {
                 // Oᵀ[k, i] = Σ_j Vᵀ[k, j]·P[i, j]: Pᵀ is P read with its strides swapped.
                 let dst = attended_out.at(sample * plane + head * head_dim * length);
-                matmul(
-                    [head_dim, length, length],
-                    (dst, length, 1),
-                    false,
-                    (at(2), length, 1),
-                    (scores.as_ptr(), 1, length),
-                    1.0,
-                );
+                matmul([head_dim, length, length], (dst, length, 1), false, (at(2), length, 1), (scores.as_ptr(), 1, length), 1.0);
             }
         });
     });

@@ -60,18 +60,12 @@ pub fn conv2d(
     let (input, weight, bias) = (slice(&x), slice(&weight), slice(&bias));
     let pixels = geometry.oh * geometry.ow;
     let depth = c_in * kh * kw;
-    let tile_rows = (COLUMNS_BYTES / 4 / depth)
-        .max(MIN_TILE_PIXELS)
-        .div_ceil(geometry.ow)
-        .min(geometry.oh);
+    let tile_rows = (COLUMNS_BYTES / 4 / depth).max(MIN_TILE_PIXELS).div_ceil(geometry.ow).min(geometry.oh);
     let tiles = geometry.oh.div_ceil(tile_rows);
     // A batch of one at 16×16 or 8×8 is a single tile: its output channels are split into blocks
     // until every core has a task (each block's task redoes the tile's im2col, a copy against
     // its GEMM's depth multiply-adds per output value).
-    let blocks = workers()
-        .div_ceil(n * tiles)
-        .min(c_out.div_ceil(MIN_BLOCK_CHANNELS))
-        .max(1);
+    let blocks = workers().div_ceil(n * tiles).min(c_out.div_ceil(MIN_BLOCK_CHANNELS)).max(1);
     let block_channels = c_out.div_ceil(blocks);
     let blocks = c_out.div_ceil(block_channels);
     // A 1×1 convolution at stride 1 without padding reads its input as it lies: no im2col.
@@ -180,8 +174,7 @@ impl Geometry {
             return;
         }
         let block = &mut out[valid_from * self.ow..valid_to * self.ow];
-        let source =
-            ((first_row + valid_from as isize + dy) * w + dx).clamp(-(block.len() as isize), plane.len() as isize);
+        let source = ((first_row + valid_from as isize + dy) * w + dx).clamp(-(block.len() as isize), plane.len() as isize);
         // Where the run starts before the plane or ends after it, the elements left out are
         // wrapped columns, zeroed below.
         let skip = (-source).max(0) as usize;
@@ -203,10 +196,7 @@ impl Geometry {
         // The output columns whose input column lies inside the image.
         let inside = |ox: usize| (ox * self.stride + kx).checked_sub(self.left).filter(|&ix| ix < self.w);
         let first = (0..self.ow).find(|&ox| inside(ox).is_some()).unwrap_or(self.ow);
-        let last = (first..self.ow)
-            .take_while(|&ox| inside(ox).is_some())
-            .last()
-            .map_or(first, |ox| ox + 1);
+        let last = (first..self.ow).take_while(|&ox| inside(ox).is_some()).last().map_or(first, |ox| ox + 1);
         for (oy, out_row) in rows.zip(row.chunks_exact_mut(self.ow)) {
             let iy = (oy * self.stride + ky).checked_sub(self.top).filter(|&iy| iy < self.h);
             let Some(iy) = iy else {
@@ -220,10 +210,7 @@ impl Geometry {
             if self.stride == 1 {
                 out_row[first..last].copy_from_slice(&in_row[start..start + (last - first)]);
             } else {
-                for (o, &v) in out_row[first..last]
-                    .iter_mut()
-                    .zip(in_row[start..].iter().step_by(self.stride))
-                {
+                for (o, &v) in out_row[first..last].iter_mut().zip(in_row[start..].iter().step_by(self.stride)) {
                     *o = v;
                 }
             }

@@ -6,9 +6,8 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::Tensor;
 
 use super::exp::silu;
-use crate::model::conditioning::Conditioning;
 use super::{filled, flex_f32, slice, tensor};
-
+use crate::model::conditioning::Conditioning;
 
 /// `torch.nn.GroupNorm` of `x` [n, c, h, w] with its affine, conditioned, then SiLU if `silu`:
 /// one read of `x` for the statistics and one for the output. Err gives `x` back when any
@@ -34,11 +33,7 @@ pub fn group_norm(
     let Some((shift_in, film)) = conditioning.operands(|t| flex_f32(t.clone()).ok()) else {
         return Err(back(x));
     };
-    let shape = GroupShape {
-        channels: c,
-        per_group: c / groups,
-        plane: h * w,
-    };
+    let shape = GroupShape { channels: c, per_group: c / groups, plane: h * w };
     let params = GroupParams {
         gamma: slice(&gamma),
         beta: slice(&beta),
@@ -76,25 +71,11 @@ struct GroupParams<'a> {
 
 /// `normalize_group` compiled for AVX2 where the CPU has it (x86-64 builds target SSE2 only);
 /// as it is elsewhere (wasm is built with simd128, see .cargo/config.toml).
-fn normalize_group_widest(
-    input: &[f32],
-    out: &mut [MaybeUninit<f32>],
-    sample: usize,
-    group: usize,
-    shape: &GroupShape,
-    p: &GroupParams,
-) {
+fn normalize_group_widest(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         #[target_feature(enable = "avx2,fma")]
-        fn avx2(
-            input: &[f32],
-            out: &mut [MaybeUninit<f32>],
-            sample: usize,
-            group: usize,
-            shape: &GroupShape,
-            p: &GroupParams,
-        ) {
+        fn avx2(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
             normalize_group(input, out, sample, group, shape, p);
         }
         // SAFETY: the features were just detected on this CPU.
@@ -106,26 +87,13 @@ fn normalize_group_widest(
 /// One group of one sample: its statistics in two passes (mean, then the centred variance, as
 /// PyTorch and flex's layer_norm compute them), then `y = (x − mean)·a + b` per channel, SiLU'd.
 #[inline(always)]
-fn normalize_group(
-    input: &[f32],
-    out: &mut [MaybeUninit<f32>],
-    sample: usize,
-    group: usize,
-    shape: &GroupShape,
-    p: &GroupParams,
-) {
+fn normalize_group(input: &[f32], out: &mut [MaybeUninit<f32>], sample: usize, group: usize, shape: &GroupShape, p: &GroupParams) {
     let first = sample * shape.channels + group * shape.per_group;
     let shift_in = |k: usize| p.shift_in.map_or(0.0, |s| s[first + k]);
     let channels = || input.chunks_exact(shape.plane).enumerate();
     let count = input.len() as f32;
-    let mean = channels()
-        .map(|(k, plane)| sum(plane) + shift_in(k) * shape.plane as f32)
-        .sum::<f32>()
-        / count;
-    let variance = channels()
-        .map(|(k, plane)| sum_squares(plane, shift_in(k) - mean))
-        .sum::<f32>()
-        / count;
+    let mean = channels().map(|(k, plane)| sum(plane) + shift_in(k) * shape.plane as f32).sum::<f32>() / count;
+    let variance = channels().map(|(k, plane)| sum_squares(plane, shift_in(k) - mean)).sum::<f32>() / count;
     let inv_std = 1.0 / (variance + p.eps).sqrt();
     for ((k, plane), plane_out) in channels().zip(out.chunks_exact_mut(shape.plane)) {
         let channel = group * shape.per_group + k;

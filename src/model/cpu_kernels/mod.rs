@@ -35,10 +35,11 @@ use burn::tensor::{Bytes, DType, Tensor};
 /// The contiguous f32 data of a plain flex tensor, or the tensor back.
 fn flex_f32<const D: usize>(x: Tensor<D>) -> Result<FlexTensor, Tensor<D>> {
     match x.into_dispatch() {
-        DispatchTensor {
-            kind: DispatchTensorKind::Flex(BackendTensor::Float(t)),
-            autodiff: DispatchAutodiffContext::Disabled,
-        } if t.dtype() == DType::F32 => Ok(if t.is_contiguous() { t } else { t.to_contiguous() }),
+        DispatchTensor { kind: DispatchTensorKind::Flex(BackendTensor::Float(t)), autodiff: DispatchAutodiffContext::Disabled }
+            if t.dtype() == DType::F32 =>
+        {
+            Ok(if t.is_contiguous() { t } else { t.to_contiguous() })
+        }
         other => Err(Tensor::from_dispatch(other)),
     }
 }
@@ -61,16 +62,10 @@ fn filled(len: usize, slab: usize, kernel: impl Fn(usize, &mut [MaybeUninit<f32>
     #[cfg(any(not(target_arch = "wasm32"), feature = "threads"))]
     {
         use rayon::prelude::*;
-        spare
-            .par_chunks_mut(slab)
-            .enumerate()
-            .for_each(|(i, chunk)| kernel(i, chunk));
+        spare.par_chunks_mut(slab).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
     }
     #[cfg(all(target_arch = "wasm32", not(feature = "threads")))]
-    spare
-        .chunks_mut(slab)
-        .enumerate()
-        .for_each(|(i, chunk)| kernel(i, chunk));
+    spare.chunks_mut(slab).enumerate().for_each(|(i, chunk)| kernel(i, chunk));
     // SAFETY: the kernels wrote all `len` elements.
     unsafe { out.set_len(len) };
     out

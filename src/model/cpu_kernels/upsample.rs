@@ -15,10 +15,7 @@ pub fn upsample_nearest2(x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
         return Ok(tensor(Vec::new(), dims));
     }
     let out = filled(4 * input.len(), 4 * h * w, |plane, out| {
-        for (in_row, out_rows) in input[plane * h * w..][..h * w]
-            .chunks_exact(w)
-            .zip(out.chunks_exact_mut(4 * w))
-        {
+        for (in_row, out_rows) in input[plane * h * w..][..h * w].chunks_exact(w).zip(out.chunks_exact_mut(4 * w)) {
             let (first, second) = out_rows.split_at_mut(2 * w);
             for (pair, &v) in first.chunks_exact_mut(2).zip(in_row) {
                 pair[0].write(v);

@@ -19,11 +19,8 @@ const MIN_PIXELS: usize = 64;
 
 /// Whether F(2×2, 3×3) beats the im2col GEMM: its transforms cost per channel what the GEMMs
 /// save per pair of channels, so it pays with enough channels, and only in wasm, where the GEMM
-/// runs 4 lanes wide without fused multiply-adds. Measured on faces64's ε_θ (scripts/ab-wasm.mjs;
-/// native `ddpm bench`; 2 cores), each against the line before: from 64 channels and 512 output
-/// pixels up, 0.91× the im2col's time at batch 8; the transforms vectorised, 0.94×; from 32
-/// channels, 0.97× (16: 1.06×); U cached per layer and from 64 pixels up, 0.83× at batch 1.
-/// Natively (AVX2, FMA) it took 1.1–1.25× the im2col's time.
+/// runs 4 lanes wide without fused multiply-adds; natively (AVX2, FMA) the GEMM wins. The
+/// thresholds are where faces64's ε_θ measured faster (docs/speed.md, "Winograd").
 pub(super) fn pays([c_in, c_out]: [usize; 2], pixels: usize) -> bool {
     cfg!(target_arch = "wasm32") && c_in.min(c_out) >= MIN_CHANNELS && pixels >= MIN_PIXELS
 }
@@ -61,13 +58,7 @@ impl FilterCache {
 
 /// `input` [n, c_in, h, w] convolved with `weight` [c_out, c_in, 3, 3] at stride 1 with zero
 /// padding 1, plus `bias`: [n, c_out, h, w]; U from `cache` when it holds this weight's.
-pub(super) fn conv3x3(
-    input: &[f32],
-    [n, c_in, h, w]: [usize; 4],
-    weight: &FlexTensor,
-    bias: &[f32],
-    cache: &FilterCache,
-) -> Vec<f32> {
+pub(super) fn conv3x3(input: &[f32], [n, c_in, h, w]: [usize; 4], weight: &FlexTensor, bias: &[f32], cache: &FilterCache) -> Vec<f32> {
     let c_out = bias.len();
     let filters = cache.filters(weight, [c_out, c_in]);
     let (rows, cols) = (h.div_ceil(2), w.div_ceil(2));
@@ -85,8 +76,7 @@ pub(super) fn conv3x3(
         let input = &input[sample * c_in * plane..][..c_in * plane];
         // Block b of the task sits at row first_row + b / cols, column b % cols; lanes run along
         // a row of blocks.
-        let runs =
-            || (0..block_rows).flat_map(|r| (0..cols).step_by(LANES).map(move |x0| (r, x0, LANES.min(cols - x0))));
+        let runs = || (0..block_rows).flat_map(|r| (0..cols).step_by(LANES).map(move |x0| (r, x0, LANES.min(cols - x0))));
         BUFFERS.with_borrow_mut(|(v, m)| {
             v.resize(16 * c_in * count, 0.0);
             m.resize(16 * c_out * count, 0.0);
@@ -116,8 +106,7 @@ pub(super) fn conv3x3(
                 for (r, x0, lanes) in runs() {
                     let sums: [Lanes; 16] = std::array::from_fn(|xi| {
                         let mut lane_sums = [0.0; LANES];
-                        lane_sums[..lanes]
-                            .copy_from_slice(&m[(xi * c_out + channel) * count + r * cols + x0..][..lanes]);
+                        lane_sums[..lanes].copy_from_slice(&m[(xi * c_out + channel) * count + r * cols + x0..][..lanes]);
                         lane_sums
                     });
                     let y = 2 * (first_row + r);
@@ -207,12 +196,7 @@ fn input_blocks(plane: &[f32], [h, w]: [usize; 2], [y, x0]: [usize; 2]) -> [[Lan
 #[inline(always)]
 fn input_transform(d: &[[Lanes; 4]; 4]) -> [Lanes; 16] {
     let bt = |[a, b, c, e]: [&Lanes; 4]| {
-        [
-            lanewise(|j| a[j] - c[j]),
-            lanewise(|j| b[j] + c[j]),
-            lanewise(|j| c[j] - b[j]),
-            lanewise(|j| b[j] - e[j]),
-        ]
+        [lanewise(|j| a[j] - c[j]), lanewise(|j| b[j] + c[j]), lanewise(|j| c[j] - b[j]), lanewise(|j| b[j] - e[j])]
     };
     let columns: [[Lanes; 4]; 4] = std::array::from_fn(|col| bt([&d[0][col], &d[1][col], &d[2][col], &d[3][col]]));
     let mut v = [[0.0; LANES]; 16];
@@ -243,38 +227,25 @@ mod tests {
     /// smaller than a block, one channel, blocks split over tasks on three threads; U cached.
     #[test]
     fn winograd_matches_burns_conv2d() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .expect("a thread pool");
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("a thread pool");
         pool.install(|| {
             let device = burn::tensor::Device::flex();
             let random = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
             // One cache for every case: each new weight must be transformed again.
             let cache = super::FilterCache::default();
-            for ([n, c_in, h, w], c_out) in [
-                ([2, 3, 9, 7], 5),
-                ([1, 1, 1, 1], 1),
-                ([1, 4, 2, 3], 2),
-                ([3, 8, 40, 34], 6),
-            ] {
+            for ([n, c_in, h, w], c_out) in [([2, 3, 9, 7], 5), ([1, 1, 1, 1], 1), ([1, 4, 2, 3], 2), ([3, 8, 40, 34], 6)] {
                 let (x, weight) = (random([n, c_in, h, w]), random([c_out, c_in, 3, 3]));
                 let bias = random([1, 1, 1, c_out]).reshape([c_out]);
                 let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
                 let reference = conv2d(x.clone(), weight.clone(), Some(bias.clone()), options);
-                let [x, weight, bias] =
-                    [x, weight, bias.reshape([1, 1, 1, c_out])].map(|t| flex_f32(t).expect("flex f32"));
+                let [x, weight, bias] = [x, weight, bias.reshape([1, 1, 1, c_out])].map(|t| flex_f32(t).expect("flex f32"));
                 let ours = super::conv3x3(slice(&x), [n, c_in, h, w], &weight, slice(&bias), &cache);
                 // A second call takes U from the cache.
-                assert_eq!(
-                    super::conv3x3(slice(&x), [n, c_in, h, w], &weight, slice(&bias), &cache),
-                    ours
-                );
+                assert_eq!(super::conv3x3(slice(&x), [n, c_in, h, w], &weight, slice(&bias), &cache), ours);
                 let ours = Tensor::<1>::from_floats(ours.as_slice(), &device).reshape([n, c_out, h, w]);
                 // The transforms scale values by up to 4 each way before the sums.
                 let depth = (c_in * 9) as f64;
-                ours.into_data()
-                    .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5 * depth));
+                ours.into_data().assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5 * depth));
             }
         });
     }

@@ -71,12 +71,7 @@ fn attention_kernel(
 pub(super) fn attention(q: CubeTensor, k: CubeTensor, v: CubeTensor, heads: usize) -> CubeTensor {
     let [n, tokens, channels]: [usize; 3] = q.meta.shape().dims();
     let head_dim = channels / heads;
-    let out = empty_device_dtype(
-        q.client.clone(),
-        q.device.clone(),
-        [n, tokens, channels].into(),
-        q.dtype,
-    );
+    let out = empty_device_dtype(q.client.clone(), q.device.clone(), [n, tokens, channels].into(), q.dtype);
     attention_kernel::launch(
         &q.client,
         CubeCount::Static(tokens.div_ceil(UNITS) as u32, (n * heads) as u32, 1),

@@ -62,8 +62,7 @@ fn group_norm_kernel(
         let v = input(x, shift_in, sample, channel, pixel, shifted);
         let mut y = (v - mean) * rstd * gamma[channel * gamma.stride(0)] + beta[channel * beta.stride(0)];
         if film {
-            y = y * (film_scale[per_sample(film_scale, sample, channel)] + 1.0)
-                + film_shift[per_sample(film_shift, sample, channel)];
+            y = y * (film_scale[per_sample(film_scale, sample, channel)] + 1.0) + film_shift[per_sample(film_shift, sample, channel)];
         }
         if silu {
             y = y / (f32::exp(-y) + 1.0);
@@ -78,11 +77,7 @@ fn group_norm_kernel(
 /// The channel of element `e` of a group whose first channel is `first`.
 #[cube]
 fn channel_of(first: usize, e: usize, per_group: usize, plane: usize, #[comptime] channels_inner: bool) -> usize {
-    if channels_inner {
-        first + e % per_group
-    } else {
-        first + e / plane
-    }
+    if channels_inner { first + e % per_group } else { first + e / plane }
 }
 
 /// The pixel (row · width + column) of element `e` of a group.
@@ -106,14 +101,7 @@ fn per_sample(t: &Tensor<f32>, sample: usize, channel: usize) -> usize {
 
 /// The norm's input at (sample, channel, pixel), the block's shift added if it conditions it.
 #[cube]
-fn input(
-    x: &Tensor<f32>,
-    shift_in: &Tensor<f32>,
-    sample: usize,
-    channel: usize,
-    pixel: usize,
-    #[comptime] shifted: bool,
-) -> f32 {
+fn input(x: &Tensor<f32>, shift_in: &Tensor<f32>, sample: usize, channel: usize, pixel: usize, #[comptime] shifted: bool) -> f32 {
     let mut v = x[at(x, sample, channel, pixel)];
     if shifted {
         v += shift_in[per_sample(shift_in, sample, channel)];
@@ -156,12 +144,7 @@ pub(super) fn group_norm(
     // The output lies as the input does, so a channels-last activation stays channels-last
     // for the convolution that reads it.
     let out = if channels_inner {
-        permute_nhwc_to_nchw(empty_device_dtype(
-            x.client.clone(),
-            x.device.clone(),
-            [n, h, w, c].into(),
-            x.dtype,
-        ))
+        permute_nhwc_to_nchw(empty_device_dtype(x.client.clone(), x.device.clone(), [n, h, w, c].into(), x.dtype))
     } else {
         empty_device_dtype(x.client.clone(), x.device.clone(), [n, c, h, w].into(), x.dtype)
     };

@@ -18,9 +18,7 @@ mod attention;
 mod group_norm;
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Backend, BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind, backend_extension,
-};
+use burn::backend::{Backend, BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind, backend_extension};
 use burn::tensor::{DType, Tensor};
 use burn_cubecl::CubeBackend;
 
@@ -78,10 +76,9 @@ fn cube_f32<const D: usize>(x: Tensor<D>) -> Result<DispatchTensor, Tensor<D>> {
         return Err(x);
     }
     match x.into_dispatch() {
-        t @ DispatchTensor {
-            kind: DispatchTensorKind::Cube(BackendTensor::Float(_)),
-            autodiff: DispatchAutodiffContext::Disabled,
-        } => Ok(t),
+        t @ DispatchTensor { kind: DispatchTensorKind::Cube(BackendTensor::Float(_)), autodiff: DispatchAutodiffContext::Disabled } => {
+            Ok(t)
+        }
         other => Err(Tensor::from_dispatch(other)),
     }
 }
@@ -93,9 +90,7 @@ pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize) -> Resu
         return Err([q, k, v]);
     }
     match [q, k, v].map(cube_f32) {
-        [Ok(q), Ok(k), Ok(v)] => Ok(Tensor::from_dispatch(burn::backend::Dispatch::attention(
-            q, k, v, heads,
-        ))),
+        [Ok(q), Ok(k), Ok(v)] => Ok(Tensor::from_dispatch(burn::backend::Dispatch::attention(q, k, v, heads))),
         operands => Err(operands.map(|t| t.map_or_else(|t| t, Tensor::from_dispatch))),
     }
 }
@@ -126,8 +121,6 @@ pub fn group_norm(
     let unused = || gamma.clone();
     let shift_in = shift_in.unwrap_or_else(unused);
     let (film_scale, film_shift) = film.unwrap_or_else(|| (unused(), unused()));
-    let y = burn::backend::Dispatch::group_norm(
-        x, gamma, beta, shift_in, film_scale, film_shift, groups, eps as f32, flags,
-    );
+    let y = burn::backend::Dispatch::group_norm(x, gamma, beta, shift_in, film_scale, film_shift, groups, eps as f32, flags);
     Ok(Tensor::from_dispatch(y))
 }

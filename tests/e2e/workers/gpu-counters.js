@@ -24,7 +24,6 @@ count(self.GPUDevice?.prototype, 'createBuffer', 'buffers');
 
 // Dispatches per kernel (the pipeline's label: cubecl names it after the kernel's entry point).
 export const byKernel = {};
-const shaders = new Map();
 const pass = self.GPUComputePassEncoder?.prototype;
 if (pass) {
   const setPipeline = pass.setPipeline;
