@@ -5,7 +5,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { launch } from '../tests/e2e/harness.mjs';
-import { SITE, blogCsp, countingProxy, serveBlog, serveSite, visit } from '../tests/e2e/site.mjs';
+import { SITE, blogCsp, countedVisit, countingProxy, serveBlog, serveSite } from '../tests/e2e/site.mjs';
 
 const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`;
 const kb = (bytes) => `${(bytes / 1e3).toFixed(1)} KB`;
@@ -18,14 +18,11 @@ try {
     const browser = await launch({ webgpu });
     try {
       const context = await browser.newContext();
-      proxy.counter.bytes = 0;
-      const first = await visit(context, `${proxy.url}/`);
-      const firstBytes = proxy.counter.bytes;
+      const first = await countedVisit(context, proxy);
       const backend = await first.page.evaluate(() => document.body.dataset.backend);
       await first.page.close();
-      proxy.counter.bytes = 0;
-      const second = await visit(context, `${proxy.url}/`);
-      rows.push({ backend, state: first.state, firstBytes, firstMs: first.ms, secondBytes: proxy.counter.bytes, secondMs: second.ms, errors: [...first.errors, ...second.errors] });
+      const second = await countedVisit(context, proxy);
+      rows.push({ backend, state: first.state, firstBytes: first.bytes, firstMs: first.ms, secondBytes: second.bytes, secondMs: second.ms, errors: [...first.errors, ...second.errors] });
 
       const blog = await serveBlog(site.url, { element: 'view="forward" model="faces64" t="500"', csp: blogCsp(site.url) });
       const page = await browser.newPage();

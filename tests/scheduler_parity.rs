@@ -53,16 +53,8 @@ fn schedulers_match_diffusers() {
                     let index = step["index"].as_u64().unwrap() as usize;
                     let prev = ts.get(index + 1).copied();
                     let variance = if config.variance_type == "fixed_large" { Variance::FixedLarge } else { Variance::FixedSmall };
-                    let out = ddpm::step(
-                        &schedule,
-                        variance,
-                        clip,
-                        get("model_output").tensor(&device),
-                        t,
-                        prev,
-                        x_t,
-                        get("noise").tensor(&device),
-                    );
+                    let (eps, z) = (get("model_output").tensor(&device), get("noise").tensor(&device));
+                    let out = ddpm::step(&schedule, variance, clip, eps, t, prev, x_t, z);
                     (out.prev_sample, Some(out.pred_original_sample))
                 }
                 ("ddim", _) => {
@@ -71,18 +63,8 @@ fn schedulers_match_diffusers() {
                     // set_alpha_to_one is read from the config into the schedule.
                     assert_eq!(schedule.final_alpha_cumprod as f32 as f64, case["final_alpha_cumprod"].as_f64().unwrap(), "{name}");
                     let clipped_eps = case["use_clipped_model_output"].as_bool().unwrap_or(false);
-                    let out = ddim::step(
-                        &schedule,
-                        eta,
-                        schedule.final_alpha_cumprod,
-                        clip,
-                        clipped_eps,
-                        get("model_output").tensor(&device),
-                        t,
-                        prev,
-                        x_t,
-                        get("noise").tensor(&device),
-                    );
+                    let (eps, z) = (get("model_output").tensor(&device), get("noise").tensor(&device));
+                    let out = ddim::step(&schedule, eta, schedule.final_alpha_cumprod, clip, clipped_eps, eps, t, prev, x_t, z);
                     (out.prev_sample, Some(out.pred_original_sample))
                 }
                 ("repaint", "step") => {

@@ -1,12 +1,17 @@
 // @ts-check
 // The attributes of <ddpm-demo>, with what each does: the one list. `node scripts/attributes.mjs`
 // writes the tables in docs/embedding.md and pkg-config/README.md from it (make test checks them).
+import { ALIASES, VIEWS } from './views/index.js';
+import { METHODS } from './views/sampler-controls.js';
+
+const elementName = (view) => Object.keys(ALIASES).find((alias) => ALIASES[alias] === view) ?? view;
+
 export const ATTRIBUTES = {
-  view: 'forward | reverse | fork | inpaint | guidance | spiral (default fork; "compare" is "fork")',
+  view: `${Object.keys(VIEWS).map(elementName).join(' | ')} (default fork; "compare" is "fork")`,
   model: 'a shipped model id (www/models/index.json): faces64 (the default), fashion32 (guidance\'s: guidance needs a class-conditional model), spiral2d (spiral\'s)',
   seed: 'the random seed (default 0)',
   t: 'forward: the timestep shown; fork: the timesteps to fork at, e.g. "250,500,750"',
-  sampler: 'reverse, fork: ddpm-small | ddpm-large | ddim (default: the model card\'s choice for the backend; guidance always runs DDIM)',
+  sampler: `reverse, fork: ${METHODS.map((m) => m.value).join(' | ')} (default: the model card's choice for the backend; guidance always runs DDIM)`,
   eta: 'reverse, fork, guidance: DDIM η (guidance\'s default 1)',
   steps: 'reverse, fork: sampler steps; inpaint: steps; guidance: DDIM steps',
   n: 'reverse: samples; fork: samples per t; inpaint, guidance: samples; spiral: particles',

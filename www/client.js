@@ -233,8 +233,8 @@ export class DdpmClient extends EventTarget {
   }
 
   /**
-   * One step of an open run. wanted: {x0, eps} for the image runs (both true when absent: leave
-   * out what will not be drawn), {k} steps at once for 'spiral' and 'train'.
+   * One step of an open run. wanted: {x0, eps} (both true when absent: leave out what will not
+   * be drawn) and {k}, the steps to take at once (1 when absent); it resolves to the last one's output.
    */
   step(runId, wanted) {
     return this.request('step', { runId, wanted });

@@ -300,10 +300,7 @@ fn sample(
     if let Some(name) = sampler {
         settings.method = name.method(eta);
     }
-    settings.steps = steps.unwrap_or(match settings.method {
-        Method::Ddim { .. } => 50,
-        Method::Ddpm { .. } => scheduler.num_train_timesteps,
-    });
+    settings.steps = steps.unwrap_or(settings.method.default_steps(scheduler.num_train_timesteps));
     let size = size.or(config.sample_size).ok_or_else(|| Error::Input("give --size: the config has no sample_size".into()))?;
     let dims = [n.max(1), config.in_channels, size, size];
     unet.check_input(dims)?;

@@ -13,6 +13,17 @@ pub enum Conditioning {
     ScaleShift(Tensor<2>, Tensor<2>),
 }
 
+/// One GroupNorm as both kernel families take it: the affine `gamma`, `beta` [c] over `groups`
+/// groups, conditioned, then SiLU if `silu`.
+pub struct NormCall<'a> {
+    pub gamma: &'a Tensor<1>,
+    pub beta: &'a Tensor<1>,
+    pub groups: usize,
+    pub eps: f64,
+    pub conditioning: &'a Conditioning,
+    pub silu: bool,
+}
+
 /// The conditioning's operands as a kernel takes them: the shift before the statistics, and the
 /// FiLM pair after.
 pub type Operands<T> = (Option<T>, Option<(T, T)>);

@@ -7,7 +7,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::conditioning::Conditioning;
+use super::conditioning::{Conditioning, NormCall};
 use super::cpu_kernels::{self, FilterCache};
 #[cfg(any(feature = "wgpu", feature = "webgpu"))]
 use super::gpu_kernels;
@@ -134,10 +134,11 @@ impl GroupNorm {
     /// burn's ops otherwise.
     #[allow(clippy::result_large_err)] // the kernels hand the input back for the next one
     fn forward_with(&self, x: Tensor<4>, conditioning: &Conditioning, then_silu: bool) -> Tensor<4> {
-        let params = [&self.weight.val(), &self.bias.val()];
-        let fused = cpu_kernels::group_norm(x, params, self.groups, self.eps, conditioning, then_silu);
+        let (gamma, beta) = (self.weight.val(), self.bias.val());
+        let call = NormCall { gamma: &gamma, beta: &beta, groups: self.groups, eps: self.eps, conditioning, silu: then_silu };
+        let fused = cpu_kernels::group_norm(x, &call);
         #[cfg(any(feature = "wgpu", feature = "webgpu"))]
-        let fused = fused.or_else(|x| gpu_kernels::group_norm(x, params, self.groups, self.eps, conditioning, then_silu));
+        let fused = fused.or_else(|x| gpu_kernels::group_norm(x, &call));
         fused.unwrap_or_else(|x| self.forward_burn(x, conditioning, then_silu))
     }
 

@@ -32,6 +32,27 @@ pub trait EpsModel<const D: usize> {
     }
 }
 
+/// A shared network is the network: guidance wraps `&unet` natively and an `Rc` in the page.
+impl<const D: usize, M: EpsModel<D> + ?Sized> EpsModel<D> for &M {
+    fn eps(&self, x_t: Tensor<D>, t: usize, labels: Option<&[usize]>) -> Tensor<D> {
+        (**self).eps(x_t, t, labels)
+    }
+
+    fn null_class(&self) -> Option<usize> {
+        (**self).null_class()
+    }
+}
+
+impl<const D: usize, M: EpsModel<D> + ?Sized> EpsModel<D> for std::rc::Rc<M> {
+    fn eps(&self, x_t: Tensor<D>, t: usize, labels: Option<&[usize]>) -> Tensor<D> {
+        (**self).eps(x_t, t, labels)
+    }
+
+    fn null_class(&self) -> Option<usize> {
+        (**self).null_class()
+    }
+}
+
 impl EpsModel<4> for UNet2DModel {
     fn eps(&self, x_t: Tensor<4>, t: usize, labels: Option<&[usize]>) -> Tensor<4> {
         let n = x_t.dims()[0];

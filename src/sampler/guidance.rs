@@ -6,8 +6,8 @@ use burn::tensor::Tensor;
 use crate::error::{Error, Result};
 use crate::model::EpsModel;
 
-pub struct Guided<'a, M> {
-    pub model: &'a M,
+pub struct Guided<M> {
+    pub model: M,
     /// w ≥ 0; w = 0 is the plain conditional model.
     pub weight: f64,
     /// The model's null class, ∅.
@@ -17,9 +17,9 @@ pub struct Guided<'a, M> {
 /// The largest w accepted: guided samples saturate long before (the page offers up to 8).
 pub const MAX_WEIGHT: f64 = 100.0;
 
-impl<'a, M> Guided<'a, M> {
+impl<M> Guided<M> {
     /// Guidance of a class-conditional `model` (∅ is its null class) with weight w.
-    pub fn new<const D: usize>(model: &'a M, weight: f64) -> Result<Self>
+    pub fn new<const D: usize>(model: M, weight: f64) -> Result<Self>
     where
         M: EpsModel<D>,
     {
@@ -33,7 +33,7 @@ impl<'a, M> Guided<'a, M> {
     }
 }
 
-impl<const D: usize, M: EpsModel<D>> EpsModel<D> for Guided<'_, M> {
+impl<const D: usize, M: EpsModel<D>> EpsModel<D> for Guided<M> {
     fn null_class(&self) -> Option<usize> {
         Some(self.null_class)
     }

@@ -50,6 +50,17 @@ pub enum Method {
     },
 }
 
+impl Method {
+    /// The steps a run takes when none are asked for: Algorithm 2 visits every timestep; DDIM
+    /// skips, and 50 is where Song et al.'s Table 1 has it close to 1000 DDPM steps.
+    pub fn default_steps(&self, num_train_timesteps: usize) -> usize {
+        match self {
+            Self::Ddpm { .. } => num_train_timesteps,
+            Self::Ddim { .. } => 50,
+        }
+    }
+}
+
 /// The samplers by the names the page's menu, the CLI's `--sampler` and train/evaluate.py share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -249,7 +260,7 @@ impl<const D: usize> Sampler<D> {
     }
 
     /// One reverse step with `model`. Errors when the run is already finished.
-    pub fn step<M: EpsModel<D>>(&mut self, model: &M) -> Result<StepOutput<D>> {
+    pub fn step<M: EpsModel<D> + ?Sized>(&mut self, model: &M) -> Result<StepOutput<D>> {
         let t = self.next_t().ok_or_else(|| Error::Input("sampling is already finished".into()))?;
         let prev = self.prev_t();
         let x_t = self.x.clone();

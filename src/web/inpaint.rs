@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::backend::device;
 use super::readback::{Wanted, current_promise, step_to_js, to_f32};
+use super::run::{Run, export_run};
 use super::{js_error, set};
 use crate::inpaint::{Known, RePaint, RePaintSettings, Replacement};
 use crate::model::UNet2DModel;
@@ -46,7 +47,7 @@ pub enum InpaintMethod {
     Repaint(RePaintSettings),
 }
 
-enum Run {
+enum Inpainter {
     Replacement(Replacement),
     RePaint(RePaint),
 }
@@ -54,8 +55,12 @@ enum Run {
 /// An inpainting run in progress.
 #[wasm_bindgen]
 pub struct InpaintSession {
+    run: Inpainting,
+}
+
+struct Inpainting {
     unet: Rc<UNet2DModel>,
-    run: Run,
+    inpainter: Inpainter,
     total: usize,
     done_moves: usize,
 }
@@ -80,75 +85,70 @@ impl InpaintSession {
         unet.check_input([n, channels, size, size]).map_err(js_error)?;
         let image = Tensor::from_data(TensorData::new(settings.image, one), &device());
         let known = Known::new(image, &settings.mask, &device()).map_err(js_error)?;
-        let (run, total) = match settings.method {
+        let (inpainter, total) = match settings.method {
             InpaintMethod::Replacement { sampler } => {
                 let sampler = Sampler::new(schedule, sampler.unwrap_or(defaults), [n, channels, size, size], settings.seed, &device())
                     .map_err(js_error)?;
                 let total = sampler.timesteps().len();
-                (Run::Replacement(Replacement::new(sampler, known, settings.seed)), total)
+                (Inpainter::Replacement(Replacement::new(sampler, known, settings.seed)), total)
             }
             InpaintMethod::Repaint(repaint) => {
                 let run = RePaint::new(schedule, repaint, known, n, settings.seed).map_err(js_error)?;
                 let total = run.total_moves();
-                (Run::RePaint(run), total)
+                (Inpainter::RePaint(run), total)
             }
         };
-        Ok(Self { unet, run, total, done_moves: 0 })
+        Ok(Self { run: Inpainting { unet, inpainter, total, done_moves: 0 } })
     }
 }
 
-#[wasm_bindgen]
-impl InpaintSession {
-    /// Moves in the whole run (RePaint's jumps back up included).
-    #[wasm_bindgen(getter)]
-    pub fn total(&self) -> usize {
+impl Inpainting {
+    /// x_t now, NCHW.
+    fn state(&self) -> Tensor<4> {
+        match &self.inpainter {
+            Inpainter::Replacement(r) => r.sampler.current().clone(),
+            Inpainter::RePaint(r) => r.current().clone(),
+        }
+    }
+}
+
+export_run!(InpaintSession, "Promise<StepOutput | Renoise>");
+
+/// One move a step: a denoising move resolves as `SamplerSession`'s steps do, one of RePaint's
+/// jumps back up to `{ renoise: true, xt }`.
+impl Run for Inpainting {
+    fn total(&self) -> usize {
         self.total
     }
 
-    #[wasm_bindgen(getter)]
-    pub fn done(&self) -> bool {
+    fn done(&self) -> bool {
         self.done_moves >= self.total
     }
 
-    /// The current state, NCHW.
-    pub fn current(&self) -> js_sys::Promise {
-        let x = match &self.run {
-            Run::Replacement(r) => r.sampler.current().clone(),
-            Run::RePaint(r) => r.current().clone(),
-        };
-        current_promise(x)
+    fn current(&self) -> js_sys::Promise {
+        current_promise(self.state())
     }
 
-    /// One move; resolves to `{ t, next, xt, x0, eps }` after a denoising move (`wanted` as in
-    /// `SamplerSession.step`), or to `{ renoise: true, xt }` after one of RePaint's jumps back up.
-    #[wasm_bindgen(unchecked_return_type = "Promise<StepOutput | Renoise>")]
-    pub fn step(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
-    ) -> Result<js_sys::Promise, JsError> {
-        let wanted = Wanted::read(wanted)?;
+    fn step(&mut self, wanted: Wanted) -> Result<js_sys::Promise, JsError> {
         wanted.steps(1)?;
-        if self.done() {
+        if Run::done(self) {
             return Err(js_error("inpainting is already finished"));
         }
         // Inpainting is unconditional: a class-conditional model runs with its null class.
         let model = self.unet.as_ref();
-        let out = match &mut self.run {
-            Run::Replacement(r) => Some(r.step(model).map_err(js_error)?),
-            Run::RePaint(r) => r.step(model).map_err(js_error)?,
+        let out = match &mut self.inpainter {
+            Inpainter::Replacement(r) => Some(r.step(model).map_err(js_error)?),
+            Inpainter::RePaint(r) => r.step(model).map_err(js_error)?,
         };
         self.done_moves += 1;
-        let current = match &self.run {
-            Run::Replacement(r) => r.sampler.current().clone(),
-            Run::RePaint(r) => r.current().clone(),
-        };
+        let state = self.state();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let obj = match out {
                 Some(out) => step_to_js(out, wanted).await?,
                 None => {
                     let obj = js_sys::Object::new();
                     set(&obj, "renoise", true);
-                    set(&obj, "xt", to_f32(current).await?);
+                    set(&obj, "xt", to_f32(state).await?);
                     obj
                 }
             };

@@ -5,6 +5,7 @@
 mod backend;
 mod inpaint;
 mod readback;
+mod run;
 mod schedule;
 mod session;
 mod settings;

@@ -27,8 +27,8 @@ async fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
 
 /// What one `step()` of a run is asked for, the same argument for every run: which of a step's
 /// predictions the page will draw (x_t always comes back; absent fields mean yes, so `step()`
-/// with no argument returns everything), and `k`, how many steps to take at once: the 2-D runs
-/// take many per call (the page draws their particles, not every step), the image runs one.
+/// with no argument returns everything), and `k`, how many steps to take at once (the spiral
+/// draws its particles every tenth of the run, not every step).
 #[derive(Clone, Copy, Deserialize, tsify::Tsify)]
 #[serde(deny_unknown_fields, default)]
 pub struct Wanted {
@@ -64,7 +64,7 @@ impl Wanted {
 // The object `step_to_js` builds by hand (typed arrays, which serde would turn into lists).
 #[wasm_bindgen(typescript_custom_section)]
 const STEP_OUTPUT: &str = r#"
-/** One reverse step: ε_θ was evaluated at `t`; `xt` is the new state at `next` (−1: x_0). NCHW. */
+/** One reverse step: ε_θ was evaluated at `t`; `xt` is the new state at `next` (−1: x_0). Images NCHW, points [N, 2]. */
 export interface StepOutput {
     t: number;
     next: number;
@@ -80,9 +80,10 @@ export interface Renoise {
 }
 "#;
 
-/// `{ t, next, xt, x0?, eps? }` of one step. The wanted tensors are joined on the device and read
-/// as one: a transaction of three tensors would still map three buffers on WebGPU.
-pub(crate) async fn step_to_js(out: StepOutput<4>, wanted: Wanted) -> Result<Object, JsError> {
+/// `{ t, next, xt, x0?, eps? }` of one step of any sampling run (images NCHW, the spiral's
+/// particles [N, 2]). The wanted tensors are joined on the device and read as one: a transaction
+/// of three tensors would still map three buffers on WebGPU.
+pub(crate) async fn step_to_js<const D: usize>(out: StepOutput<D>, wanted: Wanted) -> Result<Object, JsError> {
     let mut names = vec!["xt"];
     let mut parts = vec![out.sample];
     if wanted.x0 {

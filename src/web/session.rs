@@ -9,11 +9,12 @@ use wasm_bindgen::prelude::*;
 
 use super::backend::device;
 use super::inpaint::{InpaintSession, InpaintSettings};
-use super::readback::{Wanted, current_promise, step_to_js, to_f32};
+use super::readback::to_f32;
+use super::run::{Sampling, export_run};
 use super::settings::{check_keys, field, from_js};
 use super::{file_map, js_error};
 use crate::checkpoint::{self, Network, NetworkConfig};
-use crate::model::UNet2DModel;
+use crate::model::{EpsModel, UNet2DModel};
 use crate::sampler::{Guided, Sampler, SamplerSettings, SchedulerConfig, check_run_shape};
 
 /// A diffusers model folder loaded in the page.
@@ -103,11 +104,13 @@ impl Model {
             Some(settings) => settings,
             None => self.scheduler.default_settings().map_err(js_error)?,
         };
-        if let Some(g) = run.guidance {
-            // Checked here so that a model without classes or a bad w fails before the run.
-            Guided::new(self.unet.as_ref(), g.weight).map_err(js_error)?;
-            settings = settings.guided();
-        }
+        let model: Rc<dyn EpsModel<4>> = match run.guidance {
+            Some(g) => {
+                settings = settings.guided();
+                Rc::new(Guided::new(self.unet.clone(), g.weight).map_err(js_error)?)
+            }
+            None => self.unet.clone(),
+        };
         let mut sampler = match run.start {
             None => Sampler::new(schedule, settings, dims, run.seed, &device()).map_err(js_error)?,
             Some(start) => {
@@ -122,7 +125,7 @@ impl Model {
         if let Some(labels) = self.unet.class_labels(run.class, dims[0]).map_err(js_error)? {
             sampler = sampler.with_labels(labels).map_err(js_error)?;
         }
-        Ok(SamplerSession { unet: self.unet.clone(), sampler, guidance: run.guidance })
+        Ok(SamplerSession { run: Sampling { model, sampler } })
     }
 
     /// Starts an inpainting run.
@@ -183,59 +186,20 @@ fn one() -> usize {
     1
 }
 
-/// A run in progress: each `step()` advances one timestep. Every run the core exports (this,
-/// `InpaintSession`, `SpiralSession`, `SpiralTrainer`) has the same surface, which is all the
-/// worker knows of them: `total` and `done`, `current()` and `step(wanted)`.
+/// A sampling run in progress: each step advances a timestep (`wanted.k` of them) and resolves
+/// to `{ t, next, xt, x0?, eps? }` (Float32Arrays, NCHW): ε_θ was evaluated at `t`; `xt` is the
+/// new, less noisy state, at timestep `next` (−1 once it is x_0).
 #[wasm_bindgen]
 pub struct SamplerSession {
-    unet: Rc<UNet2DModel>,
-    sampler: Sampler<4>,
-    guidance: Option<GuidanceSettings>,
+    run: Sampling<4>,
 }
 
 #[wasm_bindgen]
 impl SamplerSession {
-    /// Steps in the whole run.
-    #[wasm_bindgen(getter)]
-    pub fn total(&self) -> usize {
-        self.sampler.timesteps().len()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn done(&self) -> bool {
-        self.sampler.is_done()
-    }
-
-    /// The current state (x_T before the first step), NCHW.
-    pub fn current(&self) -> js_sys::Promise {
-        let x = self.sampler.current().clone();
-        current_promise(x)
-    }
-
     /// The timesteps this run visits, noisiest first.
     pub fn timesteps(&self) -> Vec<u32> {
-        self.sampler.timesteps().iter().map(|&t| t as u32).collect()
-    }
-
-    /// Runs one step and resolves to `{ t, next, xt, x0, eps }` (Float32Arrays, NCHW): ε_θ was
-    /// evaluated at `t`; `xt` is the new, less noisy state, at timestep `next` (−1 once it is x_0).
-    /// `wanted` (`{ x0, eps }`, both true when absent) leaves out what the page will not draw.
-    /// The work is queued before this returns, so calls may overlap.
-    #[wasm_bindgen(unchecked_return_type = "Promise<StepOutput>")]
-    pub fn step(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
-    ) -> Result<js_sys::Promise, JsError> {
-        let wanted = Wanted::read(wanted)?;
-        wanted.steps(1)?;
-        let out = match self.guidance {
-            Some(g) => {
-                let guided = Guided::new(self.unet.as_ref(), g.weight).map_err(js_error)?;
-                self.sampler.step(&guided)
-            }
-            None => self.sampler.step(self.unet.as_ref()),
-        }
-        .map_err(js_error)?;
-        Ok(wasm_bindgen_futures::future_to_promise(async move { Ok(step_to_js(out, wanted).await?.into()) }))
+        self.run.timesteps()
     }
 }
+
+export_run!(SamplerSession, "Promise<StepOutput>");

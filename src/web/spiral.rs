@@ -9,13 +9,14 @@ use js_sys::{Float32Array, Object};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use super::readback::{Wanted, current_promise, to_f32};
+use super::readback::{Wanted, to_f32};
+use super::run::{Run, Sampling, export_run};
 use super::settings::from_js;
 use super::{file_map, js_error, set};
 use crate::checkpoint::{self, Network};
 use crate::model::{Mlp2D, Mlp2DConfig};
 use crate::sampler::{MAX_POINTS, Method, Sampler, SamplerSettings, Variance, drift};
-use crate::schedule::{MAX_TIMESTEPS, Schedule};
+use crate::schedule::Schedule;
 use crate::train2d::{Train2d, Train2dSettings};
 
 fn cpu() -> Device {
@@ -70,7 +71,7 @@ impl SpiralModel {
             ..Default::default()
         };
         let sampler = Sampler::new(self.schedule.clone(), settings, [run.n, 2], run.seed, &cpu()).map_err(js_error)?;
-        Ok(SpiralSession { model: self.model.clone(), sampler })
+        Ok(SpiralSession { run: Sampling { model: self.model.clone(), sampler } })
     }
 
     /// μ_θ(x, t) − x at `points` ([N, 2] row-major) for a step from `t` to `prev` (−1: the end).
@@ -89,59 +90,20 @@ impl SpiralModel {
     }
 }
 
-/// Particles on their way from N(0, I) to the spiral.
+/// Particles on their way from N(0, I) to the spiral: a step's `xt` holds them, [N, 2], at `next`.
 #[wasm_bindgen]
 pub struct SpiralSession {
-    model: Rc<Mlp2D>,
-    sampler: Sampler<2>,
+    run: Sampling<2>,
 }
 
 #[wasm_bindgen]
 impl SpiralSession {
-    #[wasm_bindgen(getter)]
-    pub fn total(&self) -> usize {
-        self.sampler.timesteps().len()
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn done(&self) -> bool {
-        self.sampler.is_done()
-    }
-
     pub fn timesteps(&self) -> Vec<u32> {
-        self.sampler.timesteps().iter().map(|&t| t as u32).collect()
-    }
-
-    /// The particles now, [N, 2].
-    pub fn current(&self) -> js_sys::Promise {
-        let x = self.sampler.current().clone();
-        current_promise(x)
-    }
-
-    /// `wanted.k` steps (fewer at the end); resolves to `{ t, next, x }`: the last step's t, the
-    /// timestep the particles are at now (−1: x_0), and the particles.
-    pub fn step(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
-    ) -> Result<js_sys::Promise, JsError> {
-        let k = Wanted::read(wanted)?.steps(MAX_TIMESTEPS)?;
-        let mut last = None;
-        for _ in 0..k {
-            if self.sampler.is_done() {
-                break;
-            }
-            last = Some(self.sampler.step(self.model.as_ref()).map_err(js_error)?);
-        }
-        let last = last.ok_or_else(|| js_error("the particles have already reached t = 0"))?;
-        Ok(wasm_bindgen_futures::future_to_promise(async move {
-            let obj = Object::new();
-            set(&obj, "t", last.t as u32);
-            set(&obj, "next", last.next_t.map_or(-1, |t| t as i32));
-            set(&obj, "x", to_f32(last.sample).await?);
-            Ok(obj.into())
-        }))
+        self.run.timesteps()
     }
 }
+
+export_run!(SpiralSession, "Promise<StepOutput>");
 
 #[derive(Deserialize, tsify::Tsify)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -192,37 +154,41 @@ impl SpiralTrainer {
         Ok(Self { run })
     }
 
-    #[wasm_bindgen(getter)]
-    pub fn total(&self) -> usize {
-        self.run.total()
+    /// The weights as they are now, for sampling.
+    pub fn model(&self) -> SpiralModel {
+        SpiralModel { model: Rc::new(self.run.model()), schedule: Schedule::ho_linear() }
+    }
+}
+
+export_run!(SpiralTrainer, "Promise<{ step: number; loss: number }>");
+
+/// A step resolves to `{ step, loss }`: the training steps taken so far and the mean L_simple
+/// over this call's; `current()` to `{ step }`.
+impl Run for Train2d {
+    fn total(&self) -> usize {
+        Train2d::total(self)
     }
 
-    #[wasm_bindgen(getter)]
-    pub fn done(&self) -> bool {
-        self.run.is_done()
+    fn done(&self) -> bool {
+        self.is_done()
     }
 
-    /// `{ step }`: the training steps taken so far.
-    pub fn current(&self) -> js_sys::Promise {
+    fn current(&self) -> js_sys::Promise {
         let obj = Object::new();
-        set(&obj, "step", self.run.step as u32);
-        wasm_bindgen_futures::future_to_promise(async move { Ok(obj.into()) })
+        set(&obj, "step", self.step as u32);
+        js_sys::Promise::resolve(&JsValue::from(obj))
     }
 
-    /// Up to `wanted.k` more steps; resolves to `{ step, loss }`, loss the mean L_simple over them.
-    pub fn step(
-        &mut self,
-        #[wasm_bindgen(unchecked_param_type = "Wanted | undefined")] wanted: JsValue,
-    ) -> Result<js_sys::Promise, JsError> {
-        let k = Wanted::read(wanted)?.steps(MAX_TRAIN_STEPS)?;
+    fn step(&mut self, wanted: Wanted) -> Result<js_sys::Promise, JsError> {
+        let k = wanted.steps(MAX_TRAIN_STEPS)?;
         let mut losses = Vec::new();
-        while losses.len() < k && !self.run.is_done() {
-            losses.push(self.run.step().detach());
+        while losses.len() < k && !self.is_done() {
+            losses.push(Train2d::step(self).detach());
         }
         if losses.is_empty() {
             return Err(js_error("training has already run all its steps"));
         }
-        let step = self.run.step;
+        let step = self.step;
         let mean = Tensor::cat(losses, 0).mean();
         Ok(wasm_bindgen_futures::future_to_promise(async move {
             let obj = Object::new();
@@ -230,11 +196,6 @@ impl SpiralTrainer {
             set(&obj, "loss", to_f32(mean).await?.get_index(0));
             Ok(obj.into())
         }))
-    }
-
-    /// The weights as they are now, for sampling.
-    pub fn model(&self) -> SpiralModel {
-        SpiralModel { model: Rc::new(self.run.model()), schedule: Schedule::ho_linear() }
     }
 }
 

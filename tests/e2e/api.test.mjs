@@ -1,31 +1,25 @@
 // The wasm API behind views 4–6, in the browser on WebGPU (SwiftShader) and on the CPU:
 // inpainting keeps what is known, the spiral model's particles land on the spiral, and live
 // training lowers L_simple.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, serve } from './harness.mjs';
+import { backendTitle, browserFor, openPage, servedRepository } from './harness.mjs';
 
-let server;
-before(async () => {
-  server = await serve();
-});
-after(() => server.close());
+const server = servedRepository();
 
 for (const webgpu of [true, false]) {
-  describe(webgpu ? 'WebGPU (SwiftShader)' : 'CPU fallback (forced)', () => {
-    let browser;
+  describe(backendTitle(webgpu), () => {
+    const browser = browserFor({ webgpu });
     let page;
     let errors;
     before(async () => {
-      browser = await launch({ webgpu });
-      ({ page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`));
+      ({ page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`));
       await page.evaluate(async (forceCpu) => {
         const { DdpmClient } = await import('/www/client.js');
         window.client = new DdpmClient();
         window.backend = await window.client.init(forceCpu);
       }, !webgpu);
     });
-    after(() => browser.close());
 
     for (const method of ['replacement', 'repaint']) {
       test(`${method} inpainting keeps the known quadrants and fills the others`, async () => {
@@ -108,9 +102,9 @@ for (const webgpu of [true, false]) {
         const { runId, timesteps, current: start } = await client.open({ kind: 'spiral', key, settings: { n, seed: 5, steps: 1000 } });
         const before = (await client.spiralTarget(n, 11, start)).distance;
         let last;
-        for (let i = 0; i < timesteps.length; i += 100) last = await client.step(runId, { k: 100 });
+        for (let i = 0; i < timesteps.length; i += 100) last = await client.step(runId, { k: 100, x0: false, eps: false });
         await client.stop(runId);
-        const after = (await client.spiralTarget(n, 11, last.x)).distance;
+        const after = (await client.spiralTarget(n, 11, last.xt)).distance;
         const floor = (await client.spiralTarget(n, 12, (await client.spiralTarget(n, 13)).target)).distance;
         const grid = new Float32Array([0, 0, 1, 1, -1, 0.5]);
         const drift = Array.from(await client.spiralDrift(key, grid, 500, 499));
@@ -144,17 +138,20 @@ for (const webgpu of [true, false]) {
           if (out.step === 2) abort.abort();
         }
         const runsAfterCancel = (await client.memory()).runs;
-        const { runId } = await client.open({ kind: 'sample', key, settings });
-        const manySteps = await client.step(runId, { k: 2 }).then(() => 'stepped', (e) => e.message);
+        const { runId, timesteps } = await client.open({ kind: 'sample', key, settings });
+        const two = await client.step(runId, { k: 2, x0: false, eps: false });
+        const twoSteps = { got: [two.t, two.next, Object.keys(two).sort()], want: [timesteps[1], timesteps[2], ['next', 't', 'xt']] };
+        const noSteps = await client.step(runId, { k: 0 }).then(() => 'stepped', (e) => e.message);
         await client.stop(runId);
         const unknown = await client.open({ kind: 'nope', key, settings }).then(() => 'opened', (e) => e.message);
         client.unload(key);
-        return { seen, stepsBeforeStop, runsAfterCancel, manySteps, unknown };
+        return { seen, stepsBeforeStop, runsAfterCancel, twoSteps, noSteps, unknown };
       });
       assert.deepEqual(out.seen, [0, 1, 2, 3, 4, 5, 6].map((step) => [step, 6, true]));
       assert.equal(out.stepsBeforeStop, 2, 'the aborted run took no step after the signal');
       assert.equal(out.runsAfterCancel, 0, 'the cancelled run is stopped in the worker');
-      assert.match(out.manySteps, /k = 2: this run takes 1 to 1 steps a call/);
+      assert.deepEqual(out.twoSteps.got, out.twoSteps.want, 'k = 2 takes two steps and returns the last');
+      assert.match(out.noSteps, /k = 0: this run takes 1 to \d+ steps a call/);
       assert.match(out.unknown, /unknown run kind nope/);
       assert.deepEqual(errors, []);
     });
@@ -174,7 +171,7 @@ for (const webgpu of [true, false]) {
         const last = await client.step(sample, { k: 50 });
         client.unload(key);
         const bad = await client.open({ kind: 'train', settings: { steps: 0 } }).then(() => 'started', (e) => e.message);
-        return { losses, over, finite: Array.from(last.x).every(Number.isFinite), bad };
+        return { losses, over, finite: Array.from(last.xt).every(Number.isFinite) && Array.from(last.x0).every(Number.isFinite), bad };
       }, windows);
       console.log(`live training: mean L_simple over windows of ${windows} steps: ${out.losses.map((l) => l.toFixed(3)).join(' → ')}`);
       assert.ok(out.losses[2] < 0.6 * out.losses[0] && out.losses[2] < out.losses[1], `loss ${out.losses}`);

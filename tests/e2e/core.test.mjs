@@ -1,15 +1,15 @@
 // The Rust core in the browser: ε_θ parity with the native build on WebGPU (SwiftShader) and on
 // the CPU fallback; the fallback's reason; a few sampling steps through the page.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ARTIFACTS, ROOT, launch, maxAbsDiff, npyBytes, openPage, part, readNpy, readSafetensors, serve, statusMatches } from './harness.mjs';
+import { ARTIFACTS, ROOT, backendTitle, browserFor, launch, maxAbsDiff, npyBytes, openPage, part, readNpy, readSafetensors, servedRepository, statusMatches } from './harness.mjs';
 
 const DDPM = process.env.DDPM_BIN ?? join(ROOT, 'target/debug/ddpm');
 const CASES = ['f16_grey', 'padding0_old_keys', 'class_cond', 'scale_shift'];
-let server;
+const server = servedRepository();
 
 /** Native ε_θ of the fixture's first sample, by the `ddpm` CLI. */
 async function nativeEps(name) {
@@ -42,23 +42,14 @@ async function browserEps(page, name, input, forceCpu) {
   );
 }
 
-before(async () => {
-  server = await serve();
-});
-after(() => server.close());
-
 for (const webgpu of [true, false]) {
-  describe(webgpu ? 'WebGPU (SwiftShader)' : 'CPU fallback (forced)', () => {
-    let browser;
-    before(async () => {
-      browser = await launch({ webgpu });
-    });
-    after(() => browser.close());
+  describe(backendTitle(webgpu), () => {
+    const browser = browserFor({ webgpu });
 
     for (const name of CASES) {
       test(`ε_θ of ${name} within 1e-4 of native`, async () => {
         const input = await nativeEps(name);
-        const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+        const { page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`);
         const { backend, eps } = await browserEps(page, name, input, !webgpu);
         assert.equal(backend.kind, webgpu ? 'webgpu' : 'cpu', JSON.stringify(backend));
         const diff = maxAbsDiff(eps, input.native);
@@ -81,7 +72,7 @@ for (const webgpu of [true, false]) {
       await writeFile(xPath, npyBytes(shape, x));
       execFileSync(DDPM, ['eps', '--model', join(ROOT, 'www/models/faces64/unet'), '--x', xPath, '--t', '500', '--out', outPath]);
       const native = (await readNpy(outPath)).values;
-      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const { page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`);
       const { backend, eps } = await page.evaluate(async ({ x, shape, forceCpu }) => {
         const { DdpmClient } = await import('/www/client.js');
         const client = new DdpmClient();
@@ -103,7 +94,7 @@ for (const webgpu of [true, false]) {
       const io = await readSafetensors(join(ROOT, 'tests/reference/fixtures/unet/padding0_old_keys/io.safetensors'));
       const [, c, h, w] = io.sample.shape;
       const input = { x: io.sample.values.slice(0, c * h * w), shape: [1, c, h, w], t: io.timesteps.values[0] };
-      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const { page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`);
       const out = await page.evaluate(async ({ input, forceCpu }) => {
         const { DdpmClient } = await import('/www/client.js');
         const client = new DdpmClient();
@@ -128,7 +119,7 @@ for (const webgpu of [true, false]) {
       execFileSync(DDPM, ['sample', '--model', model, '--sampler', 'ddim', '--steps', '5', '--eta', '1', '--seed', '3', '--n', '2',
         '--out', join(ARTIFACTS, 'native', 'ddim-eta1-seed3.png'), '--npy', npy]);
       const native = (await readNpy(npy)).values;
-      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const { page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`);
       const browserValues = await page.evaluate(async (forceCpu) => {
         const { DdpmClient } = await import('/www/client.js');
         const client = new DdpmClient();

@@ -8,7 +8,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { ROOT, launch } from './harness.mjs';
-import { SITE, blogCsp, countingProxy, serveBlog, serveSite, visit } from './site.mjs';
+import { SITE, blogCsp, countedVisit, countingProxy, serveBlog, serveSite, visit } from './site.mjs';
 
 const MB = 1e6;
 let site;
@@ -52,13 +52,11 @@ for (const webgpu of [true, false]) {
     const browser = await launch({ webgpu });
     try {
       const context = await browser.newContext();
-      proxy.counter.bytes = 0;
-      const first = await visit(context, `${proxy.url}/`);
-      const firstBytes = proxy.counter.bytes;
+      const first = await countedVisit(context, proxy);
       assert.equal(first.state, 'true', first.errors.join('\n'));
       assert.deepEqual(first.errors, [], 'no console error and no CSP violation');
       assert.equal(await first.page.evaluate(() => document.body.dataset.backend), webgpu ? 'webgpu' : 'cpu');
-      assert.ok(firstBytes <= 8 * MB, `first visit: ${(firstBytes / MB).toFixed(2)} MB`);
+      assert.ok(first.bytes <= 8 * MB, `first visit: ${(first.bytes / MB).toFixed(2)} MB`);
       await first.page.waitForFunction(() => /Stored in this browser/.test(document.getElementById('cache-status').textContent));
       assert.match(await first.page.textContent('#cache-status'), /faces64 \(5\.1 MB\)/);
       // Stored under the hash www/models/index.json gives it: a retrained model misses.
@@ -68,11 +66,9 @@ for (const webgpu of [true, false]) {
       assert.deepEqual(keys.map((k) => new URL(k).pathname + new URL(k).search), [`/www/models/faces64/unet/diffusion_pytorch_model.safetensors?sha256=${sha}`]);
       await first.page.close();
 
-      proxy.counter.bytes = 0;
-      const second = await visit(context, `${proxy.url}/`);
-      const secondBytes = proxy.counter.bytes;
+      const second = await countedVisit(context, proxy);
       assert.equal(second.state, 'true', second.errors.join('\n'));
-      assert.ok(secondBytes <= 100_000, `second visit: ${secondBytes} B`);
+      assert.ok(second.bytes <= 100_000, `second visit: ${second.bytes} B`);
       // The control empties the cache (the browser's own HTTP cache may still answer the next
       // visit's revalidation; that is not the page's to clear), and the next visit stores again.
       await second.page.click('#clear-cache');

@@ -5,17 +5,13 @@
 // grow, and nothing is left alive but the one model. Memory is read after a full garbage
 // collection in the page and its worker, as the least of a few readings: a single reading taken
 // while the collector lags (a busy machine) measured a growth that was not there.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { launch, openPage, serve } from './harness.mjs';
+import { launch, openPage, servedRepository } from './harness.mjs';
 
 const RUNS = 100;
-let server;
-before(async () => {
-  server = await serve();
-});
-after(() => server.close());
+const server = servedRepository();
 
 /** Resident memory (bytes) of the Chromium whose command line holds `marker`, and of all its children. */
 function browserRss(marker) {

@@ -1,6 +1,7 @@
 // Shared by the browser tests: a static server for the repository, Debian's Chromium through
 // playwright-core, and readers for the fixtures.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -39,6 +40,16 @@ export async function serve(root = ROOT, { extraRoots = {}, isolated = false, he
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }
 
+/** The repository served for the test file: `server.url` once its tests run, closed after them. */
+export function servedRepository() {
+  const server = {};
+  before(async () => {
+    Object.assign(server, await serve());
+  });
+  after(() => server.close?.());
+  return server;
+}
+
 const BASE_FLAGS = [
   '--headless', '--no-sandbox', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic',
@@ -58,6 +69,19 @@ export async function launch({ webgpu, args = [] }) {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : ['--disable-gpu']), ...args],
   });
+}
+
+/** The describe block of each backend: WebGPU (SwiftShader) or the CPU path, forced. */
+export const backendTitle = (webgpu) => (webgpu ? 'WebGPU (SwiftShader)' : 'CPU fallback (forced)');
+
+/** The Chromium of the enclosing describe block, launched before its tests and closed after: `browser()`. */
+export function browserFor(options) {
+  let browser;
+  before(async () => {
+    browser = await launch(options);
+  });
+  after(() => browser?.close());
+  return () => browser;
 }
 
 /** A new page at `url` that records console errors and uncaught exceptions; `beforeGoto(page)` may set routes first. */

@@ -2,9 +2,9 @@
 // step costs at most one device read-back, whatever it returns; shaders are compiled while the
 // model warms up, not per step or per run; what one ε_θ of the shipped faces64 asks of the
 // device (dispatches, submits). On the CPU path: a step returns what was asked for.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, serve } from './harness.mjs';
+import { backendTitle, browserFor, openPage, servedRepository } from './harness.mjs';
 
 // The device work one faces64 ε_θ may ask for at most (see the last test): 205 dispatches and 2
 // submits with burn's fusion, 256 tasks a submit, convolution weights laid out channels-last at
@@ -13,11 +13,7 @@ import { launch, openPage, serve } from './harness.mjs';
 const DISPATCHES_PER_EPS = 215;
 const SUBMITS_PER_EPS = 4;
 
-let server;
-before(async () => {
-  server = await serve();
-});
-after(() => server.close());
+const server = servedRepository();
 
 /** Runs in the page: one model, two runs, device counters read around every step. */
 async function countedRuns(page, forceCpu) {
@@ -55,15 +51,11 @@ async function countedRuns(page, forceCpu) {
 }
 
 for (const webgpu of [true, false]) {
-  describe(webgpu ? 'WebGPU (SwiftShader)' : 'CPU fallback (forced)', () => {
-    let browser;
-    before(async () => {
-      browser = await launch({ webgpu });
-    });
-    after(() => browser.close());
+  describe(backendTitle(webgpu), () => {
+    const browser = browserFor({ webgpu });
 
     test('a step returns only what is asked for, in at most one device read-back', async () => {
-      const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+      const { page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`);
       const { backend, afterLoad, steps } = await countedRuns(page, !webgpu);
       assert.equal(backend, webgpu ? 'webgpu' : 'cpu');
       const oneRun = [0, 1, 2, 3, 4, 5].map((i) => [['eps', 'x0', 'xt'], ['xt'], ['x0', 'xt'], ['eps', 'xt']][i % 4]);
@@ -125,14 +117,10 @@ async function faces64Work(page) {
 }
 
 describe('WebGPU (SwiftShader): the device work of one faces64 ε_θ', () => {
-  let browser;
-  before(async () => {
-    browser = await launch({ webgpu: true });
-  });
-  after(() => browser.close());
+  const browser = browserFor({ webgpu: true });
 
   test('dispatches, submits and read-backs per evaluation and per step; pipelines only for a new batch size', async () => {
-    const { page, errors } = await openPage(browser, `${server.url}/tests/e2e/blank.html`);
+    const { page, errors } = await openPage(browser(), `${server.url}/tests/e2e/blank.html`);
     const { load, batch1, batch4, steps, kernels } = await faces64Work(page);
     const show = (c) => `${c.dispatches} dispatches, ${c.submits} submits, ${c.mapAsync} read-backs, ${c.pipelines} pipelines, ${c.bindGroups} bind groups, ${c.buffers} buffers`;
     console.log(`faces64 on WebGPU: load and warm-up ${show(load)}`);

@@ -1,15 +1,11 @@
 // Recovery from a crashed core and from a lost WebGPU device: the page replaces its worker, the
 // run under way says it was interrupted and why, the backend line says where the page runs now,
 // and running again works, on the same model (loaded again behind the same key).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openIndex, part, serve, statusMatches } from './harness.mjs';
+import { browserFor, openIndex, part, servedRepository, statusMatches } from './harness.mjs';
 
-let server;
-before(async () => {
-  server = await serve();
-});
-after(() => server.close());
+const server = servedRepository();
 
 const open = (browser, webgpu, hash) => openIndex(browser, server.url, webgpu, hash);
 const R = (name) => part('reverse', name);
@@ -40,14 +36,10 @@ async function crashNextStep(page) {
 for (const webgpu of [true, false]) {
   const backend = webgpu ? 'webgpu' : 'cpu';
   describe(webgpu ? 'recovery on WebGPU (SwiftShader)' : 'recovery on the CPU (forced)', () => {
-    let browser;
-    before(async () => {
-      browser = await launch({ webgpu });
-    });
-    after(() => browser.close());
+    const browser = browserFor({ webgpu });
 
     test('a core that traps mid-run: the worker is replaced on the same backend and the run can be run again', async () => {
-      const { page } = await open(browser, webgpu, 'view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=3&reverse.n=1&reverse.seed=2');
+      const { page } = await open(browser(), webgpu, 'view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=3&reverse.n=1&reverse.seed=2');
       const firstWorker = computeWorker(page);
       await crashNextStep(page);
       await page.click(R('play'));
@@ -64,7 +56,7 @@ for (const webgpu of [true, false]) {
 
     if (webgpu) {
       test('the WebGPU device lost mid-run: the page moves to the CPU, says why, and the run can be run again', async () => {
-        const { page } = await open(browser, true, 'view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=40&reverse.n=1&reverse.seed=2');
+        const { page } = await open(browser(), true, 'view=reverse&model=fashion32&reverse.sampler=ddim&reverse.steps=40&reverse.n=1&reverse.seed=2');
         await page.click(R('play'));
         await page.waitForFunction((selector) => Number(document.querySelector(selector).textContent.match(/^Step (\d+)/)?.[1]) >= 2, R('status'), { timeout: 120_000 });
         await computeWorker(page).evaluate(() => self.ddpmDevice.destroy());
@@ -86,11 +78,7 @@ for (const webgpu of [true, false]) {
 // A worker script or a core that does not load: the message names the file and what came back,
 // which is what the troubleshooting of docs/embedding.md and the npm README keys on.
 describe('files that do not load say which and why', () => {
-  let browser;
-  before(async () => {
-    browser = await launch({ webgpu: false });
-  });
-  after(() => browser.close());
+  const browser = browserFor({ webgpu: false });
 
   const html = { status: 200, contentType: 'text/html', body: '<!doctype html><title>index</title>' };
   const cases = [
@@ -100,7 +88,7 @@ describe('files that do not load say which and why', () => {
   ];
   for (const { name, route, workerUrl, expected } of cases) {
     test(name, async () => {
-      const page = await browser.newPage();
+      const page = await browser().newPage();
       if (route) await page.route(route[0], (r) => r.fulfill(route[1]));
       await page.goto(`${server.url}/tests/e2e/blank.html`);
       const message = await page.evaluate(async (workerUrl) => {

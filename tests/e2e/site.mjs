@@ -113,3 +113,10 @@ export async function visit(context, url) {
   const state = await page.evaluate(() => document.body.dataset.ready);
   return { ms, state, errors, page };
 }
+
+/** `visit` of the site's front page through `proxy` (a `countingProxy`), with the bytes it moved. */
+export async function countedVisit(context, proxy) {
+  proxy.counter.bytes = 0;
+  const visited = await visit(context, `${proxy.url}/`);
+  return { ...visited, bytes: proxy.counter.bytes };
+}

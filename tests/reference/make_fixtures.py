@@ -53,27 +53,29 @@ VERSIONS = {
 # UNet2DModel cases
 # ----------------------------------------------------------------------------------------------
 
+# Two levels, attention at the second; each case below names how it differs.
+TWO_LEVELS = dict(
+    sample_size=16,
+    in_channels=3,
+    out_channels=3,
+    block_out_channels=(8, 16),
+    layers_per_block=1,
+    down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+    up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+    downsample_padding=1,
+    flip_sin_to_cos=True,
+    freq_shift=0,
+    norm_num_groups=4,
+    norm_eps=1e-5,
+)
+
 UNET_CASES = [
     {
         "name": "padding1_new_keys",
         "dtype": "float32",
         "notes": "downsample_padding=1, flip_sin_to_cos=True, freq_shift=0, attention_head_dim=4 "
         "(4 heads of 4 at 16 channels), norm_eps=1e-5, new attention keys (to_q/to_k/to_v/to_out.0)",
-        "config": dict(
-            sample_size=16,
-            in_channels=3,
-            out_channels=3,
-            block_out_channels=(8, 16),
-            layers_per_block=1,
-            down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-            up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-            downsample_padding=1,
-            flip_sin_to_cos=True,
-            freq_shift=0,
-            attention_head_dim=4,
-            norm_num_groups=4,
-            norm_eps=1e-5,
-        ),
+        "config": dict(TWO_LEVELS, attention_head_dim=4),
         "timesteps": [7, 613],
         "class_labels": None,
     },
@@ -85,9 +87,7 @@ UNET_CASES = [
         "(one head of dim = channels), layers_per_block=2; checkpoint rewritten with the OLD attention "
         "key names (query/key/value/proj_attn) like google/ddpm-cifar10-32",
         "config": dict(
-            sample_size=16,
-            in_channels=3,
-            out_channels=3,
+            TWO_LEVELS,
             block_out_channels=(8, 8, 16),
             layers_per_block=2,
             down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
@@ -96,7 +96,6 @@ UNET_CASES = [
             flip_sin_to_cos=False,
             freq_shift=1,
             attention_head_dim=None,
-            norm_num_groups=4,
             norm_eps=1e-6,
         ),
         "timesteps": [999, 0],
@@ -110,19 +109,10 @@ UNET_CASES = [
         "mid_block_scale_factor=sqrt(2) (mid resnets and mid attention divide by it), "
         "attention_head_dim=8 (2 heads at 16 channels)",
         "config": dict(
-            sample_size=16,
+            TWO_LEVELS,
             in_channels=1,
             out_channels=1,
-            block_out_channels=(8, 16),
-            layers_per_block=1,
-            down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-            up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-            downsample_padding=1,
-            flip_sin_to_cos=True,
-            freq_shift=0,
             attention_head_dim=8,
-            norm_num_groups=4,
-            norm_eps=1e-5,
             center_input_sample=True,
             mid_block_scale_factor=math.sqrt(2.0),
         ),
@@ -135,22 +125,7 @@ UNET_CASES = [
         "notes": "num_class_embeds=11 (10 classes + null class 10): class_embedding.weight [11, 32] is "
         "added to the time embedding after time_embedding (no activation in between); class_labels "
         "[3, 10]; 1 channel; attention_head_dim=None; sample_size 8",
-        "config": dict(
-            sample_size=8,
-            in_channels=1,
-            out_channels=1,
-            block_out_channels=(8, 16),
-            layers_per_block=1,
-            down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-            up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-            downsample_padding=1,
-            flip_sin_to_cos=True,
-            freq_shift=0,
-            attention_head_dim=None,
-            norm_num_groups=4,
-            norm_eps=1e-5,
-            num_class_embeds=11,
-        ),
+        "config": dict(TWO_LEVELS, sample_size=8, in_channels=1, out_channels=1, attention_head_dim=None, num_class_embeds=11),
         "timesteps": [250, 42],
         "class_labels": [3, 10],
     },
@@ -163,19 +138,10 @@ UNET_CASES = [
         "attentions keep theirs; attention at the first (full-resolution) level, last up block is "
         "AttnUpBlock2D without upsampler; attention_head_dim=8",
         "config": dict(
-            sample_size=16,
-            in_channels=3,
-            out_channels=3,
-            block_out_channels=(8, 16),
-            layers_per_block=1,
+            TWO_LEVELS,
             down_block_types=("AttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "AttnUpBlock2D"),
-            downsample_padding=1,
-            flip_sin_to_cos=True,
-            freq_shift=0,
             attention_head_dim=8,
-            norm_num_groups=4,
-            norm_eps=1e-5,
             resnet_time_scale_shift="scale_shift",
         ),
         "timesteps": [613, 7],
@@ -304,43 +270,33 @@ def make_unet_cases():
     dump_json(UNET_DIR / "cases.json", {"versions": VERSIONS, "cases": index})
 
 
+# What Ho et al.'s released models share (the google/ddpm-* configs); each names its levels.
+HO_ET_AL = dict(
+    in_channels=3,
+    out_channels=3,
+    layers_per_block=2,
+    downsample_padding=0,
+    flip_sin_to_cos=False,
+    freq_shift=1,
+    norm_eps=1e-6,
+    norm_num_groups=32,
+    attention_head_dim=None,
+)
+
 REAL_CONFIGS = {
     "cifar10": dict(
+        HO_ET_AL,
         sample_size=32,
-        in_channels=3,
-        out_channels=3,
         block_out_channels=(128, 256, 256, 256),
         down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
-        layers_per_block=2,
-        downsample_padding=0,
-        flip_sin_to_cos=False,
-        freq_shift=1,
-        norm_eps=1e-6,
-        norm_num_groups=32,
-        attention_head_dim=None,
     ),
     "celebahq256": dict(
+        HO_ET_AL,
         sample_size=256,
-        in_channels=3,
-        out_channels=3,
         block_out_channels=(128, 128, 256, 256, 512, 512),
-        down_block_types=(
-            "DownBlock2D",
-            "DownBlock2D",
-            "DownBlock2D",
-            "DownBlock2D",
-            "AttnDownBlock2D",
-            "DownBlock2D",
-        ),
-        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"),
-        layers_per_block=2,
-        downsample_padding=0,
-        flip_sin_to_cos=False,
-        freq_shift=1,
-        norm_eps=1e-6,
-        norm_num_groups=32,
-        attention_head_dim=None,
+        down_block_types=("DownBlock2D",) * 4 + ("AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D") + ("UpBlock2D",) * 4,
     ),
 }
 

@@ -14,7 +14,7 @@ import * as spiral from './spiral.js';
 export const VIEWS = { forward, reverse, compare, inpaint, guidance, spiral };
 
 /** The element's older name for a view. */
-const ALIASES = { fork: 'compare' };
+export const ALIASES = { fork: 'compare' };
 
 export const viewNamed = (name) => (VIEWS[name] ? name : ALIASES[name]);
 

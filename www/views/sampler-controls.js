@@ -6,11 +6,14 @@ import { showMeasured } from './parts.js';
 export const SAMPLER_DEFAULTS = { sampler: '', steps: 0, eta: 0, seed: 0, class: 0 };
 export const SAMPLER_RANGES = { steps: [0, 1000], eta: [0, 1, false], seed: [0, 2 ** 53], class: [0, 2 ** 16] };
 
-/** The methods, as the select offers them and as the card's measured rows name them. */
-const METHODS = [
-  { value: 'ddpm-small', name: 'DDPM, σ² = β̃', detail: ' (fixed small)' },
-  { value: 'ddpm-large', name: 'DDPM, σ² = β', detail: ' (fixed large)' },
-  { value: 'ddim', name: 'DDIM', detail: '' },
+/**
+ * The methods, as the select offers them and as the card's measured rows name them: `value` is
+ * the core's sampler name (the CLI's `--sampler`), `method` the core's `Method` for it.
+ */
+export const METHODS = [
+  { value: 'ddpm-small', name: 'DDPM, σ² = β̃', detail: ' (fixed small)', method: () => ({ kind: 'ddpm', variance: 'fixed_small' }) },
+  { value: 'ddpm-large', name: 'DDPM, σ² = β', detail: ' (fixed large)', method: () => ({ kind: 'ddpm', variance: 'fixed_large' }) },
+  { value: 'ddim', name: 'DDIM', detail: '', method: (eta) => ({ kind: 'ddim', eta }) },
 ];
 
 export const samplerTemplate = (withSamples) => `
@@ -195,9 +198,7 @@ export class SamplerControls {
   /** The settings as the core's `sampler()` takes them, for a model's `info`. */
   runSettings(info, batch = this.settings.n) {
     const { sampler, eta, seed } = this.settings;
-    const method = sampler === 'ddim'
-      ? { kind: 'ddim', eta }
-      : { kind: 'ddpm', variance: sampler === 'ddpm-large' ? 'fixed_large' : 'fixed_small' };
+    const method = (METHODS.find((m) => m.value === sampler) ?? METHODS[0]).method(eta);
     const steps = Math.min(info.scheduler.num_train_timesteps, Math.max(1, this.settings.steps));
     const settings = {
       // Configs without sample_size (any size works) are sampled at 64×64.

@@ -124,8 +124,8 @@ class SpiralView {
       const chunk = Math.max(1, Math.round(timesteps.length / 100));
       for (let done = 0; done < timesteps.length; done += chunk) {
         if (job.cancelled) return null;
-        const out = await this.client.step(runId, { k: chunk });
-        frames.push({ t: out.next < 0 ? 0 : out.next, x: out.x, last: out.next < 0 });
+        const out = await this.client.step(runId, { k: chunk, x0: false, eps: false });
+        frames.push({ t: out.next < 0 ? 0 : out.next, x: out.xt, last: out.next < 0 });
         onFrame?.(frames, done + chunk, timesteps.length);
       }
       return frames;

@@ -7,19 +7,12 @@ use burn::tensor::Tensor;
 
 use super::exp::silu;
 use super::{filled, flex_f32, slice, tensor};
-use crate::model::conditioning::Conditioning;
+use crate::model::conditioning::NormCall;
 
-/// `torch.nn.GroupNorm` of `x` [n, c, h, w] with its affine, conditioned, then SiLU if `silu`:
-/// one read of `x` for the statistics and one for the output. Err gives `x` back when any
-/// operand is not a plain f32 flex tensor.
-pub fn group_norm(
-    x: Tensor<4>,
-    [gamma, beta]: [&Tensor<1>; 2],
-    groups: usize,
-    eps: f64,
-    conditioning: &Conditioning,
-    silu: bool,
-) -> Result<Tensor<4>, Tensor<4>> {
+/// `torch.nn.GroupNorm` of `x` [n, c, h, w] as `call` says: one read of `x` for the statistics
+/// and one for the output. Err gives `x` back when any operand is not a plain f32 flex tensor.
+pub fn group_norm(x: Tensor<4>, call: &NormCall) -> Result<Tensor<4>, Tensor<4>> {
+    let &NormCall { gamma, beta, groups, eps, conditioning, silu } = call;
     let dims = x.dims();
     let [_, c, h, w] = dims;
     let x = flex_f32(x)?;

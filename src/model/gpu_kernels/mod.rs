@@ -22,7 +22,7 @@ use burn::backend::{Backend, BackendTensor, DispatchAutodiffContext, DispatchTen
 use burn::tensor::{DType, Tensor};
 use burn_cubecl::CubeBackend;
 
-use super::conditioning::Conditioning;
+use super::conditioning::NormCall;
 
 #[backend_extension(Cube, Fusion: cfg(feature = "webgpu"))]
 pub trait GpuKernels: Backend {
@@ -95,16 +95,10 @@ pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, heads: usize) -> Resu
     }
 }
 
-/// GroupNorm with its affine, conditioned, then SiLU if `silu`, in one dispatch. Err gives `x`
-/// back when any operand is not a plain f32 cube tensor.
-pub fn group_norm(
-    x: Tensor<4>,
-    [gamma, beta]: [&Tensor<1>; 2],
-    groups: usize,
-    eps: f64,
-    conditioning: &Conditioning,
-    silu: bool,
-) -> Result<Tensor<4>, Tensor<4>> {
+/// GroupNorm as `call` says, in one dispatch. Err gives `x` back when any operand is not a plain
+/// f32 cube tensor.
+pub fn group_norm(x: Tensor<4>, call: &NormCall) -> Result<Tensor<4>, Tensor<4>> {
+    let &NormCall { gamma, beta, groups, eps, conditioning, silu } = call;
     let channels = x.dims()[1];
     if groups == 0 || !channels.is_multiple_of(groups) {
         return Err(x);
