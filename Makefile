@@ -2,8 +2,10 @@
 # itself (idempotently, see scripts/setup.sh) so they work on a fresh machine.
 
 CACHE ?= $(HOME)/.cache/ddpm-web
-# Outside the clone, so CI runs and fresh clones on one machine reuse the build (≈ 7 GB).
+# Outside the clone, so CI runs and fresh clones on one machine reuse the build (≈ 7 GB); before
+# any recipe, a checkout that did not make the last build marks its sources new (setup.sh).
 export CARGO_TARGET_DIR ?= $(CACHE)/target
+TARGET_OWNER := $(shell CARGO_TARGET_DIR='$(CARGO_TARGET_DIR)' bash scripts/setup.sh target_owner)
 export DDPM_CACHE := $(CACHE)
 PORT ?= 8080
 VENV := $(CACHE)/venv

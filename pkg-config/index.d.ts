@@ -102,7 +102,7 @@ export class DdpmClient extends EventTarget {
   eps(key: string, x: Float32Array, shape: number[], t: number, labels?: number[]): Promise<Float32Array>;
   /** Opens a run of the core; then `step` until done, and `stop`. `run` does all three. */
   open<K extends RunKind>(spec: RunSpec<K>): Promise<{ runId: string } & RunStart[K]>;
-  /** One step of an open run: `wanted` says what comes back ({x0, eps}, both true when absent) and how many steps to take at once ({k}, 1 when absent). */
+  /** One step of an open run: `wanted` says how many steps to take at once ({k}, 1 when absent; inpainting takes 1) and, for a sampling run, what comes back ({x0, eps}, both true when absent). */
   step<K extends RunKind = 'sample'>(runId: string, wanted?: Partial<Wanted>): Promise<RunStep[K]>;
   stop(runId: string): Promise<boolean>;
   /**

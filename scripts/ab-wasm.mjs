@@ -30,8 +30,8 @@ try {
     const tasks = {
       eps1: async ({ faces }) => faces.eps(x.subarray(0, 64 * 64), [1, 1, 64, 64], 500),
       eps8: async ({ faces }) => faces.eps(x, [8, 1, 64, 64], 500),
-      train: async ({ ddpm }) => { const t = new ddpm.SpiralTrainer({ steps: 100, seed: 1 }); await t.train(100); t.free(); },
-      sample: async ({ spiral }) => { const s = spiral.sampler({ n: 500, seed: 1 }); while (!s.done) await s.steps(100); s.free(); },
+      train: async ({ ddpm }) => { const t = new ddpm.SpiralTrainer({ steps: 100, seed: 1 }); await t.step({ k: 100 }); t.free(); },
+      sample: async ({ spiral }) => { const s = spiral.sampler({ n: 500, seed: 1 }); while (!s.done) await s.step({ k: 100, x0: false, eps: false }); s.free(); },
     };
     const ms = {};
     for (const [name, task] of Object.entries(tasks)) {

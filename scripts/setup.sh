@@ -109,4 +109,19 @@ python_bench() {
   fi
 }
 
+# Checkouts that share CARGO_TARGET_DIR (a fresh clone beside the working one) see each other's
+# builds: cargo's hash of a workspace crate leaves out the checkout's path, and it judges sources
+# by their mtime, so after a build in one checkout, the other's older edits look built. When the
+# last build came from another checkout, this one's Rust sources are marked new: its own crates
+# rebuild once, the dependencies stay.
+target_owner() {
+  local target="${CARGO_TARGET_DIR:?}" here
+  here="$(pwd -P)"
+  git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 0
+  [ "$(cat "$target/.checkout" 2>/dev/null)" = "$here" ] && return
+  git ls-files -z -- '*.rs' '*Cargo.toml' 'Cargo.lock' '.cargo/*' | xargs -0 -r touch
+  mkdir -p "$target"
+  echo "$here" > "$target/.checkout"
+}
+
 for step in "$@"; do "$step"; done

@@ -177,6 +177,7 @@ fn info_json_and_mask_answer_trains_questions() {
     assert_eq!(report["num_classes"].as_u64(), Some(classes));
     assert_eq!(report["null_class"].as_u64(), Some(classes - 1), "the null class is the last");
     assert!(report["parameters"].as_u64().unwrap() > 0);
+    assert_eq!(report["samplers"], serde_json::json!(["ddpm-small", "ddpm-large", "ddim"]), "the page's and the CLI's names");
     let unconditional = ddpm(&["info", "--model", p(&fixtures().join("unet/f16_grey")), "--json"]);
     assert!(serde_json::from_slice::<serde_json::Value>(&unconditional.stdout).unwrap()["null_class"].is_null());
 

@@ -1,6 +1,6 @@
 """What train/ asks the Rust core (the `ddpm` command line) instead of working it out again: a
-model folder's facts and class rules (`ddpm info --json`: num_classes, null_class) and the
-inpainting view's quadrant masks (`ddpm mask`)."""
+model folder's facts and class rules (`ddpm info --json`: num_classes, null_class, the sampler
+names) and the inpainting view's quadrant masks (`ddpm mask`)."""
 
 import functools
 import json
@@ -29,6 +29,11 @@ def ddpm(*args, capture=False):
 def model_info(model):
     """`ddpm info --json` of a model or pipeline folder."""
     return json.loads(ddpm("info", "--model", model, "--json", capture=True))
+
+
+def sampler_names(model):
+    """The names `ddpm sample --sampler` takes, the page's menu values."""
+    return model_info(model)["samplers"]
 
 
 def null_class(model):

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from core import ddpm, null_class, quadrant_mask
+from core import ddpm, null_class, quadrant_mask, sampler_names
 from data import default_out
 from diffusers import DDPMScheduler, UNet2DModel
 from judge import DESCRIPTION as JUDGE
@@ -641,6 +641,8 @@ def main():
         help='sampler names to leave out of --samplers (e.g. "DDPM 1000"); their rows from the last run stay',
     )
     args = parser.parse_args()
+    if args.grid_sampler not in sampler_names(args.model):
+        parser.error(f"--grid-sampler {args.grid_sampler}: the CLI's samplers are {', '.join(sampler_names(args.model))}")
     torch.manual_seed(0)
     data = np.load(args.data / DATA[args.name])
     train, test = to_range(data["train"]), to_range(data["test"])

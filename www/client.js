@@ -233,8 +233,9 @@ export class DdpmClient extends EventTarget {
   }
 
   /**
-   * One step of an open run. wanted: {x0, eps} (both true when absent: leave out what will not
-   * be drawn) and {k}, the steps to take at once (1 when absent); it resolves to the last one's output.
+   * One step of an open run. wanted: {k}, the steps to take at once (1 when absent; inpainting
+   * takes 1), and for a sampling run {x0, eps} (both true when absent: leave out what will not be
+   * drawn); it resolves to the last step's output.
    */
   step(runId, wanted) {
     return this.request('step', { runId, wanted });

@@ -311,7 +311,7 @@ const ops = {
     const timesteps = session.timesteps ? { timesteps: Array.from(session.timesteps()) } : {};
     return { runId, total: session.total, ...timesteps, current: await session.current() };
   },
-  /** One step → the core's step output; wanted: what the page will draw, or {k} steps at once. */
+  /** {k} steps → the last one's output; wanted also says what the page will draw ({x0, eps}). */
   async step({ runId, wanted }) {
     const session = runs.get(runId);
     if (!session) throw new Error('this run has ended');

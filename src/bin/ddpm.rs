@@ -135,8 +135,8 @@ enum Command {
     Info {
         #[arg(long)]
         model: PathBuf,
-        /// One JSON object instead (with the class rules: `num_classes`, `null_class`), which is
-        /// how train/ asks the core.
+        /// One JSON object instead (with the class rules: `num_classes`, `null_class`; and the
+        /// names `sample --sampler` takes: `samplers`), which is how train/ asks the core.
         #[arg(long)]
         json: bool,
     },
@@ -465,6 +465,7 @@ fn info(device: &Device, model: &Path, json: bool) -> Result<()> {
             "num_classes": num_classes,
             "null_class": null_class,
             "scheduler": scheduler,
+            "samplers": SamplerName::value_variants(),
         });
         println!("{report}");
         return Ok(());

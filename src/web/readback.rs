@@ -28,7 +28,7 @@ async fn host_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, JsError> {
 /// What one `step()` of a run is asked for, the same argument for every run: which of a step's
 /// predictions the page will draw (x_t always comes back; absent fields mean yes, so `step()`
 /// with no argument returns everything), and `k`, how many steps to take at once (the spiral
-/// draws its particles every tenth of the run, not every step).
+/// draws its particles a hundred times a run, not every step; inpainting takes one move a call).
 #[derive(Clone, Copy, Deserialize, tsify::Tsify)]
 #[serde(deny_unknown_fields, default)]
 pub struct Wanted {

@@ -18,8 +18,8 @@ pub(crate) trait Run {
     fn done(&self) -> bool;
     /// The state now, read back when the promise resolves.
     fn current(&self) -> js_sys::Promise;
-    /// `wanted.k` more steps (fewer at the end), queued on the device before this returns, so
-    /// calls may overlap; the promise resolves to the last one's output.
+    /// `wanted.k` more steps (fewer at the end; inpainting takes 1), queued on the device before
+    /// this returns, so calls may overlap; the promise resolves to the last one's output.
     fn step(&mut self, wanted: Wanted) -> Result<js_sys::Promise, JsError>;
 }
 
@@ -84,8 +84,8 @@ macro_rules! export_run {
                 $crate::web::run::Run::current(&self.run)
             }
 
-            /// `wanted`: which of a step's predictions come back (x_t always; absent fields mean
-            /// yes) and `k`, the steps to take.
+            /// `wanted`: `k`, the steps to take (1 when absent), and for a sampling run which of
+            /// a step's predictions come back (x_t always; absent fields mean yes).
             #[wasm_bindgen(unchecked_return_type = $output)]
             pub fn step(
                 &mut self,
